@@ -1,0 +1,90 @@
+//! Unbiased bounded integers.
+//!
+//! Lemire's multiply-shift ("Fast random integer generation in an interval", 2019):
+//! the high half of `x * n` is uniform on `[0, n)` once the low half is rejected in the
+//! few cases below `2^64 mod n`. The division computing that threshold runs only when
+//! the low half is already small, so it almost never runs.
+
+use rand_core::RngCore;
+
+/// A uniform integer in `[0, n)`. `n` must be non-zero.
+#[inline]
+pub fn below<R: RngCore + ?Sized>(rng: &mut R, n: u64) -> u64 {
+    debug_assert!(n > 0, "empty range");
+    let mut product = u128::from(rng.next_u64()) * u128::from(n);
+    let mut low = product as u64;
+    if low < n {
+        let threshold = n.wrapping_neg() % n;
+        while low < threshold {
+            product = u128::from(rng.next_u64()) * u128::from(n);
+            low = product as u64;
+        }
+    }
+    (product >> 64) as u64
+}
+
+/// A uniform index in `[0, n)` for slice positions (`n > 0`).
+#[inline]
+pub fn index_below<R: RngCore + ?Sized>(rng: &mut R, n: usize) -> usize {
+    below(rng, n as u64) as usize
+}
+
+/// Shuffles `values` in place, every permutation equally likely (Fisher–Yates).
+pub fn shuffle<R: RngCore + ?Sized, T>(rng: &mut R, values: &mut [T]) {
+    for i in (1..values.len()).rev() {
+        values.swap(i, index_below(rng, i + 1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::user_rng;
+    use crate::testutil::chi_square_uniform;
+
+    #[test]
+    fn below_is_uniform_on_awkward_ranges() {
+        let mut rng = user_rng(1, 2);
+        for n in [1u64, 3, 7, 10, 1000] {
+            let draws = 200_000;
+            let mut counts = vec![0u64; n as usize];
+            for _ in 0..draws {
+                let x = below(&mut rng, n);
+                assert!(x < n);
+                counts[x as usize] += 1;
+            }
+            if n > 1 {
+                chi_square_uniform(&counts, 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn below_handles_the_full_range_edges() {
+        let mut rng = user_rng(3, 4);
+        for _ in 0..1000 {
+            assert!(below(&mut rng, u64::MAX) < u64::MAX);
+            assert_eq!(below(&mut rng, 1), 0);
+        }
+    }
+
+    #[test]
+    fn shuffle_gives_every_permutation_of_three() {
+        let mut rng = user_rng(5, 6);
+        let mut counts = vec![0u64; 6];
+        let perms = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ];
+        for _ in 0..60_000 {
+            let mut v = [0, 1, 2];
+            shuffle(&mut rng, &mut v);
+            counts[perms.iter().position(|p| *p == v).unwrap()] += 1;
+        }
+        chi_square_uniform(&counts, 1e-4);
+    }
+}

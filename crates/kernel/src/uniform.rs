@@ -1,0 +1,312 @@
+//! Uniform negatives: the pre-verified binary search.
+//!
+//! A user with sorted positives `pos[0..k]` in a catalog of `n` items has `m = n - k`
+//! candidates. Rank `r ∈ [0, m)` names the r-th candidate in item order, and that item
+//! is `r + #{ j : pos[j] - j <= r }`: every positive at or before the answer shifts it
+//! by one, and `pos[j] - j` (the *adjusted positives*, non-decreasing) is the rank at
+//! which the j-th positive starts to count. Drawing `r` uniformly therefore draws a
+//! uniform non-positive, with no guess-and-check.
+//!
+//! The count is taken by a linear scan for small `k` (it vectorises; AVX2 is used when
+//! the CPU has it) and by branch-free binary searches interleaved over
+//! [`LANES`] ranks for larger `k`, so independent loads overlap instead of each step
+//! waiting on the previous one.
+//!
+//! Without replacement, distinct ranks come from Floyd's algorithm (exactly `s` draws,
+//! no rejection) when the request is sparse, and from a partial Fisher–Yates over the
+//! enumerated candidates when it is dense; a request of at least `m` takes every
+//! candidate. Either way the result is in uniformly random order.
+
+use crate::bounded::{below, index_below, shuffle};
+use crate::KernelError;
+use rand_core::RngCore;
+
+/// Positives up to this count are counted by a linear scan; above it, binary search.
+pub const LINEAR_MAX: usize = 64;
+/// How many binary searches run interleaved.
+pub const LANES: usize = 8;
+/// A without-replacement request with `request * DENSE_FACTOR >= candidates` enumerates
+/// the candidates (O(m) work, at most `DENSE_FACTOR` times the request).
+pub const DENSE_FACTOR: u64 = 4;
+/// Floyd's algorithm checks membership by scanning the drawn ranks up to this request;
+/// above it a bitmap over the rank space is used.
+const FLOYD_SCAN_MAX: u64 = 32;
+
+/// Whether one user's negatives may repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Replacement {
+    /// Independent draws (the NumPy article's semantics): repeats allowed.
+    With,
+    /// Distinct negatives per user (`choice(replace=False)`), the default.
+    Without,
+}
+
+/// The outcome of sampling for one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drawn {
+    /// Requested minus produced; non-zero only when there were too few candidates.
+    pub shortfall: u64,
+    /// Number of candidate items (catalog minus positives).
+    pub candidates: u32,
+}
+
+/// A user's candidates, described by the adjusted positives.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidates<'a> {
+    adjusted: &'a [u32],
+    n_items: u32,
+}
+
+impl<'a> Candidates<'a> {
+    /// Checks that `positives` are strictly ascending and inside the catalog, and
+    /// writes their adjusted values into `buf`.
+    pub fn prepare(
+        positives: &[u32],
+        n_items: u32,
+        buf: &'a mut Vec<u32>,
+    ) -> Result<Self, KernelError> {
+        buf.clear();
+        let mut previous: Option<u32> = None;
+        for (j, &item) in positives.iter().enumerate() {
+            if let Some(prev) = previous {
+                if item <= prev {
+                    return Err(KernelError::PositivesNotAscending {
+                        position: j,
+                        previous: prev,
+                        next: item,
+                    });
+                }
+            }
+            previous = Some(item);
+            // j <= item holds for strictly ascending non-negative values.
+            buf.push(item - j as u32);
+        }
+        if let Some(&last) = positives.last() {
+            if last >= n_items {
+                return Err(KernelError::PositiveOutOfRange {
+                    item: last,
+                    n_items,
+                });
+            }
+        }
+        Ok(Self {
+            adjusted: buf,
+            n_items,
+        })
+    }
+
+    /// Number of candidates `m = n_items - k`.
+    pub fn count(&self) -> u32 {
+        self.n_items - self.adjusted.len() as u32
+    }
+
+    /// The item of candidate rank `rank < count()`.
+    pub fn item_at(&self, rank: u32) -> u32 {
+        debug_assert!(rank < self.count());
+        rank + count_at_most(self.adjusted, rank)
+    }
+
+    /// Replaces every rank in `ranks` (each `< count()`) by its item.
+    pub fn map_ranks(&self, ranks: &mut [u32]) {
+        if self.adjusted.is_empty() {
+            return;
+        }
+        if self.adjusted.len() <= LINEAR_MAX {
+            map_linear(self.adjusted, ranks);
+        } else {
+            map_interleaved(self.adjusted, ranks);
+        }
+    }
+
+    /// Appends every candidate item, ascending.
+    pub fn enumerate_into(&self, out: &mut Vec<u32>) {
+        let mut next = 0u32;
+        for (j, &adj) in self.adjusted.iter().enumerate() {
+            let positive = adj + j as u32;
+            out.extend(next..positive);
+            next = positive + 1;
+        }
+        out.extend(next..self.n_items);
+    }
+}
+
+/// `#{ a in sorted : a <= x }` by `partition_point` — the reference the fast searches
+/// are measured and tested against.
+pub fn count_at_most_partition_point(sorted: &[u32], x: u32) -> u32 {
+    sorted.partition_point(|&a| a <= x) as u32
+}
+
+/// `#{ a in sorted : a <= x }`, the search used for a single rank.
+#[inline]
+pub fn count_at_most(sorted: &[u32], x: u32) -> u32 {
+    if sorted.len() <= LINEAR_MAX {
+        linear_count(sorted, x)
+    } else {
+        count_at_most_partition_point(sorted, x)
+    }
+}
+
+/// Counting scan over all elements, with no early exit so it vectorises.
+#[inline(always)]
+fn linear_count(values: &[u32], x: u32) -> u32 {
+    values.iter().map(|&a| u32::from(a <= x)).sum()
+}
+
+#[inline(always)]
+fn map_linear_generic(adjusted: &[u32], ranks: &mut [u32]) {
+    for rank in ranks {
+        *rank += linear_count(adjusted, *rank);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn map_linear_avx2(adjusted: &[u32], ranks: &mut [u32]) {
+    map_linear_generic(adjusted, ranks);
+}
+
+/// Linear-count mapping, dispatched once per call to the widest vectors the CPU has.
+pub fn map_linear(adjusted: &[u32], ranks: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked on the line above.
+        unsafe { map_linear_avx2(adjusted, ranks) };
+        return;
+    }
+    map_linear_generic(adjusted, ranks);
+}
+
+/// Branch-free binary searches over non-empty `sorted`, [`LANES`] at a time: the same
+/// fixed sequence of halvings serves every lane, and each step's loads are
+/// independent across lanes.
+pub fn map_interleaved(sorted: &[u32], ranks: &mut [u32]) {
+    debug_assert!(!sorted.is_empty());
+    let mut groups = ranks.chunks_exact_mut(LANES);
+    for group in &mut groups {
+        let mut base = [0usize; LANES];
+        let mut size = sorted.len();
+        while size > 1 {
+            let half = size / 2;
+            for lane in 0..LANES {
+                let mid = base[lane] + half;
+                base[lane] = if sorted[mid] <= group[lane] {
+                    mid
+                } else {
+                    base[lane]
+                };
+            }
+            size -= half;
+        }
+        for lane in 0..LANES {
+            group[lane] += base[lane] as u32 + u32::from(sorted[base[lane]] <= group[lane]);
+        }
+    }
+    for rank in groups.into_remainder() {
+        *rank += count_at_most_partition_point(sorted, *rank);
+    }
+}
+
+/// Draws uniform negatives for one user; owns the scratch buffers a worker reuses
+/// across users so the hot path allocates nothing once warm.
+#[derive(Debug, Default)]
+pub struct UniformSampler {
+    adjusted: Vec<u32>,
+    seen: Vec<u64>,
+}
+
+impl UniformSampler {
+    /// Writes into `out` (cleared first) `request` negatives of the user whose sorted
+    /// positives are `positives`, in a catalog of `n_items` items, in random order.
+    ///
+    /// Without replacement a user with fewer than `request` candidates gets all of
+    /// them; the difference is returned as the shortfall. A user with every item gets
+    /// none, with either replacement mode.
+    pub fn sample<R: RngCore + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        positives: &[u32],
+        n_items: u32,
+        request: u64,
+        replacement: Replacement,
+        out: &mut Vec<u32>,
+    ) -> Result<Drawn, KernelError> {
+        out.clear();
+        let candidates = Candidates::prepare(positives, n_items, &mut self.adjusted)?;
+        let m = u64::from(candidates.count());
+        let produced = match replacement {
+            _ if m == 0 || request == 0 => 0,
+            Replacement::With => {
+                out.extend((0..request).map(|_| below(rng, m) as u32));
+                candidates.map_ranks(out);
+                request
+            }
+            Replacement::Without if request.saturating_mul(DENSE_FACTOR) >= m => {
+                candidates.enumerate_into(out);
+                let take = request.min(m) as usize;
+                partial_shuffle(rng, out, take);
+                out.truncate(take);
+                take as u64
+            }
+            Replacement::Without => {
+                floyd(rng, m as u32, request as u32, out, &mut self.seen);
+                candidates.map_ranks(out);
+                shuffle(rng, out);
+                request
+            }
+        };
+        Ok(Drawn {
+            shortfall: request - produced,
+            candidates: m as u32,
+        })
+    }
+}
+
+/// Moves a uniformly random ordered selection of `take` elements to the front.
+fn partial_shuffle<R: RngCore + ?Sized>(rng: &mut R, values: &mut [u32], take: usize) {
+    let n = values.len();
+    for i in 0..take.min(n.saturating_sub(1)) {
+        values.swap(i, i + index_below(rng, n - i));
+    }
+}
+
+/// Floyd's algorithm: `s` distinct ranks from `[0, m)` with exactly `s` draws. At step
+/// `j` a draw `t ∈ [0, j]` is kept unless already chosen, in which case `j` (new by
+/// construction) is; every `s`-subset comes out equally likely. The order is not
+/// uniform, so the caller shuffles.
+fn floyd<R: RngCore + ?Sized>(
+    rng: &mut R,
+    m: u32,
+    s: u32,
+    out: &mut Vec<u32>,
+    seen: &mut Vec<u64>,
+) {
+    let use_bitmap = u64::from(s) > FLOYD_SCAN_MAX;
+    if use_bitmap {
+        let words = (m as usize).div_ceil(64);
+        if seen.len() < words {
+            seen.resize(words, 0);
+        }
+    }
+    for j in (m - s)..m {
+        let t = below(rng, u64::from(j) + 1) as u32;
+        let taken = if use_bitmap {
+            seen[t as usize / 64] >> (t % 64) & 1 == 1
+        } else {
+            out.contains(&t)
+        };
+        let chosen = if taken { j } else { t };
+        if use_bitmap {
+            seen[chosen as usize / 64] |= 1 << (chosen % 64);
+        }
+        out.push(chosen);
+    }
+    if use_bitmap {
+        // Clear only what was set, so the bitmap is reused without a full wipe.
+        for &rank in out.iter() {
+            seen[rank as usize / 64] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

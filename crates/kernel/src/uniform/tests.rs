@@ -1,0 +1,286 @@
+use super::*;
+use crate::stream::user_rng;
+use crate::testutil::{chi_square, chi_square_uniform};
+use proptest::prelude::*;
+use std::collections::HashSet;
+
+/// The plain reference: enumerate the complement by membership test.
+fn naive_candidates(positives: &[u32], n_items: u32) -> Vec<u32> {
+    let set: HashSet<u32> = positives.iter().copied().collect();
+    (0..n_items).filter(|i| !set.contains(i)).collect()
+}
+
+fn positives_strategy() -> impl Strategy<Value = (Vec<u32>, u32)> {
+    (1u32..400).prop_flat_map(|n_items| {
+        (
+            proptest::collection::btree_set(0..n_items, 0..n_items as usize),
+            Just(n_items),
+        )
+            .prop_map(|(set, n)| (set.into_iter().collect::<Vec<u32>>(), n))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Every rank maps to exactly the reference's candidate of that rank, through the
+    /// single-rank search, the vectorised scan and the interleaved search alike.
+    #[test]
+    fn rank_mapping_agrees_with_reference((positives, n_items) in positives_strategy()) {
+        let mut buf = Vec::new();
+        let cands = Candidates::prepare(&positives, n_items, &mut buf).unwrap();
+        let reference = naive_candidates(&positives, n_items);
+        prop_assert_eq!(cands.count() as usize, reference.len());
+        let mut ranks: Vec<u32> = (0..cands.count()).collect();
+        cands.map_ranks(&mut ranks);
+        prop_assert_eq!(&ranks, &reference);
+        for (rank, &item) in reference.iter().enumerate() {
+            prop_assert_eq!(cands.item_at(rank as u32), item);
+        }
+        let adjusted: Vec<u32> = positives.iter().enumerate().map(|(j, &p)| p - j as u32).collect();
+        if !adjusted.is_empty() {
+            let mut linear: Vec<u32> = (0..cands.count()).collect();
+            map_linear(&adjusted, &mut linear);
+            prop_assert_eq!(&linear, &reference);
+            let mut interleaved: Vec<u32> = (0..cands.count()).collect();
+            map_interleaved(&adjusted, &mut interleaved);
+            prop_assert_eq!(&interleaved, &reference);
+        }
+        let mut enumerated = Vec::new();
+        cands.enumerate_into(&mut enumerated);
+        prop_assert_eq!(&enumerated, &reference);
+    }
+
+    /// Never a positive, exact counts, shortfall accounting, and distinctness without
+    /// replacement, over random users and requests.
+    #[test]
+    fn sample_invariants((positives, n_items) in positives_strategy(), request in 0u64..600, seed in any::<u64>(), with in any::<bool>()) {
+        let replacement = if with { Replacement::With } else { Replacement::Without };
+        let mut sampler = UniformSampler::default();
+        let mut rng = user_rng(seed, 9);
+        let mut out = Vec::new();
+        let drawn = sampler.sample(&mut rng, &positives, n_items, request, replacement, &mut out).unwrap();
+        let m = u64::from(n_items) - positives.len() as u64;
+        prop_assert_eq!(drawn.candidates as u64, m);
+        let expected = match replacement {
+            _ if m == 0 => 0,
+            Replacement::With => request,
+            Replacement::Without => request.min(m),
+        };
+        prop_assert_eq!(out.len() as u64, expected);
+        prop_assert_eq!(drawn.shortfall, request - expected);
+        let pos: HashSet<u32> = positives.iter().copied().collect();
+        for &item in &out {
+            prop_assert!(item < n_items);
+            prop_assert!(!pos.contains(&item), "negative {} is a positive", item);
+        }
+        if replacement == Replacement::Without {
+            let distinct: HashSet<u32> = out.iter().copied().collect();
+            prop_assert_eq!(distinct.len(), out.len());
+        }
+    }
+}
+
+#[test]
+fn rejects_unsorted_duplicate_and_out_of_range_positives() {
+    let mut buf = Vec::new();
+    assert!(matches!(
+        Candidates::prepare(&[3, 2], 10, &mut buf),
+        Err(KernelError::PositivesNotAscending {
+            position: 1,
+            previous: 3,
+            next: 2
+        })
+    ));
+    assert!(matches!(
+        Candidates::prepare(&[2, 2], 10, &mut buf),
+        Err(KernelError::PositivesNotAscending { .. })
+    ));
+    assert_eq!(
+        Candidates::prepare(&[1, 10], 10, &mut buf).unwrap_err(),
+        KernelError::PositiveOutOfRange {
+            item: 10,
+            n_items: 10
+        }
+    );
+}
+
+#[test]
+fn the_articles_example_maps_every_rank() {
+    let mut buf = Vec::new();
+    let cands = Candidates::prepare(&[3, 7], 10, &mut buf).unwrap();
+    let mut ranks: Vec<u32> = (0..8).collect();
+    cands.map_ranks(&mut ranks);
+    assert_eq!(ranks, [0, 1, 2, 4, 5, 6, 8, 9]);
+}
+
+#[test]
+fn a_user_with_every_item_gets_nothing() {
+    let mut sampler = UniformSampler::default();
+    let mut rng = user_rng(1, 1);
+    let mut out = vec![99];
+    for replacement in [Replacement::With, Replacement::Without] {
+        let drawn = sampler
+            .sample(&mut rng, &[0, 1, 2], 3, 5, replacement, &mut out)
+            .unwrap();
+        assert!(out.is_empty());
+        assert_eq!(
+            drawn,
+            Drawn {
+                shortfall: 5,
+                candidates: 0
+            }
+        );
+    }
+}
+
+/// Positives spread over a catalog, deterministic.
+fn spread_positives(k: u32, n_items: u32) -> Vec<u32> {
+    (0..k).map(|j| j * (n_items / k) + (j % 3)).collect()
+}
+
+/// Counts how often each item is drawn over `reps` users with the same positives.
+fn item_frequencies(
+    positives: &[u32],
+    n_items: u32,
+    request: u64,
+    replacement: Replacement,
+    reps: u64,
+) -> Vec<u64> {
+    let mut sampler = UniformSampler::default();
+    let mut out = Vec::new();
+    let mut counts = vec![0u64; n_items as usize];
+    for user in 0..reps {
+        let mut rng = user_rng(2024, user);
+        sampler
+            .sample(&mut rng, positives, n_items, request, replacement, &mut out)
+            .unwrap();
+        for &item in &out {
+            counts[item as usize] += 1;
+        }
+    }
+    counts
+}
+
+/// With replacement every draw is uniform over the candidates: a plain multinomial.
+#[test]
+fn with_replacement_is_uniform_over_candidates() {
+    for k in [1u32, 20, 100] {
+        let n_items = 300;
+        let positives = spread_positives(k, n_items);
+        let counts = item_frequencies(&positives, n_items, 8, Replacement::With, 20_000);
+        let m = f64::from(n_items - k);
+        let expected: Vec<f64> = (0..n_items)
+            .map(|i| if positives.contains(&i) { 0.0 } else { 1.0 / m })
+            .collect();
+        chi_square(&counts, &expected, 1e-4);
+    }
+}
+
+/// Without replacement each candidate is included with probability s/m. Item counts
+/// over repeated users are then binomial with variance `reps·p·(1−p)` instead of the
+/// multinomial's, so the Pearson statistic is scaled by `(1 − 1/m)/(1 − s/m)` to stay
+/// exact; each branch of the kernel (Floyd with a scan, Floyd with a bitmap, the dense
+/// enumeration) is driven by its own request size.
+#[test]
+fn without_replacement_includes_every_candidate_equally() {
+    let n_items = 1000;
+    let positives = spread_positives(90, n_items);
+    let m = u64::from(n_items) - 90;
+    for request in [5u64, 100, 600] {
+        let reps = 4000;
+        let counts = item_frequencies(&positives, n_items, request, Replacement::Without, reps);
+        let p = request as f64 / m as f64;
+        let e = reps as f64 * p;
+        let statistic: f64 = (0..n_items as usize)
+            .filter(|i| !positives.contains(&(*i as u32)))
+            .map(|i| (counts[i] as f64 - e).powi(2) / (e * (1.0 - p)))
+            .sum();
+        use statrs::distribution::{ChiSquared, ContinuousCDF};
+        let p_value = 1.0 - ChiSquared::new((m - 1) as f64).unwrap().cdf(statistic);
+        assert!(
+            p_value > 1e-4,
+            "request {request}: statistic {statistic:.1}, p {p_value:.2e}"
+        );
+        for &pos in &positives {
+            assert_eq!(counts[pos as usize], 0);
+        }
+    }
+}
+
+/// The joint distribution of the first two draws must be uniform over ordered pairs of
+/// distinct candidates — this catches order bias that marginal counts cannot.
+#[test]
+fn without_replacement_orders_are_uniform() {
+    // 7 of 9 candidates: the dense path (enumerate + partial Fisher–Yates);
+    // 12 of 45: Floyd's algorithm followed by a shuffle.
+    for (n_items, positives) in [(9u32, vec![2u32, 5]), (45, (0..33).collect())] {
+        let m = (n_items as usize) - positives.len();
+        let mut buf = Vec::new();
+        let cands = Candidates::prepare(&positives, n_items, &mut buf).unwrap();
+        let mut rank_of = vec![usize::MAX; n_items as usize];
+        for r in 0..m {
+            rank_of[cands.item_at(r as u32) as usize] = r;
+        }
+        let mut sampler = UniformSampler::default();
+        let mut out = Vec::new();
+        let mut counts = vec![0u64; m * m];
+        for user in 0..60_000 {
+            let mut rng = user_rng(77, user);
+            sampler
+                .sample(
+                    &mut rng,
+                    &positives,
+                    n_items,
+                    2,
+                    Replacement::Without,
+                    &mut out,
+                )
+                .unwrap();
+            counts[rank_of[out[0] as usize] * m + rank_of[out[1] as usize]] += 1;
+        }
+        let expected: Vec<f64> = (0..m * m)
+            .map(|c| {
+                if c / m == c % m {
+                    0.0
+                } else {
+                    1.0 / (m * (m - 1)) as f64
+                }
+            })
+            .collect();
+        chi_square(&counts, &expected, 1e-4);
+    }
+}
+
+#[test]
+fn first_draw_is_uniform_on_every_path() {
+    let n_items = 2000;
+    let positives = spread_positives(200, n_items);
+    let m = (n_items - 200) as usize;
+    for request in [3u64, 50, 1000] {
+        let mut sampler = UniformSampler::default();
+        let mut out = Vec::new();
+        let mut counts = vec![0u64; m];
+        let mut buf = Vec::new();
+        let cands = Candidates::prepare(&positives, n_items, &mut buf).unwrap();
+        let mut rank_of = vec![0usize; n_items as usize];
+        for r in 0..m {
+            rank_of[cands.item_at(r as u32) as usize] = r;
+        }
+        for user in 0..30_000 {
+            let mut rng = user_rng(5, user);
+            sampler
+                .sample(
+                    &mut rng,
+                    &positives,
+                    n_items,
+                    request,
+                    Replacement::Without,
+                    &mut out,
+                )
+                .unwrap();
+            counts[rank_of[out[0] as usize]] += 1;
+        }
+        chi_square_uniform(&counts, 1e-4);
+    }
+}
