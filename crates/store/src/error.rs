@@ -1,0 +1,122 @@
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Why a store could not be opened, read or verified. Every variant names what to fix;
+/// none of them is a panic or a SIGBUS.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file does not start with the store magic: not a negsamp store.
+    #[error(
+        "not a negsamp store (magic {found:02x?}); pass the directory written by `negsamp ingest`"
+    )]
+    BadMagic { found: [u8; 8] },
+    /// Written by another format version; re-ingest with this negsamp.
+    #[error("store format version {found} is not supported (this negsamp reads version {supported}); re-run `negsamp ingest`")]
+    UnsupportedVersion { found: u32, supported: u32 },
+    #[error("store was written with another byte order (marker {found:#010x}); re-ingest on this machine")]
+    WrongEndianness { found: u32 },
+    /// The file is shorter than its header says: an interrupted copy or a cut file.
+    #[error("store is truncated: the {what} needs {needed} bytes but the file has {file_len}; re-copy or re-ingest it")]
+    Truncated {
+        what: &'static str,
+        needed: u64,
+        file_len: u64,
+    },
+    #[error("checksum mismatch in {what}: stored {expected:#018x}, computed {got:#018x}; the store is corrupt, re-ingest it")]
+    ChecksumMismatch {
+        what: String,
+        expected: u64,
+        got: u64,
+    },
+    /// A structural invariant does not hold; the message says which.
+    #[error("store is corrupt: {0}; re-ingest it")]
+    Corrupt(String),
+    #[error("{path} already exists; pass --overwrite to replace it")]
+    AlreadyExists { path: PathBuf },
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(message: impl Into<String>) -> Self {
+        Self::Corrupt(message.into())
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Why a CSV could not be ingested. Errors about the input name the file, the 1-based
+/// line (the header is line 1) and the column.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: the input is empty{detail}; a store needs at least one interaction")]
+    EmptyInput { path: PathBuf, detail: &'static str },
+    #[error("{path}: line 1: no column named {column:?} in the header (columns: {available}); choose one with --{flag}")]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+        flag: &'static str,
+    },
+    #[error("{path}: line {line}: {got} fields, but the header has {expected}; fix the row or pass --skip-bad-rows")]
+    FieldCount {
+        path: PathBuf,
+        line: u64,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{path}: line {line}, column {column:?}: {value:?} is not an integer timestamp; fix the row or pass --skip-bad-rows")]
+    BadTimestamp {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+    },
+    #[error(
+        "{path}: line {line}, column {column:?}: empty id; fix the row or pass --skip-bad-rows"
+    )]
+    EmptyId {
+        path: PathBuf,
+        line: u64,
+        column: String,
+    },
+    #[error("{path}: line {line}: unterminated quoted field (fields may be quoted but may not contain line breaks); fix the row or pass --skip-bad-rows")]
+    UnterminatedQuote { path: PathBuf, line: u64 },
+    #[error("{path}: line {line}, column {column:?}: more than {limit} distinct ids; negsamp indexes users and items with u32")]
+    TooManyIds {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        limit: u64,
+    },
+    #[error("{path}: line {line}, column {column:?}: item {id:?} is not in the catalog given by --items; add it there or pass --skip-bad-rows")]
+    UnknownItem {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        id: String,
+    },
+    #[error("{path}: line {line}: {problem}; the --items file must list each item id once, one per line")]
+    BadCatalog {
+        path: PathBuf,
+        line: u64,
+        problem: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

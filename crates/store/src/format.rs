@@ -1,0 +1,304 @@
+//! The binary layout of `store.bin`, version 1. `docs/store-format.md` is the grammar;
+//! this module is its single implementation (parsing and serialising the header).
+//!
+//! All integers are little-endian. Sections start at multiples of [`SECTION_ALIGN`] so
+//! every column can be viewed in place as a typed slice.
+
+use crate::StoreError;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// First eight bytes of every store file.
+pub const MAGIC: [u8; 8] = *b"NEGSAMP\0";
+/// The format version this code reads and writes.
+pub const VERSION: u32 = 1;
+/// Written as a little-endian u32; read back as this value only by a little-endian
+/// reader of a little-endian file.
+pub const ENDIAN_MARKER: u32 = 0x0A0B_0C0D;
+/// Bytes before the section table.
+pub const FIXED_HEADER_LEN: usize = 48;
+/// Bytes of one section-table entry.
+pub const SECTION_ENTRY_LEN: usize = 32;
+/// Section offsets are multiples of this.
+pub const SECTION_ALIGN: u64 = 64;
+
+/// What a section holds. The numeric codes are part of the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SectionKind {
+    /// u64 × (users + 1): user u's interactions are `indptr[u]..indptr[u+1]`.
+    Indptr = 1,
+    /// u32 × interactions: item index, ascending and unique within each user.
+    Indices = 2,
+    /// u64 × interactions: 0-based data-row number in the source CSV.
+    Row = 3,
+    /// i64 × interactions: timestamp (optional section).
+    Timestamp = 4,
+    /// u64 × users: XXH3-64 of the user's original id, keys the user's RNG stream.
+    UserKey = 5,
+}
+
+impl SectionKind {
+    pub const ALL: [SectionKind; 5] = [
+        Self::Indptr,
+        Self::Indices,
+        Self::Row,
+        Self::Timestamp,
+        Self::UserKey,
+    ];
+
+    fn from_code(code: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| *k as u32 == code)
+    }
+
+    /// Width of one element in bytes.
+    pub fn element_size(self) -> u64 {
+        match self {
+            Self::Indices => 4,
+            _ => 8,
+        }
+    }
+
+    /// Number of elements the section must hold for the given counts.
+    pub fn element_count(self, counts: &Counts) -> u64 {
+        match self {
+            Self::Indptr => counts.users + 1,
+            Self::UserKey => counts.users,
+            Self::Indices | Self::Row | Self::Timestamp => counts.interactions,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Indptr => "indptr",
+            Self::Indices => "indices",
+            Self::Row => "row",
+            Self::Timestamp => "timestamp",
+            Self::UserKey => "user_key",
+        }
+    }
+
+    pub fn required(self) -> bool {
+        self != Self::Timestamp
+    }
+}
+
+/// The three counts of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub users: u64,
+    pub items: u64,
+    pub interactions: u64,
+}
+
+/// One entry of the section table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section {
+    pub kind: SectionKind,
+    pub offset: u64,
+    pub length: u64,
+    /// XXH3-64 of the section's bytes.
+    pub checksum: u64,
+}
+
+/// A parsed, self-consistent header: counts and section table, with every section
+/// inside a file of `file_len` bytes, aligned, of the right length, not overlapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub counts: Counts,
+    pub sections: Vec<Section>,
+    /// XXH3-64 of the header bytes (counts and the table with its checksums): the
+    /// store's fingerprint.
+    pub checksum: u64,
+}
+
+impl Header {
+    /// Bytes the header occupies for `n` sections (including its trailing checksum).
+    pub fn encoded_len(n_sections: usize) -> usize {
+        FIXED_HEADER_LEN + n_sections * SECTION_ENTRY_LEN + 8
+    }
+
+    pub fn section(&self, kind: SectionKind) -> Option<&Section> {
+        self.sections.iter().find(|s| s.kind == kind)
+    }
+
+    /// Serialises counts and sections; returns the bytes and fills in `checksum`.
+    pub fn encode(counts: Counts, sections: &[Section]) -> (Vec<u8>, u64) {
+        let mut out = Vec::with_capacity(Self::encoded_len(sections.len()));
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&ENDIAN_MARKER.to_le_bytes());
+        for v in [counts.users, counts.items, counts.interactions] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        for s in sections {
+            out.extend_from_slice(&(s.kind as u32).to_le_bytes());
+            out.extend_from_slice(&0u32.to_le_bytes());
+            for v in [s.offset, s.length, s.checksum] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let checksum = xxh3_64(&out);
+        out.extend_from_slice(&checksum.to_le_bytes());
+        (out, checksum)
+    }
+
+    /// Parses and validates the header of a file whose full contents are `bytes`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let file_len = bytes.len() as u64;
+        let fixed = bytes.get(..FIXED_HEADER_LEN).ok_or(StoreError::Truncated {
+            what: "header",
+            needed: FIXED_HEADER_LEN as u64,
+            file_len,
+        })?;
+        if fixed[..8] != MAGIC {
+            return Err(StoreError::BadMagic {
+                found: fixed[..8].try_into().expect("8 bytes"),
+            });
+        }
+        let version = u32_at(fixed, 8);
+        if version != VERSION {
+            return Err(StoreError::UnsupportedVersion {
+                found: version,
+                supported: VERSION,
+            });
+        }
+        let marker = u32_at(fixed, 12);
+        if marker != ENDIAN_MARKER {
+            return Err(StoreError::WrongEndianness { found: marker });
+        }
+        let counts = Counts {
+            users: u64_at(fixed, 16),
+            items: u64_at(fixed, 24),
+            interactions: u64_at(fixed, 32),
+        };
+        let n_sections = u32_at(fixed, 40) as usize;
+        if n_sections > SectionKind::ALL.len() {
+            return Err(StoreError::corrupt(format!(
+                "section table claims {n_sections} sections"
+            )));
+        }
+        let header_len = Self::encoded_len(n_sections);
+        let all = bytes.get(..header_len).ok_or(StoreError::Truncated {
+            what: "section table",
+            needed: header_len as u64,
+            file_len,
+        })?;
+        let stored = u64_at(all, header_len - 8);
+        let checksum = xxh3_64(&all[..header_len - 8]);
+        if stored != checksum {
+            return Err(StoreError::ChecksumMismatch {
+                what: "header".into(),
+                expected: stored,
+                got: checksum,
+            });
+        }
+        validate_counts(&counts)?;
+        let mut sections = Vec::with_capacity(n_sections);
+        for i in 0..n_sections {
+            let entry = &all[FIXED_HEADER_LEN + i * SECTION_ENTRY_LEN..][..SECTION_ENTRY_LEN];
+            let code = u32_at(entry, 0);
+            let kind = SectionKind::from_code(code)
+                .ok_or_else(|| StoreError::corrupt(format!("unknown section kind {code}")))?;
+            if sections.iter().any(|s: &Section| s.kind == kind) {
+                return Err(StoreError::corrupt(format!(
+                    "section {} appears twice",
+                    kind.name()
+                )));
+            }
+            sections.push(Section {
+                kind,
+                offset: u64_at(entry, 8),
+                length: u64_at(entry, 16),
+                checksum: u64_at(entry, 24),
+            });
+        }
+        validate_sections(&counts, &mut sections, header_len as u64, file_len)?;
+        Ok(Header {
+            counts,
+            sections,
+            checksum,
+        })
+    }
+}
+
+fn validate_counts(c: &Counts) -> Result<(), StoreError> {
+    if c.users > u64::from(u32::MAX) || c.items > u64::from(u32::MAX) {
+        return Err(StoreError::corrupt(format!(
+            "{} users / {} items exceed the u32 index space",
+            c.users, c.items
+        )));
+    }
+    if c.interactions > c.users.saturating_mul(c.items) {
+        return Err(StoreError::corrupt(format!(
+            "{} interactions cannot fit {} users × {} items",
+            c.interactions, c.users, c.items
+        )));
+    }
+    Ok(())
+}
+
+fn validate_sections(
+    counts: &Counts,
+    sections: &mut [Section],
+    header_len: u64,
+    file_len: u64,
+) -> Result<(), StoreError> {
+    for kind in SectionKind::ALL {
+        if kind.required() && !sections.iter().any(|s| s.kind == kind) {
+            return Err(StoreError::corrupt(format!(
+                "required section {} is missing",
+                kind.name()
+            )));
+        }
+    }
+    sections.sort_by_key(|s| s.offset);
+    let mut end_of_previous = header_len;
+    for s in sections.iter() {
+        let name = s.kind.name();
+        let expected = s.kind.element_count(counts) * s.kind.element_size();
+        if s.length != expected {
+            return Err(StoreError::corrupt(format!(
+                "section {name} is {} bytes, expected {expected}",
+                s.length
+            )));
+        }
+        if s.offset % SECTION_ALIGN != 0 {
+            return Err(StoreError::corrupt(format!(
+                "section {name} at offset {} is not {SECTION_ALIGN}-aligned",
+                s.offset
+            )));
+        }
+        if s.offset < end_of_previous {
+            return Err(StoreError::corrupt(format!(
+                "section {name} overlaps the header or another section"
+            )));
+        }
+        let end = s
+            .offset
+            .checked_add(s.length)
+            .ok_or_else(|| StoreError::corrupt(format!("section {name} overflows")))?;
+        if end > file_len {
+            return Err(StoreError::Truncated {
+                what: name,
+                needed: end,
+                file_len,
+            });
+        }
+        end_of_previous = end;
+    }
+    Ok(())
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The offset where a section may start after `end`.
+pub fn align_up(end: u64) -> u64 {
+    end.div_ceil(SECTION_ALIGN) * SECTION_ALIGN
+}

@@ -1,0 +1,830 @@
+//! CSV → store.
+//!
+//! 1. The file is read in blocks of [`IngestOptions::block_size`] bytes (cut at the
+//!    last newline); each block is split into byte ranges at newlines that rayon parses
+//!    in parallel. A range interns its ids into its own small dictionaries, so the hot
+//!    loop shares nothing.
+//! 2. The ranges' dictionaries are merged into the global ones in file order (work per
+//!    distinct id, not per row), which keeps first-appearance numbering exact; then
+//!    the rows are remapped to global indices in parallel.
+//! 3. A counting sort by user builds the CSR; each user's interactions are sorted by
+//!    (item, timestamp, row) in parallel and duplicates dropped, keeping the earliest
+//!    timestamp, then the lowest row.
+//!
+//! Peak memory is about 16 bytes per row of parse columns plus the store's 20 bytes
+//! per interaction: no `String` and no struct per row.
+
+use crate::csv::{field, parse_i64, split, trim_cr, LineError, Span};
+use crate::ids::{read_lines, Interner};
+use crate::write::{write_store_dir, Columns};
+use crate::IngestError;
+use memchr::{memchr, memrchr};
+use negsamp_kernel::stream::user_key;
+use rayon::prelude::*;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Marks a row slot that holds no interaction (a skipped bad row).
+const TOMBSTONE: u32 = u32::MAX;
+/// The largest number of distinct users or items (indices are u32; `u32::MAX` itself
+/// is reserved as the tombstone).
+pub const MAX_IDS: u64 = u32::MAX as u64;
+
+/// Which column holds timestamps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeColumn {
+    /// Use this column if the header has it, else store no timestamps.
+    IfPresent(String),
+    /// This column must exist.
+    Required(String),
+    /// Store no timestamps.
+    Ignore,
+}
+
+/// How to read the CSV.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub user_col: String,
+    pub item_col: String,
+    pub time_col: TimeColumn,
+    /// A file with the full item catalog, one id per line; line i becomes item i.
+    pub items_file: Option<PathBuf>,
+    /// Skip and count malformed rows instead of stopping at the first.
+    pub skip_bad_rows: bool,
+    /// Replace an existing store directory.
+    pub overwrite: bool,
+    /// Bytes read and parsed per step; small values exercise block boundaries in tests.
+    pub block_size: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            user_col: "user".into(),
+            item_col: "item".into(),
+            time_col: TimeColumn::IfPresent("timestamp".into()),
+            items_file: None,
+            skip_bad_rows: false,
+            overwrite: false,
+            block_size: 64 << 20,
+        }
+    }
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IngestSummary {
+    /// Data rows read (header and blank lines excluded, bad rows included).
+    pub rows: u64,
+    pub bad_rows: u64,
+    /// Duplicate (user, item) rows dropped.
+    pub duplicates: u64,
+    pub users: u64,
+    pub items: u64,
+    pub interactions: u64,
+    pub has_timestamps: bool,
+    pub bytes: u64,
+    #[serde(skip)]
+    pub elapsed: Duration,
+    /// The store's fingerprint.
+    pub fingerprint: u64,
+}
+
+/// Ingests `csv` into a store directory at `dest`. `progress` is called with the
+/// number of input bytes consumed so far.
+pub fn ingest(
+    csv: &Path,
+    dest: &Path,
+    options: &IngestOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<IngestSummary, IngestError> {
+    let start = Instant::now();
+    if dest.exists() && !options.overwrite {
+        return Err(crate::StoreError::AlreadyExists {
+            path: dest.to_path_buf(),
+        }
+        .into());
+    }
+    let parsed = Parser::new(csv, options)?.run(progress)?;
+    let csr = Csr::build(&parsed);
+    let user_keys: Vec<u64> = (0..parsed.users.len() as u32)
+        .into_par_iter()
+        .map(|u| user_key(parsed.users.get(u)))
+        .collect();
+    let columns = Columns {
+        n_items: parsed.items.len() as u32,
+        indptr: &csr.indptr,
+        indices: &csr.indices,
+        rows: &csr.rows,
+        timestamps: csr.timestamps.as_deref(),
+        user_keys: &user_keys,
+    };
+    let fingerprint = write_store_dir(
+        dest,
+        &columns,
+        &parsed.users,
+        &parsed.items,
+        options.overwrite,
+    )?;
+    Ok(IngestSummary {
+        rows: parsed.records,
+        bad_rows: parsed.bad_rows,
+        duplicates: csr.duplicates,
+        users: parsed.users.len() as u64,
+        items: parsed.items.len() as u64,
+        interactions: csr.indices.len() as u64,
+        has_timestamps: csr.timestamps.is_some(),
+        bytes: parsed.bytes,
+        elapsed: start.elapsed(),
+        fingerprint,
+    })
+}
+
+/// The parse result: global id maps and one slot per data row.
+struct Parsed {
+    users: Interner,
+    items: Interner,
+    /// Per data row: global user index, or TOMBSTONE for a skipped row.
+    user_of_row: Vec<u32>,
+    item_of_row: Vec<u32>,
+    time_of_row: Option<Vec<i64>>,
+    records: u64,
+    bad_rows: u64,
+    bytes: u64,
+}
+
+/// Column positions found in the header.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    n_fields: usize,
+    user: usize,
+    item: usize,
+    time: Option<usize>,
+}
+
+/// A malformed row found by a range parser, before it knows its global line.
+#[derive(Debug, Clone)]
+enum RowProblem {
+    FieldCount(usize),
+    Quote,
+    EmptyId(&'static str),
+    BadTimestamp(String),
+}
+
+/// One range's parse output; reused across blocks so its buffers stay warm.
+#[derive(Debug, Default)]
+struct RangeOut {
+    users: Interner,
+    items: Interner,
+    /// Range-local line of each local item's first appearance (for error messages).
+    item_first_line: Vec<u64>,
+    user_local: Vec<u32>,
+    item_local: Vec<u32>,
+    time: Vec<i64>,
+    lines: u64,
+    bad_rows: u64,
+    first_problem: Option<(u64, RowProblem)>,
+    user_map: Vec<u32>,
+    item_map: Vec<u32>,
+    spans: Vec<Span>,
+    scratch: Vec<u8>,
+}
+
+impl RangeOut {
+    fn clear(&mut self) {
+        self.users.clear();
+        self.items.clear();
+        self.item_first_line.clear();
+        self.user_local.clear();
+        self.item_local.clear();
+        self.time.clear();
+        self.lines = 0;
+        self.bad_rows = 0;
+        self.first_problem = None;
+    }
+
+    /// Parses complete lines of `text` (each ending in `\n`, except possibly the last).
+    fn parse(&mut self, text: &[u8], layout: Layout, skip_bad_rows: bool) {
+        self.clear();
+        let mut line_start = 0;
+        while line_start < text.len() {
+            let line_end =
+                memchr(b'\n', &text[line_start..]).map_or(text.len(), |p| line_start + p);
+            let line = trim_cr(&text[line_start..line_end]);
+            let local_line = self.lines;
+            self.lines += 1;
+            line_start = line_end + 1;
+            if line.is_empty() {
+                continue;
+            }
+            if let Err(problem) = self.parse_record(line, layout, local_line) {
+                self.bad_rows += 1;
+                if self.first_problem.is_none() {
+                    self.first_problem = Some((local_line, problem));
+                    if !skip_bad_rows {
+                        return;
+                    }
+                }
+                self.user_local.push(TOMBSTONE);
+                self.item_local.push(TOMBSTONE);
+                if layout.time.is_some() {
+                    self.time.push(0);
+                }
+            }
+        }
+    }
+
+    fn parse_record(
+        &mut self,
+        line: &[u8],
+        layout: Layout,
+        local_line: u64,
+    ) -> Result<(), RowProblem> {
+        split(line, &mut self.spans).map_err(|LineError::Quote| RowProblem::Quote)?;
+        if self.spans.len() != layout.n_fields {
+            return Err(RowProblem::FieldCount(self.spans.len()));
+        }
+        let time = match layout.time {
+            Some(t) => {
+                let raw = field(line, self.spans[t], &mut self.scratch);
+                Some(parse_i64(raw).ok_or_else(|| {
+                    RowProblem::BadTimestamp(String::from_utf8_lossy(raw).into_owned())
+                })?)
+            }
+            None => None,
+        };
+        let user = field(line, self.spans[layout.user], &mut self.scratch);
+        if user.is_empty() {
+            return Err(RowProblem::EmptyId("user"));
+        }
+        // Check the item before interning the user, so a bad row leaves no trace.
+        if self.spans[layout.item].is_empty() {
+            return Err(RowProblem::EmptyId("item"));
+        }
+        let (u, _) = self.users.intern(user);
+        let item = field(line, self.spans[layout.item], &mut self.scratch);
+        let (i, new) = self.items.intern(item);
+        if new {
+            self.item_first_line.push(local_line);
+        }
+        self.user_local.push(u);
+        self.item_local.push(i);
+        if let Some(t) = time {
+            self.time.push(t);
+        }
+        Ok(())
+    }
+}
+
+struct Parser<'a> {
+    path: &'a Path,
+    options: &'a IngestOptions,
+    file: File,
+    /// Item catalog fixed by `--items`: no new items may appear.
+    fixed_catalog: bool,
+    out: Parsed,
+}
+
+impl<'a> Parser<'a> {
+    fn new(path: &'a Path, options: &'a IngestOptions) -> Result<Self, IngestError> {
+        let file = File::open(path).map_err(|e| IngestError::Io {
+            path: path.into(),
+            source: e,
+        })?;
+        let mut items = Interner::default();
+        if let Some(catalog) = &options.items_file {
+            read_catalog(catalog, &mut items)?;
+        }
+        Ok(Self {
+            path,
+            options,
+            file,
+            fixed_catalog: options.items_file.is_some(),
+            out: Parsed {
+                users: Interner::default(),
+                items,
+                user_of_row: Vec::new(),
+                item_of_row: Vec::new(),
+                time_of_row: None,
+                records: 0,
+                bad_rows: 0,
+                bytes: 0,
+            },
+        })
+    }
+
+    fn io(&self, e: std::io::Error) -> IngestError {
+        IngestError::Io {
+            path: self.path.into(),
+            source: e,
+        }
+    }
+
+    fn run(mut self, progress: &(dyn Fn(u64) + Sync)) -> Result<Parsed, IngestError> {
+        let block_size = self.options.block_size.max(1);
+        let mut buf: Vec<u8> = Vec::with_capacity(block_size);
+        let mut eof = false;
+        let mut layout = None;
+        let mut next_line: u64 = 1;
+        let n_ranges = rayon::current_num_threads() * 4;
+        let mut ranges: Vec<RangeOut> = (0..n_ranges).map(|_| RangeOut::default()).collect();
+        while !eof || !buf.is_empty() {
+            let want = block_size.max(buf.len() + 1);
+            eof = eof || fill(&mut self.file, &mut buf, want).map_err(|e| self.io(e))?;
+            let complete = if eof {
+                buf.len()
+            } else {
+                match memrchr(b'\n', &buf) {
+                    Some(p) => p + 1,
+                    None => continue, // a line longer than the block: read more
+                }
+            };
+            if complete == 0 {
+                break; // nothing at all: reported below as an empty input
+            }
+            let mut text = &buf[..complete];
+            if layout.is_none() {
+                let (header, rest) = match memchr(b'\n', text) {
+                    Some(p) => (&text[..p], &text[p + 1..]),
+                    None => (text, &text[text.len()..]),
+                };
+                let l = self.layout(header)?;
+                self.out.time_of_row = l.time.map(|_| Vec::new());
+                layout = Some(l);
+                next_line = 2;
+                self.out.bytes += (complete - rest.len()) as u64;
+                text = rest;
+            }
+            let layout = layout.expect("set above");
+            next_line = self.parse_block(text, layout, next_line, &mut ranges)?;
+            self.out.bytes += text.len() as u64;
+            progress(self.out.bytes);
+            buf.drain(..complete);
+        }
+        if layout.is_none() {
+            return Err(IngestError::EmptyInput {
+                path: self.path.into(),
+                detail: " (no header line)",
+            });
+        }
+        self.out.records = self.out.user_of_row.len() as u64;
+        if self.out.records == 0 {
+            return Err(IngestError::EmptyInput {
+                path: self.path.into(),
+                detail: " (a header but no data rows)",
+            });
+        }
+        if self.out.bad_rows == self.out.records {
+            return Err(IngestError::EmptyInput {
+                path: self.path.into(),
+                detail: " (every data row was bad)",
+            });
+        }
+        Ok(self.out)
+    }
+
+    fn layout(&self, header: &[u8]) -> Result<Layout, IngestError> {
+        let header = trim_cr(header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header));
+        let mut spans = Vec::new();
+        split(header, &mut spans).map_err(|_| IngestError::UnterminatedQuote {
+            path: self.path.into(),
+            line: 1,
+        })?;
+        let mut scratch = Vec::new();
+        let names: Vec<String> = spans
+            .iter()
+            .map(|&s| String::from_utf8_lossy(field(header, s, &mut scratch)).into_owned())
+            .collect();
+        let find = |name: &str| names.iter().position(|n| n == name);
+        let missing = |column: &str, flag| IngestError::MissingColumn {
+            path: self.path.into(),
+            column: column.into(),
+            available: names.join(", "),
+            flag,
+        };
+        let user = find(&self.options.user_col)
+            .ok_or_else(|| missing(&self.options.user_col, "user-col"))?;
+        let item = find(&self.options.item_col)
+            .ok_or_else(|| missing(&self.options.item_col, "item-col"))?;
+        let time = match &self.options.time_col {
+            TimeColumn::IfPresent(name) => find(name),
+            TimeColumn::Required(name) => {
+                Some(find(name).ok_or_else(|| missing(name, "time-col"))?)
+            }
+            TimeColumn::Ignore => None,
+        };
+        Ok(Layout {
+            n_fields: names.len(),
+            user,
+            item,
+            time,
+        })
+    }
+
+    /// Parses one block of complete lines whose first line is file line `first_line`;
+    /// returns the line number after the block.
+    fn parse_block(
+        &mut self,
+        text: &[u8],
+        layout: Layout,
+        first_line: u64,
+        ranges: &mut [RangeOut],
+    ) -> Result<u64, IngestError> {
+        let bounds = cut_at_newlines(text, ranges.len());
+        let skip = self.options.skip_bad_rows;
+        ranges
+            .par_iter_mut()
+            .zip(bounds.par_windows(2))
+            .for_each(|(out, w)| out.parse(&text[w[0]..w[1]], layout, skip));
+
+        // Line numbers and the first problem, in file order.
+        let mut line = first_line;
+        let mut range_first_line = Vec::with_capacity(ranges.len());
+        for r in ranges.iter() {
+            range_first_line.push(line);
+            if let (Some((local, problem)), false) = (&r.first_problem, skip) {
+                return Err(self.row_error(line + local, problem.clone(), layout));
+            }
+            line += r.lines;
+        }
+        self.merge_ids(ranges, &range_first_line)?;
+        self.remap_rows(ranges);
+        Ok(line)
+    }
+
+    fn row_error(&self, line: u64, problem: RowProblem, layout: Layout) -> IngestError {
+        let path = self.path.into();
+        match problem {
+            RowProblem::FieldCount(got) => IngestError::FieldCount {
+                path,
+                line,
+                expected: layout.n_fields,
+                got,
+            },
+            RowProblem::Quote => IngestError::UnterminatedQuote { path, line },
+            RowProblem::EmptyId(which) => IngestError::EmptyId {
+                path,
+                line,
+                column: self.column_name(which),
+            },
+            RowProblem::BadTimestamp(value) => IngestError::BadTimestamp {
+                path,
+                line,
+                column: self.time_name(),
+                value,
+            },
+        }
+    }
+
+    fn column_name(&self, which: &str) -> String {
+        if which == "user" {
+            self.options.user_col.clone()
+        } else {
+            self.options.item_col.clone()
+        }
+    }
+
+    fn time_name(&self) -> String {
+        match &self.options.time_col {
+            TimeColumn::IfPresent(n) | TimeColumn::Required(n) => n.clone(),
+            TimeColumn::Ignore => String::new(),
+        }
+    }
+
+    /// Folds each range's dictionaries into the global ones, in file order.
+    fn merge_ids(
+        &mut self,
+        ranges: &mut [RangeOut],
+        range_first_line: &[u64],
+    ) -> Result<(), IngestError> {
+        for (r, &first_line) in ranges.iter_mut().zip(range_first_line) {
+            r.user_map.clear();
+            for id in r.users.iter() {
+                let (g, _) = self.out.users.intern(id);
+                if u64::from(g) >= MAX_IDS {
+                    return Err(self.too_many(first_line, self.options.user_col.clone()));
+                }
+                r.user_map.push(g);
+            }
+            r.item_map.clear();
+            for (local, id) in r.items.iter().enumerate() {
+                let g = if self.fixed_catalog {
+                    match self.out.items.find(id) {
+                        Some(g) => g,
+                        None if self.options.skip_bad_rows => TOMBSTONE,
+                        None => {
+                            return Err(IngestError::UnknownItem {
+                                path: self.path.into(),
+                                line: first_line + r.item_first_line[local],
+                                column: self.options.item_col.clone(),
+                                id: String::from_utf8_lossy(id).into_owned(),
+                            })
+                        }
+                    }
+                } else {
+                    self.out.items.intern(id).0
+                };
+                if g != TOMBSTONE && u64::from(g) >= MAX_IDS {
+                    return Err(self.too_many(first_line, self.options.item_col.clone()));
+                }
+                r.item_map.push(g);
+            }
+        }
+        Ok(())
+    }
+
+    fn too_many(&self, line: u64, column: String) -> IngestError {
+        IngestError::TooManyIds {
+            path: self.path.into(),
+            line,
+            column,
+            limit: MAX_IDS,
+        }
+    }
+
+    /// Appends the block's rows, in global indices, to the row columns.
+    fn remap_rows(&mut self, ranges: &mut [RangeOut]) {
+        let block_rows: usize = ranges.iter().map(|r| r.user_local.len()).sum();
+        let start = self.out.user_of_row.len();
+        self.out.user_of_row.resize(start + block_rows, 0);
+        self.out.item_of_row.resize(start + block_rows, 0);
+        let mut user_slices = Vec::with_capacity(ranges.len());
+        let mut item_slices = Vec::with_capacity(ranges.len());
+        let (mut users_rest, mut items_rest) = (
+            &mut self.out.user_of_row[start..],
+            &mut self.out.item_of_row[start..],
+        );
+        for r in ranges.iter() {
+            let n = r.user_local.len();
+            let (u, ur) = users_rest.split_at_mut(n);
+            let (i, ir) = items_rest.split_at_mut(n);
+            user_slices.push(u);
+            item_slices.push(i);
+            users_rest = ur;
+            items_rest = ir;
+        }
+        let unknown: u64 = ranges
+            .par_iter()
+            .zip(user_slices.into_par_iter().zip(item_slices))
+            .map(|(r, (users, items))| {
+                let mut unknown = 0;
+                for (k, (&u, &i)) in r.user_local.iter().zip(&r.item_local).enumerate() {
+                    let (gu, gi) = if u == TOMBSTONE {
+                        (TOMBSTONE, TOMBSTONE)
+                    } else {
+                        (r.user_map[u as usize], r.item_map[i as usize])
+                    };
+                    if gi == TOMBSTONE && u != TOMBSTONE {
+                        unknown += 1;
+                        users[k] = TOMBSTONE;
+                    } else {
+                        users[k] = gu;
+                    }
+                    items[k] = gi;
+                }
+                unknown
+            })
+            .sum();
+        if let Some(times) = &mut self.out.time_of_row {
+            for r in ranges.iter() {
+                times.extend_from_slice(&r.time);
+            }
+        }
+        self.out.bad_rows += unknown + ranges.iter().map(|r| r.bad_rows).sum::<u64>();
+    }
+}
+
+/// Reads until `buf` holds `want` bytes or the file ends; returns true at end of file.
+fn fill(file: &mut File, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    let old = buf.len();
+    buf.resize(want, 0);
+    let mut filled = old;
+    while filled < want {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => {
+                buf.truncate(filled);
+                return Ok(true);
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+/// `parts + 1` boundaries cutting `text` after newlines into about equal parts.
+fn cut_at_newlines(text: &[u8], parts: usize) -> Vec<usize> {
+    let mut bounds = vec![0];
+    for k in 1..parts {
+        let target = (text.len() * k / parts).max(*bounds.last().expect("non-empty"));
+        let cut = match memchr(b'\n', &text[target..]) {
+            Some(p) => target + p + 1,
+            None => text.len(),
+        };
+        bounds.push(cut);
+    }
+    bounds.push(text.len());
+    bounds
+}
+
+fn read_catalog(path: &Path, items: &mut Interner) -> Result<(), IngestError> {
+    let file = File::open(path).map_err(|e| IngestError::Io {
+        path: path.into(),
+        source: e,
+    })?;
+    let lines = read_lines(BufReader::new(file)).map_err(|e| IngestError::Io {
+        path: path.into(),
+        source: e,
+    })?;
+    for (i, id) in lines.iter().enumerate() {
+        let bad = |problem: String| IngestError::BadCatalog {
+            path: path.into(),
+            line: i as u64 + 1,
+            problem,
+        };
+        if id.is_empty() {
+            return Err(bad("empty id".into()));
+        }
+        if !items.intern(id.as_bytes()).1 {
+            return Err(bad(format!("item {id:?} is listed twice")));
+        }
+        if items.len() as u64 > MAX_IDS {
+            return Err(bad(format!("more than {MAX_IDS} items")));
+        }
+    }
+    Ok(())
+}
+
+/// The CSR columns of a store.
+struct Csr {
+    indptr: Vec<u64>,
+    indices: Vec<u32>,
+    rows: Vec<u64>,
+    timestamps: Option<Vec<i64>>,
+    duplicates: u64,
+}
+
+impl Csr {
+    fn build(parsed: &Parsed) -> Csr {
+        let n_users = parsed.users.len();
+        let mut indptr = vec![0u64; n_users + 1];
+        for &u in &parsed.user_of_row {
+            if u != TOMBSTONE {
+                indptr[u as usize + 1] += 1;
+            }
+        }
+        for u in 0..n_users {
+            indptr[u + 1] += indptr[u];
+        }
+        let nnz = indptr[n_users] as usize;
+        let mut indices = vec![0u32; nnz];
+        let mut rows = vec![0u64; nnz];
+        let mut timestamps = parsed.time_of_row.as_ref().map(|_| vec![0i64; nnz]);
+        let mut cursor = indptr[..n_users].to_vec();
+        for (row, (&u, &item)) in parsed
+            .user_of_row
+            .iter()
+            .zip(&parsed.item_of_row)
+            .enumerate()
+        {
+            if u == TOMBSTONE {
+                continue;
+            }
+            let at = cursor[u as usize] as usize;
+            cursor[u as usize] += 1;
+            indices[at] = item;
+            rows[at] = row as u64;
+            if let (Some(out), Some(times)) = (&mut timestamps, &parsed.time_of_row) {
+                out[at] = times[row];
+            }
+        }
+        drop(cursor);
+        let mut csr = Csr {
+            indptr,
+            indices,
+            rows,
+            timestamps,
+            duplicates: 0,
+        };
+        csr.sort_and_dedup();
+        csr
+    }
+
+    /// Sorts each user's interactions by (item, timestamp, row) and keeps the first of
+    /// each item, in parallel over groups of users, then closes the gaps.
+    fn sort_and_dedup(&mut self) {
+        let n_users = self.indptr.len() - 1;
+        let group_target =
+            (self.indices.len() / (rayon::current_num_threads() * 16)).max(1 << 16) as u64;
+        let mut groups = vec![0usize];
+        for u in 1..n_users {
+            if self.indptr[u] - self.indptr[*groups.last().expect("non-empty")] >= group_target {
+                groups.push(u);
+            }
+        }
+        groups.push(n_users);
+        let mut kept = vec![0u64; n_users];
+        {
+            let mut work = Vec::with_capacity(groups.len());
+            let (mut indices, mut rows, mut kept_rest) =
+                (&mut self.indices[..], &mut self.rows[..], &mut kept[..]);
+            let mut times = self.timestamps.as_deref_mut();
+            for w in groups.windows(2) {
+                let len = (self.indptr[w[1]] - self.indptr[w[0]]) as usize;
+                let (i, ir) = indices.split_at_mut(len);
+                let (r, rr) = rows.split_at_mut(len);
+                let (k, kr) = kept_rest.split_at_mut(w[1] - w[0]);
+                let t = match times.take() {
+                    Some(t) => {
+                        let (t, tr) = t.split_at_mut(len);
+                        times = Some(tr);
+                        Some(t)
+                    }
+                    None => None,
+                };
+                work.push((w[0], i, r, t, k));
+                indices = ir;
+                rows = rr;
+                kept_rest = kr;
+            }
+            let indptr = &self.indptr;
+            work.into_par_iter().for_each_init(
+                Vec::new,
+                |scratch, (first_user, indices, rows, mut times, kept)| {
+                    let base = indptr[first_user];
+                    for (k, slot) in kept.iter_mut().enumerate() {
+                        let u = first_user + k;
+                        let span = (indptr[u] - base) as usize..(indptr[u + 1] - base) as usize;
+                        *slot = sort_user(
+                            &mut indices[span.clone()],
+                            &mut rows[span.clone()],
+                            times.as_deref_mut().map(|t| &mut t[span]),
+                            scratch,
+                        );
+                    }
+                },
+            );
+        }
+        self.compact(&kept);
+    }
+
+    /// Moves each user's kept prefix down so the columns are contiguous again.
+    fn compact(&mut self, kept: &[u64]) {
+        let total: u64 = kept.iter().sum();
+        self.duplicates = self.indices.len() as u64 - total;
+        if self.duplicates == 0 {
+            return;
+        }
+        let mut write = 0usize;
+        for (u, &n) in kept.iter().enumerate() {
+            let read = self.indptr[u] as usize;
+            let n = n as usize;
+            self.indices.copy_within(read..read + n, write);
+            self.rows.copy_within(read..read + n, write);
+            if let Some(t) = &mut self.timestamps {
+                t.copy_within(read..read + n, write);
+            }
+            self.indptr[u] = write as u64;
+            write += n;
+        }
+        self.indptr[kept.len()] = write as u64;
+        self.indices.truncate(write);
+        self.rows.truncate(write);
+        if let Some(t) = &mut self.timestamps {
+            t.truncate(write);
+        }
+    }
+}
+
+/// Sorts one user's interactions by (item, timestamp, row), keeps the first of each
+/// item at the front, and returns how many were kept.
+fn sort_user(
+    indices: &mut [u32],
+    rows: &mut [u64],
+    times: Option<&mut [i64]>,
+    scratch: &mut Vec<(u32, i64, u64)>,
+) -> u64 {
+    if indices.windows(2).all(|w| w[0] < w[1]) {
+        return indices.len() as u64;
+    }
+    scratch.clear();
+    let time_at = |k: usize| times.as_ref().map_or(0, |t| t[k]);
+    scratch.extend((0..indices.len()).map(|k| (indices[k], time_at(k), rows[k])));
+    scratch.sort_unstable();
+    scratch.dedup_by_key(|e| e.0);
+    let mut times = times;
+    for (k, &(item, time, row)) in scratch.iter().enumerate() {
+        indices[k] = item;
+        rows[k] = row;
+        if let Some(t) = times.as_deref_mut() {
+            t[k] = time;
+        }
+    }
+    scratch.len() as u64
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,352 @@
+use super::*;
+use crate::{Store, StoreError};
+use proptest::prelude::*;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name)
+}
+
+fn run(
+    csv: &Path,
+    options: &IngestOptions,
+) -> Result<(Store, IngestSummary, tempfile::TempDir), IngestError> {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("data.store");
+    let summary = ingest(csv, &dest, options, &|_| {})?;
+    let store = Store::open(&dest).unwrap();
+    store.verify().unwrap();
+    Ok((store, summary, dir))
+}
+
+fn run_fixture(
+    name: &str,
+    options: &IngestOptions,
+) -> Result<(Store, IngestSummary, tempfile::TempDir), IngestError> {
+    run(&fixture(name), options)
+}
+
+fn user_items(store: &Store, u: u32) -> Vec<u32> {
+    store.user(u).unwrap().items.to_vec()
+}
+
+#[test]
+fn the_pandas_example() {
+    let options = IngestOptions {
+        user_col: "user_indice".into(),
+        item_col: "item_indice".into(),
+        ..Default::default()
+    };
+    let (store, summary, _dir) = run_fixture("pandas_example.csv", &options).unwrap();
+    assert_eq!(
+        (
+            summary.rows,
+            summary.users,
+            summary.items,
+            summary.interactions
+        ),
+        (10, 5, 4, 10)
+    );
+    assert_eq!((summary.duplicates, summary.bad_rows), (0, 0));
+    assert_eq!(store.user_ids().unwrap(), ["1", "2", "3", "4", "5"]);
+    assert_eq!(store.item_ids().unwrap(), ["101", "102", "103", "104"]);
+    // items 101..104 are indices 0..3 (first appearance happens to be in order)
+    assert_eq!(user_items(&store, 1), [0, 2, 3]);
+    assert_eq!(store.user(1).unwrap().rows, [2, 3, 4]);
+    assert_eq!(
+        store.user(1).unwrap().timestamps.unwrap(),
+        [1001, 1011, 1021]
+    );
+    assert_eq!(store.indptr(), [0, 2, 5, 7, 9, 10]);
+    assert_eq!(store.user_keys()[0], negsamp_kernel::stream::user_key(b"1"));
+}
+
+#[test]
+fn duplicates_keep_the_earliest_then_the_lowest_row() {
+    let (store, summary, _dir) = run_fixture("duplicates.csv", &IngestOptions::default()).unwrap();
+    assert_eq!(summary.duplicates, 3);
+    assert_eq!(summary.interactions, 4);
+    assert_eq!(store.item_ids().unwrap(), ["x", "y", "z"]);
+    let a = store.user(0).unwrap();
+    assert_eq!(
+        (a.items, a.rows, a.timestamps.unwrap()),
+        (&[0, 1][..], &[2, 1][..], &[20, 10][..])
+    );
+    let b = store.user(1).unwrap();
+    assert_eq!(
+        (b.items, b.rows, b.timestamps.unwrap()),
+        (&[0, 2][..], &[3, 6][..], &[5, 7][..])
+    );
+}
+
+#[test]
+fn quoted_fields_bom_crlf_extra_columns_and_blank_lines() {
+    let (store, summary, _dir) = run_fixture("quoted.csv", &IngestOptions::default()).unwrap();
+    assert_eq!(summary.rows, 4);
+    assert_eq!(store.user_ids().unwrap(), ["alice", "bob"]);
+    assert_eq!(
+        store.item_ids().unwrap(),
+        ["book, vol. 1", "the \"best\" pen", "lamp"]
+    );
+    assert_eq!(user_items(&store, 0), [0, 1]);
+    assert_eq!(store.user(1).unwrap().rows, [2, 3]);
+    assert_eq!(store.user(1).unwrap().timestamps.unwrap(), [20, 40]);
+}
+
+#[test]
+fn time_column_is_optional_unless_required() {
+    let (store, summary, _dir) =
+        run_fixture("no_timestamp.csv", &IngestOptions::default()).unwrap();
+    assert!(!summary.has_timestamps && !store.has_timestamps());
+    let options = IngestOptions {
+        time_col: TimeColumn::Required("timestamp".into()),
+        ..Default::default()
+    };
+    let err = run_fixture("no_timestamp.csv", &options).unwrap_err();
+    assert!(
+        matches!(err, IngestError::MissingColumn { ref column, .. } if column == "timestamp"),
+        "{err}"
+    );
+    let options = IngestOptions {
+        time_col: TimeColumn::Ignore,
+        ..Default::default()
+    };
+    let (store, _, _dir) = run_fixture(
+        "pandas_example.csv",
+        &IngestOptions {
+            user_col: "user_indice".into(),
+            item_col: "item_indice".into(),
+            ..options
+        },
+    )
+    .unwrap();
+    assert!(!store.has_timestamps());
+}
+
+#[test]
+fn the_catalog_fixes_item_order_and_rejects_unknown_items() {
+    let options = IngestOptions {
+        items_file: Some(fixture("numpy_catalog.txt")),
+        ..Default::default()
+    };
+    let (store, _, _dir) = run_fixture("numpy_example.csv", &options).unwrap();
+    assert_eq!(store.n_items(), 10);
+    assert_eq!(user_items(&store, 0), [3, 7]);
+
+    let options = IngestOptions {
+        items_file: Some(fixture("catalog.txt")),
+        ..Default::default()
+    };
+    let err = run_fixture("unknown_item.csv", &options).unwrap_err();
+    assert!(
+        matches!(err, IngestError::UnknownItem { line: 3, ref id, .. } if id == "zz"),
+        "{err}"
+    );
+    let skipping = IngestOptions {
+        skip_bad_rows: true,
+        ..options
+    };
+    let (store, summary, _dir) = run_fixture("unknown_item.csv", &skipping).unwrap();
+    assert_eq!(
+        (summary.bad_rows, summary.interactions, store.n_items()),
+        (1, 2, 3)
+    );
+    assert_eq!(store.user(1).unwrap().rows, [2]);
+
+    let options = IngestOptions {
+        items_file: Some(fixture("catalog_duplicate.txt")),
+        ..Default::default()
+    };
+    let err = run_fixture("unknown_item.csv", &options).unwrap_err();
+    assert!(
+        matches!(err, IngestError::BadCatalog { line: 3, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_malformed_row_names_its_line_and_can_be_skipped() {
+    type Expect = fn(&IngestError) -> bool;
+    let cases: [(&str, Expect); 5] = [
+        ("bad_field_count.csv", |e| {
+            matches!(
+                e,
+                IngestError::FieldCount {
+                    line: 3,
+                    expected: 3,
+                    got: 2,
+                    ..
+                }
+            )
+        }),
+        (
+            "bad_timestamp.csv",
+            |e| matches!(e, IngestError::BadTimestamp { line: 3, value, .. } if value == "yesterday"),
+        ),
+        (
+            "empty_user.csv",
+            |e| matches!(e, IngestError::EmptyId { line: 3, column, .. } if column == "user"),
+        ),
+        (
+            "empty_item.csv",
+            |e| matches!(e, IngestError::EmptyId { line: 3, column, .. } if column == "item"),
+        ),
+        ("unterminated_quote.csv", |e| {
+            matches!(e, IngestError::UnterminatedQuote { line: 3, .. })
+        }),
+    ];
+    for (name, expected) in cases {
+        let err = run_fixture(name, &IngestOptions::default()).unwrap_err();
+        assert!(expected(&err), "{name}: {err}");
+        assert!(
+            err.to_string().contains(name),
+            "{name}: the message names the file: {err}"
+        );
+        let skipping = IngestOptions {
+            skip_bad_rows: true,
+            ..Default::default()
+        };
+        let (store, summary, _dir) = run_fixture(name, &skipping).unwrap();
+        assert_eq!(
+            (summary.rows, summary.bad_rows, summary.interactions),
+            (3, 1, 2),
+            "{name}"
+        );
+        // rows keep their numbers in the source: the bad row 1 is a hole
+        assert_eq!(store.rows(), [0, 2], "{name}");
+    }
+}
+
+#[test]
+fn empty_inputs_and_missing_columns_are_errors() {
+    for name in ["empty.csv", "header_only.csv"] {
+        let err = run_fixture(name, &IngestOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, IngestError::EmptyInput { .. }),
+            "{name}: {err}"
+        );
+    }
+    let err = run_fixture("missing_column.csv", &IngestOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, IngestError::MissingColumn { ref column, .. } if column == "user"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("customer, product, timestamp"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_existing_store_is_kept_unless_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("s");
+    ingest(
+        &fixture("no_timestamp.csv"),
+        &dest,
+        &IngestOptions::default(),
+        &|_| {},
+    )
+    .unwrap();
+    let err = ingest(
+        &fixture("duplicates.csv"),
+        &dest,
+        &IngestOptions::default(),
+        &|_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, IngestError::Store(StoreError::AlreadyExists { .. })),
+        "{err}"
+    );
+    assert_eq!(Store::open(&dest).unwrap().n_users(), 2);
+    let overwrite = IngestOptions {
+        overwrite: true,
+        ..Default::default()
+    };
+    ingest(&fixture("duplicates.csv"), &dest, &overwrite, &|_| {}).unwrap();
+    assert_eq!(Store::open(&dest).unwrap().n_interactions(), 4);
+    assert!(!crate::publish::staging_path(&dest).exists());
+}
+
+/// The simple reference build: sequential, maps and sorts, no cleverness.
+struct Reference {
+    users: Vec<String>,
+    items: Vec<String>,
+    indptr: Vec<u64>,
+    indices: Vec<u32>,
+    rows: Vec<u64>,
+    timestamps: Vec<i64>,
+}
+
+fn reference(rows: &[(String, String, i64)]) -> Reference {
+    let (mut users, mut items) = (Vec::<String>::new(), Vec::<String>::new());
+    let (mut user_index, mut item_index) = (HashMap::new(), HashMap::new());
+    let mut best: HashMap<(u32, u32), (i64, u64)> = HashMap::new();
+    for (row, (u, i, t)) in rows.iter().enumerate() {
+        let u = *user_index.entry(u.clone()).or_insert_with(|| {
+            users.push(u.clone());
+            users.len() as u32 - 1
+        });
+        let i = *item_index.entry(i.clone()).or_insert_with(|| {
+            items.push(i.clone());
+            items.len() as u32 - 1
+        });
+        let e = best.entry((u, i)).or_insert((*t, row as u64));
+        *e = (*e).min((*t, row as u64));
+    }
+    let mut pairs: Vec<_> = best.into_iter().collect();
+    pairs.sort();
+    let mut indptr = vec![0u64; users.len() + 1];
+    for ((u, _), _) in &pairs {
+        indptr[*u as usize + 1] += 1;
+    }
+    for u in 0..users.len() {
+        indptr[u + 1] += indptr[u];
+    }
+    Reference {
+        users,
+        items,
+        indptr,
+        indices: pairs.iter().map(|((_, i), _)| *i).collect(),
+        rows: pairs.iter().map(|(_, (_, r))| *r).collect(),
+        timestamps: pairs.iter().map(|(_, (t, _))| *t).collect(),
+    }
+}
+
+fn rows_strategy() -> impl Strategy<Value = Vec<(String, String, i64)>> {
+    proptest::collection::vec(("u[0-9a-c]{1,2}", "[a-e][0-9]{0,2}", -50i64..50), 1..300)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// CSV → store → every section equals the reference build, for any block size
+    /// (tiny blocks put block and range boundaries everywhere) and thread count.
+    #[test]
+    fn round_trip_matches_the_reference(rows in rows_strategy(), block_size in 8usize..300, threads in 1usize..4, crlf in any::<bool>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("in.csv");
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let mut text = format!("extra,user,timestamp,item{eol}");
+        for (u, i, t) in &rows {
+            text.push_str(&format!("x,{u},{t},{i}{eol}"));
+        }
+        std::fs::write(&csv, text).unwrap();
+        let options = IngestOptions { block_size, ..Default::default() };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let (store, summary, _d) = pool.install(|| run(&csv, &options)).unwrap();
+        let r = reference(&rows);
+        prop_assert_eq!(store.user_ids().unwrap(), r.users);
+        prop_assert_eq!(store.item_ids().unwrap(), r.items);
+        prop_assert_eq!(store.indptr(), &r.indptr[..]);
+        prop_assert_eq!(store.indices(), &r.indices[..]);
+        prop_assert_eq!(store.rows(), &r.rows[..]);
+        prop_assert_eq!(store.timestamps().unwrap(), &r.timestamps[..]);
+        prop_assert_eq!(summary.rows, rows.len() as u64);
+        prop_assert_eq!(summary.duplicates, rows.len() as u64 - r.indices.len() as u64);
+    }
+}

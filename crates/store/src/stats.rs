@@ -1,0 +1,133 @@
+//! What `negsamp info` reports about a store.
+
+use crate::Store;
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Order statistics of a distribution of counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Distribution {
+    pub min: u64,
+    pub median: u64,
+    pub mean: f64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Distribution {
+    /// Summarises `values`, sorting them in place.
+    pub fn of(values: &mut [u64]) -> Option<Self> {
+        if values.is_empty() {
+            return None;
+        }
+        values.par_sort_unstable();
+        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+        Some(Self {
+            min: values[0],
+            median: at(0.5),
+            mean: values.iter().sum::<u64>() as f64 / values.len() as f64,
+            p99: at(0.99),
+            max: values[values.len() - 1],
+        })
+    }
+}
+
+/// The description of a store.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreInfo {
+    pub users: u64,
+    pub items: u64,
+    /// Distinct (user, item) pairs.
+    pub interactions: u64,
+    /// interactions / (users × items).
+    pub density: f64,
+    pub has_timestamps: bool,
+    /// Smallest and largest timestamp, when present.
+    pub time_range: Option<(i64, i64)>,
+    /// Interactions per user.
+    pub user_degree: Option<Distribution>,
+    /// Interactions per item (the popularity of the popularity strategy).
+    pub item_popularity: Option<Distribution>,
+    /// Share of all interactions held by the most popular 1% of items (at least one).
+    pub top_1pct_items_share: f64,
+    /// Items of the catalog nobody interacted with.
+    pub untouched_items: u64,
+    /// The store fingerprint, as recorded in output manifests.
+    pub fingerprint: String,
+}
+
+/// Scans a store (O(interactions), in parallel) and describes it.
+pub fn describe(store: &Store) -> StoreInfo {
+    let counts = store.counts();
+    let mut degrees: Vec<u64> = store.indptr().windows(2).map(|w| w[1] - w[0]).collect();
+    let mut popularity = item_popularity(store.indices(), store.n_items());
+    let untouched_items = popularity.iter().filter(|&&c| c == 0).count() as u64;
+    let user_degree = Distribution::of(&mut degrees);
+    let item_pop = Distribution::of(&mut popularity);
+    let top = (popularity.len().div_ceil(100))
+        .max(1)
+        .min(popularity.len());
+    let top_sum: u64 = popularity.iter().rev().take(top).sum();
+    let time_range = store.timestamps().and_then(|t| {
+        t.par_iter()
+            .fold(
+                || None,
+                |acc: Option<(i64, i64)>, &x| {
+                    Some(acc.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
+                },
+            )
+            .reduce(
+                || None,
+                |a, b| match (a, b) {
+                    (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+                    (x, None) | (None, x) => x,
+                },
+            )
+    });
+    let cells = counts.users as f64 * counts.items as f64;
+    StoreInfo {
+        users: counts.users,
+        items: counts.items,
+        interactions: counts.interactions,
+        density: if cells > 0.0 {
+            counts.interactions as f64 / cells
+        } else {
+            0.0
+        },
+        has_timestamps: store.has_timestamps(),
+        time_range,
+        user_degree,
+        item_popularity: item_pop,
+        top_1pct_items_share: if counts.interactions > 0 {
+            top_sum as f64 / counts.interactions as f64
+        } else {
+            0.0
+        },
+        untouched_items,
+        fingerprint: format!("{:016x}", store.fingerprint()),
+    }
+}
+
+/// Interactions per item index.
+pub fn item_popularity(indices: &[u32], n_items: u32) -> Vec<u64> {
+    indices
+        .par_chunks(1 << 20)
+        .fold(
+            || vec![0u64; n_items as usize],
+            |mut acc, chunk| {
+                for &i in chunk {
+                    if let Some(c) = acc.get_mut(i as usize) {
+                        *c += 1;
+                    }
+                }
+                acc
+            },
+        )
+        .reduce(
+            || vec![0u64; n_items as usize],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        )
+}

@@ -1,0 +1,344 @@
+use crate::format::{Counts, Header, Section, SectionKind};
+use crate::ids::read_lines;
+use crate::{mapping, StoreError};
+use memmap2::Mmap;
+use rayon::prelude::*;
+use std::fs::File;
+use std::io::BufReader;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// The CSR file inside a store directory.
+pub const STORE_FILE: &str = "store.bin";
+/// Dense user index → original id, one per line.
+pub const USERS_FILE: &str = "users.txt";
+/// Dense item index → original id, one per line.
+pub const ITEMS_FILE: &str = "items.txt";
+
+enum Bytes {
+    Mapped(Mmap),
+    /// Owned copy in u64 words so every section is 8-byte aligned, as in a mapping.
+    Owned {
+        words: Vec<u64>,
+        len: usize,
+    },
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(map) => map,
+            Bytes::Owned { words, len } => &bytemuck::cast_slice(words)[..*len],
+        }
+    }
+}
+
+/// An opened, header-validated store. Columns are typed views into the file.
+pub struct Store {
+    bytes: Bytes,
+    header: Header,
+    dir: Option<PathBuf>,
+    indptr: Range<usize>,
+    indices: Range<usize>,
+    rows: Range<usize>,
+    timestamps: Option<Range<usize>>,
+    user_keys: Range<usize>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("counts", &self.header.counts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One user's interactions: item indices ascending, with each one's source row and
+/// timestamp at the same position.
+#[derive(Debug, Clone, Copy)]
+pub struct UserView<'a> {
+    pub items: &'a [u32],
+    pub rows: &'a [u64],
+    pub timestamps: Option<&'a [i64]>,
+    /// The user's stream key (XXH3-64 of the original id).
+    pub key: u64,
+}
+
+impl Store {
+    /// Opens the store directory `dir` (as written by `negsamp ingest`) by mapping
+    /// its `store.bin`. Cheap: checks the header and bounds, not the data.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let file = dir.join(STORE_FILE);
+        if !dir.is_dir() {
+            let problem = if dir.exists() {
+                "is not a directory"
+            } else {
+                "does not exist"
+            };
+            return Err(StoreError::io(
+                dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("store directory {problem}"),
+                ),
+            ));
+        }
+        let map = mapping::map_readonly(&file).map_err(|e| StoreError::io(&file, e))?;
+        Self::from_backing(Bytes::Mapped(map), Some(dir.to_path_buf()))
+    }
+
+    /// Opens a store held in memory, with exactly the checks of [`Store::open`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        Self::from_backing(
+            Bytes::Owned {
+                words,
+                len: bytes.len(),
+            },
+            None,
+        )
+    }
+
+    fn from_backing(bytes: Bytes, dir: Option<PathBuf>) -> Result<Self, StoreError> {
+        let header = Header::decode(bytes.as_slice())?;
+        let range = |kind| {
+            header
+                .section(kind)
+                .map(|s: &Section| s.offset as usize..(s.offset + s.length) as usize)
+        };
+        let required = |kind: SectionKind| range(kind).expect("decode checked required sections");
+        let store = Store {
+            indptr: required(SectionKind::Indptr),
+            indices: required(SectionKind::Indices),
+            rows: required(SectionKind::Row),
+            timestamps: range(SectionKind::Timestamp),
+            user_keys: required(SectionKind::UserKey),
+            bytes,
+            header,
+            dir,
+        };
+        store.check_views()?;
+        Ok(store)
+    }
+
+    /// Every section must view as its type (aligned), and `indptr` must start at 0 and
+    /// end at the interaction count: O(1) checks that make the per-user spans safe to
+    /// compute.
+    fn check_views(&self) -> Result<(), StoreError> {
+        let bytes = self.bytes.as_slice();
+        let misaligned = |_| StoreError::corrupt("a section is not aligned to its element size");
+        bytemuck::try_cast_slice::<u8, u64>(&bytes[self.indptr.clone()]).map_err(misaligned)?;
+        bytemuck::try_cast_slice::<u8, u32>(&bytes[self.indices.clone()]).map_err(misaligned)?;
+        bytemuck::try_cast_slice::<u8, u64>(&bytes[self.rows.clone()]).map_err(misaligned)?;
+        bytemuck::try_cast_slice::<u8, u64>(&bytes[self.user_keys.clone()]).map_err(misaligned)?;
+        if let Some(ts) = &self.timestamps {
+            bytemuck::try_cast_slice::<u8, i64>(&bytes[ts.clone()]).map_err(misaligned)?;
+        }
+        let indptr = self.indptr();
+        let (first, last) = (indptr[0], indptr[indptr.len() - 1]);
+        if first != 0 || last != self.header.counts.interactions {
+            return Err(StoreError::corrupt(format!(
+                "indptr runs from {first} to {last}, expected 0 to {}",
+                self.header.counts.interactions
+            )));
+        }
+        Ok(())
+    }
+
+    fn view<T: bytemuck::Pod>(&self, range: &Range<usize>) -> &[T] {
+        // Cannot fail: check_views cast every section once at open.
+        bytemuck::cast_slice(&self.bytes.as_slice()[range.clone()])
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.header.counts
+    }
+    pub fn n_users(&self) -> u32 {
+        self.header.counts.users as u32
+    }
+    pub fn n_items(&self) -> u32 {
+        self.header.counts.items as u32
+    }
+    pub fn n_interactions(&self) -> u64 {
+        self.header.counts.interactions
+    }
+    pub fn has_timestamps(&self) -> bool {
+        self.timestamps.is_some()
+    }
+    /// A fingerprint of the store's contents: the header checksum, which covers the
+    /// counts and every section's checksum.
+    pub fn fingerprint(&self) -> u64 {
+        self.header.checksum
+    }
+    /// The directory the store was opened from (None when opened from bytes).
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    pub fn indptr(&self) -> &[u64] {
+        self.view(&self.indptr)
+    }
+    pub fn indices(&self) -> &[u32] {
+        self.view(&self.indices)
+    }
+    pub fn rows(&self) -> &[u64] {
+        self.view(&self.rows)
+    }
+    pub fn timestamps(&self) -> Option<&[i64]> {
+        self.timestamps.as_ref().map(|r| self.view(r))
+    }
+    pub fn user_keys(&self) -> &[u64] {
+        self.view(&self.user_keys)
+    }
+
+    /// The span of user `u` in the interaction columns, checked, so a corrupt `indptr`
+    /// is an error here rather than a panic in the caller.
+    pub fn user_span(&self, u: u32) -> Result<Range<usize>, StoreError> {
+        let indptr = self.indptr();
+        let (start, end) = match (indptr.get(u as usize), indptr.get(u as usize + 1)) {
+            (Some(&s), Some(&e)) => (s, e),
+            _ => {
+                return Err(StoreError::corrupt(format!(
+                    "user {u} is outside the store's {} users",
+                    self.n_users()
+                )))
+            }
+        };
+        if start > end || end > self.n_interactions() {
+            return Err(StoreError::corrupt(format!(
+                "indptr of user {u} is {start}..{end}"
+            )));
+        }
+        Ok(start as usize..end as usize)
+    }
+
+    /// User `u`'s interactions.
+    pub fn user(&self, u: u32) -> Result<UserView<'_>, StoreError> {
+        let span = self.user_span(u)?;
+        Ok(UserView {
+            items: &self.indices()[span.clone()],
+            rows: &self.rows()[span.clone()],
+            timestamps: self.timestamps().map(|t| &t[span]),
+            key: self.user_keys()[u as usize],
+        })
+    }
+
+    /// The full integrity check: every section's checksum, `indptr` non-decreasing,
+    /// each user's items strictly ascending and inside the catalog, and — for a store
+    /// on disk — id maps with one line per user/item whose hashes are the user keys.
+    pub fn verify(&self) -> Result<(), StoreError> {
+        let bytes = self.bytes.as_slice();
+        self.check_padding()?;
+        self.header.sections.par_iter().try_for_each(|s| {
+            let got = xxh3_64(&bytes[s.offset as usize..(s.offset + s.length) as usize]);
+            if got == s.checksum {
+                Ok(())
+            } else {
+                Err(StoreError::ChecksumMismatch {
+                    what: format!("section {}", s.kind.name()),
+                    expected: s.checksum,
+                    got,
+                })
+            }
+        })?;
+        let indptr = self.indptr();
+        if let Some(u) = indptr.windows(2).position(|w| w[0] > w[1]) {
+            return Err(StoreError::corrupt(format!("indptr decreases at user {u}")));
+        }
+        let n_items = self.n_items();
+        (0..self.n_users()).into_par_iter().try_for_each(|u| {
+            let items = self.user(u)?.items;
+            if let Some(j) = items.windows(2).position(|w| w[0] >= w[1]) {
+                return Err(StoreError::corrupt(format!(
+                    "items of user {u} are not strictly ascending at position {}",
+                    j + 1
+                )));
+            }
+            match items.last() {
+                Some(&last) if last >= n_items => Err(StoreError::corrupt(format!(
+                    "user {u} has item {last} outside the catalog of {n_items}"
+                ))),
+                _ => Ok(()),
+            }
+        })?;
+        if let Some(dir) = &self.dir {
+            let users = read_id_file(&dir.join(USERS_FILE))?;
+            let items = read_id_file(&dir.join(ITEMS_FILE))?;
+            check_id_count(USERS_FILE, users.len(), self.counts().users)?;
+            check_id_count(ITEMS_FILE, items.len(), self.counts().items)?;
+            if let Some(u) = users
+                .iter()
+                .zip(self.user_keys())
+                .position(|(id, &k)| negsamp_kernel::stream::user_key(id.as_bytes()) != k)
+            {
+                return Err(StoreError::corrupt(format!(
+                    "the key of user {u} does not match its id in {USERS_FILE}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes outside the header and the sections must be zero padding, and nothing may
+    /// follow the last section, so that every byte of the file is covered by a check.
+    fn check_padding(&self) -> Result<(), StoreError> {
+        let bytes = self.bytes.as_slice();
+        let mut at = Header::encoded_len(self.header.sections.len());
+        for s in &self.header.sections {
+            if bytes[at..s.offset as usize].iter().any(|&b| b != 0) {
+                return Err(StoreError::corrupt(format!(
+                    "non-zero padding before section {}",
+                    s.kind.name()
+                )));
+            }
+            at = (s.offset + s.length) as usize;
+        }
+        if at != bytes.len() {
+            return Err(StoreError::corrupt(format!(
+                "{} unexpected bytes after the last section",
+                bytes.len() - at
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads the user id map of a store on disk.
+    pub fn user_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.id_file(USERS_FILE, self.counts().users)
+    }
+
+    /// Reads the item id map of a store on disk.
+    pub fn item_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.id_file(ITEMS_FILE, self.counts().items)
+    }
+
+    fn id_file(&self, name: &'static str, expected: u64) -> Result<Vec<String>, StoreError> {
+        let dir = self
+            .dir
+            .as_ref()
+            .ok_or_else(|| StoreError::corrupt("an in-memory store has no id maps"))?;
+        let ids = read_id_file(&dir.join(name))?;
+        check_id_count(name, ids.len(), expected)?;
+        Ok(ids)
+    }
+}
+
+fn read_id_file(path: &Path) -> Result<Vec<String>, StoreError> {
+    let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+    read_lines(BufReader::new(file)).map_err(|e| StoreError::io(path, e))
+}
+
+fn check_id_count(name: &str, got: usize, expected: u64) -> Result<(), StoreError> {
+    if got as u64 == expected {
+        Ok(())
+    } else {
+        Err(StoreError::corrupt(format!(
+            "{name} has {got} lines, the store has {expected} ids"
+        )))
+    }
+}

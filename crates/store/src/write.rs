@@ -1,0 +1,131 @@
+//! Serialising a store: header, aligned sections, id maps; published atomically.
+
+use crate::format::{align_up, Counts, Header, Section, SectionKind};
+use crate::ids::Interner;
+use crate::publish::{publish, remove_any, staging_path};
+use crate::{StoreError, ITEMS_FILE, STORE_FILE, USERS_FILE};
+use rayon::prelude::*;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// The columns of a store, borrowed from whoever built them.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'a> {
+    pub n_items: u32,
+    pub indptr: &'a [u64],
+    pub indices: &'a [u32],
+    pub rows: &'a [u64],
+    pub timestamps: Option<&'a [i64]>,
+    pub user_keys: &'a [u64],
+}
+
+impl Columns<'_> {
+    fn counts(&self) -> Counts {
+        Counts {
+            users: self.user_keys.len() as u64,
+            items: u64::from(self.n_items),
+            interactions: self.indices.len() as u64,
+        }
+    }
+
+    fn sections(&self) -> Vec<(SectionKind, &[u8])> {
+        let mut out: Vec<(SectionKind, &[u8])> = vec![
+            (SectionKind::Indptr, bytemuck::cast_slice(self.indptr)),
+            (SectionKind::Indices, bytemuck::cast_slice(self.indices)),
+            (SectionKind::Row, bytemuck::cast_slice(self.rows)),
+            (SectionKind::UserKey, bytemuck::cast_slice(self.user_keys)),
+        ];
+        if let Some(ts) = self.timestamps {
+            out.push((SectionKind::Timestamp, bytemuck::cast_slice(ts)));
+        }
+        out
+    }
+}
+
+/// Writes the binary store file to `out`; returns its fingerprint.
+pub fn encode<W: Write>(columns: &Columns<'_>, mut out: W) -> std::io::Result<u64> {
+    assert_eq!(
+        columns.indptr.len(),
+        columns.user_keys.len() + 1,
+        "indptr must have users + 1 entries"
+    );
+    let parts = columns.sections();
+    let checksums: Vec<u64> = parts.par_iter().map(|(_, bytes)| xxh3_64(bytes)).collect();
+    let mut offset = align_up(Header::encoded_len(parts.len()) as u64);
+    let mut table = Vec::with_capacity(parts.len());
+    for ((kind, bytes), checksum) in parts.iter().zip(checksums) {
+        table.push(Section {
+            kind: *kind,
+            offset,
+            length: bytes.len() as u64,
+            checksum,
+        });
+        offset = align_up(offset + bytes.len() as u64);
+    }
+    let (header, fingerprint) = Header::encode(columns.counts(), &table);
+    out.write_all(&header)?;
+    let mut written = header.len() as u64;
+    for (section, (_, bytes)) in table.iter().zip(&parts) {
+        out.write_all(&vec![0u8; (section.offset - written) as usize])?;
+        out.write_all(bytes)?;
+        written = section.offset + section.length;
+    }
+    out.flush()?;
+    Ok(fingerprint)
+}
+
+/// The store file as bytes (for tests and in-memory use).
+pub fn to_bytes(columns: &Columns<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode(columns, &mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Writes a complete store directory at `dest` — `store.bin`, `users.txt`,
+/// `items.txt` — under a staging name, then publishes it. An existing `dest` is only
+/// replaced with `overwrite`.
+pub fn write_store_dir(
+    dest: &Path,
+    columns: &Columns<'_>,
+    users: &Interner,
+    items: &Interner,
+    overwrite: bool,
+) -> Result<u64, StoreError> {
+    if dest.exists() && !overwrite {
+        return Err(StoreError::AlreadyExists {
+            path: dest.to_path_buf(),
+        });
+    }
+    let staging = staging_path(dest);
+    let result = (|| {
+        if staging.exists() {
+            remove_any(&staging).map_err(|e| StoreError::io(&staging, e))?;
+        }
+        fs::create_dir_all(&staging).map_err(|e| StoreError::io(&staging, e))?;
+        let fingerprint = write_file(&staging.join(STORE_FILE), |w| encode(columns, w))?;
+        write_file(&staging.join(USERS_FILE), |w| users.write_lines(w))?;
+        write_file(&staging.join(ITEMS_FILE), |w| items.write_lines(w))?;
+        publish(&staging, dest, overwrite).map_err(|e| StoreError::io(dest, e))?;
+        Ok(fingerprint)
+    })();
+    if result.is_err() {
+        let _ = remove_any(&staging);
+    }
+    result
+}
+
+fn write_file<T>(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<T>,
+) -> Result<T, StoreError> {
+    let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    let value = body(&mut writer).map_err(|e| StoreError::io(path, e))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| StoreError::io(path, e.into_error()))?;
+    file.sync_all().map_err(|e| StoreError::io(path, e))?;
+    Ok(value)
+}
