@@ -1,0 +1,109 @@
+//! What a sampling run is asked to do.
+
+use negsamp_kernel::uniform::Replacement;
+use serde::{Deserialize, Serialize};
+
+/// How negatives are chosen among a user's candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Every non-positive item equally likely (the pre-verified binary search).
+    Uniform,
+}
+
+/// How many negatives a user is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Amount {
+    /// `R` negatives per positive.
+    Ratio(u32),
+    /// `N` negatives per user, spread over the user's positives.
+    PerUser(u32),
+}
+
+impl Amount {
+    /// Negatives requested of a user with `positives` positives. A user without
+    /// positives has no anchor to pair a negative with, so is asked for none.
+    pub fn request(self, positives: usize) -> u64 {
+        match self {
+            _ if positives == 0 => 0,
+            Amount::Ratio(r) => u64::from(r) * positives as u64,
+            Amount::PerUser(n) => u64::from(n),
+        }
+    }
+}
+
+/// Everything that determines a run's output, plus how it is laid out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleConfig {
+    pub strategy: Strategy,
+    pub amount: Amount,
+    #[serde(with = "replacement_name")]
+    pub replacement: Replacement,
+    /// Omit the positive rows.
+    pub negatives_only: bool,
+    pub seed: u64,
+    /// Number of parts; `None` sizes parts at about `target_part_bytes`.
+    pub shards: Option<u32>,
+    #[serde(skip)]
+    pub target_part_bytes: u64,
+    /// Target estimated rows per work chunk (output does not depend on it).
+    #[serde(skip)]
+    pub chunk_rows: u64,
+    #[serde(skip)]
+    pub overwrite: bool,
+}
+
+impl Default for SampleConfig {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::Uniform,
+            amount: Amount::Ratio(1),
+            replacement: Replacement::Without,
+            negatives_only: false,
+            seed: 0,
+            shards: None,
+            target_part_bytes: 1 << 30,
+            chunk_rows: 1 << 16,
+            overwrite: false,
+        }
+    }
+}
+
+impl SampleConfig {
+    pub fn validate(&self) -> Result<(), crate::EngineError> {
+        if self.shards == Some(0) {
+            return Err(crate::EngineError::Config(
+                "--shards must be at least 1".into(),
+            ));
+        }
+        if self.chunk_rows == 0 || self.target_part_bytes == 0 {
+            return Err(crate::EngineError::Config(
+                "chunk and part sizes must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+mod replacement_name {
+    use negsamp_kernel::uniform::Replacement;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(r: &Replacement, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match r {
+            Replacement::With => "with",
+            Replacement::Without => "without",
+        })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Replacement, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "with" => Ok(Replacement::With),
+            "without" => Ok(Replacement::Without),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown replacement {other:?}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The engine: from a store to a sampled dataset on disk.
+//!
+//! * [`plan`] cuts the users into parts (the output shards) and each part into work
+//!   chunks, both balanced by the estimated output rows, which follow from `indptr`
+//!   alone (so a heavy user never hides inside a large chunk).
+//! * [`user`] samples one user: the user's RNG stream (seed, user key), the kernel's
+//!   negatives, the anchors in (timestamp, row) order, the rows emitted.
+//! * [`run`] drives chunks through a rayon pool in waves while a writer thread streams
+//!   the previous wave into the part's `.npy` columns ([`npy`]); buffers circulate
+//!   between the two, so memory stays flat whatever the dataset size. Parts are
+//!   written under a staging directory, recorded in the [`manifest`], and the whole
+//!   directory is published atomically; an interrupted run resumes from its finished
+//!   parts.
+//! * [`verify`] checks a written dataset against its manifest and its store.
+//!
+//! Output bytes depend only on the store, the seed and the sampling parameters — not
+//! on threads, chunking or the number of parts.
+
+pub mod config;
+pub mod manifest;
+pub mod npy;
+pub mod plan;
+pub mod run;
+pub mod user;
+pub mod verify;
+
+mod error;
+pub use config::{Amount, SampleConfig, Strategy};
+pub use error::EngineError;
+pub use run::{sample_to_dir, RunSummary};

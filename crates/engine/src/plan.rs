@@ -1,0 +1,119 @@
+//! Cutting users into parts and work chunks.
+//!
+//! Both cuts use the *estimated* output rows of a user prefix, which is a closed form
+//! of `indptr` (positives plus requested negatives), so planning is O(log users) per
+//! part boundary and never looks at the data. The estimate is exact unless users fall
+//! short of candidates.
+
+use crate::config::{Amount, SampleConfig};
+use std::ops::Range;
+
+/// Bytes per output row across all columns (user 4, item 4, label 1, anchor 8,
+/// timestamp 8).
+pub const BYTES_PER_ROW: u64 = 25;
+
+/// Estimated rows of the first `users` users.
+pub fn estimated_rows(indptr: &[u64], users: usize, config: &SampleConfig) -> u64 {
+    let positives = indptr[users];
+    let kept = if config.negatives_only { 0 } else { positives };
+    kept + match config.amount {
+        Amount::Ratio(r) => u64::from(r) * positives,
+        // users without positives get nothing; counting them anyway only shifts cuts
+        Amount::PerUser(n) => u64::from(n) * users as u64,
+    }
+}
+
+/// The user ranges of the parts: `config.shards` of them, or as many as keep each near
+/// `target_part_bytes`; cut where the estimated rows cross equal fractions.
+pub fn parts(indptr: &[u64], config: &SampleConfig) -> Vec<Range<u32>> {
+    let n_users = indptr.len() - 1;
+    let total = estimated_rows(indptr, n_users, config);
+    let count = match config.shards {
+        Some(n) => u64::from(n),
+        None => (total * BYTES_PER_ROW)
+            .div_ceil(config.target_part_bytes)
+            .max(1),
+    };
+    let mut cuts = Vec::with_capacity(count as usize + 1);
+    cuts.push(0usize);
+    for k in 1..count {
+        let goal = (u128::from(total) * u128::from(k) / u128::from(count)) as u64;
+        // first prefix whose estimate reaches the goal
+        let (mut lo, mut hi) = (*cuts.last().expect("non-empty"), n_users);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if estimated_rows(indptr, mid, config) < goal {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        cuts.push(lo);
+    }
+    cuts.push(n_users);
+    cuts.windows(2).map(|w| w[0] as u32..w[1] as u32).collect()
+}
+
+/// Work chunks of a part: consecutive users with at most `config.chunk_rows` estimated
+/// rows each, except that a user bigger than that is a chunk alone.
+pub fn chunks(indptr: &[u64], part: Range<u32>, config: &SampleConfig) -> Vec<Range<u32>> {
+    let mut out = Vec::new();
+    let mut start = part.start;
+    while start < part.end {
+        let base = estimated_rows(indptr, start as usize, config);
+        let mut end = start + 1;
+        while end < part.end
+            && estimated_rows(indptr, end as usize + 1, config) - base <= config.chunk_rows
+        {
+            end += 1;
+        }
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(shards: Option<u32>) -> SampleConfig {
+        SampleConfig {
+            shards,
+            chunk_rows: 10,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn parts_cover_every_user_once_and_balance_rows() {
+        let indptr: Vec<u64> = (0..=100u64).map(|u| u * 3).collect();
+        for shards in [1u32, 2, 3, 7, 100, 150] {
+            let parts = parts(&indptr, &config(Some(shards)));
+            assert_eq!(parts.len(), shards as usize);
+            assert_eq!(parts[0].start, 0);
+            assert_eq!(parts.last().unwrap().end, 100);
+            assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+        }
+        let halves = parts(&indptr, &config(Some(2)));
+        assert_eq!(halves, [0..50, 50..100]);
+    }
+
+    #[test]
+    fn default_parts_are_about_a_target_size() {
+        let indptr: Vec<u64> = (0..=1000u64).map(|u| u * 10).collect();
+        // 10k positives, 1:1 → 20k rows × 25 bytes = 500 kB; 100 kB parts → 5
+        let c = SampleConfig {
+            target_part_bytes: 100_000,
+            ..Default::default()
+        };
+        assert_eq!(parts(&indptr, &c).len(), 5);
+    }
+
+    #[test]
+    fn chunks_isolate_heavy_users() {
+        let indptr = [0u64, 1, 2, 1000, 1001, 1002];
+        let chunks = chunks(&indptr, 0..5, &config(None));
+        assert_eq!(chunks, [0..2, 2..3, 3..5]);
+    }
+}

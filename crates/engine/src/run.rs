@@ -1,0 +1,380 @@
+//! Running a sampling job into a dataset directory.
+
+use crate::config::SampleConfig;
+use crate::manifest::{
+    self, part_name, ColumnSpec, FileRecord, Manifest, PartRecord, StoreRef, Totals, MANIFEST_FILE,
+};
+use crate::npy::{self, HEADER_LEN};
+use crate::plan;
+use crate::user::{Columns, Tally, UserSampler};
+use crate::EngineError;
+use negsamp_store::publish::{publish, remove_any, staging_path};
+use negsamp_store::{Store, ITEMS_FILE, USERS_FILE};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fs::{self, File};
+use std::io::{Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use xxhash_rust::xxh3::Xxh3;
+
+/// Identifies a run for resumption: a staging directory is only reused by a run with
+/// the same store, parameters and part plan.
+const RUN_FILE: &str = "run.json";
+/// Marks a finished part inside its directory.
+const PART_FILE: &str = "part.json";
+
+#[derive(Debug, Serialize)]
+struct RunKey {
+    store_fingerprint: String,
+    parameters: SampleConfig,
+    parts: Vec<[u32; 2]>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub manifest: Manifest,
+    /// Parts taken over from an interrupted run instead of being recomputed.
+    pub resumed_parts: usize,
+    pub elapsed: Duration,
+}
+
+/// Samples every user of `store` into the dataset directory `out`. `progress` gets the
+/// number of users finished so far.
+pub fn sample_to_dir(
+    store: &Store,
+    out: &Path,
+    config: &SampleConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunSummary, EngineError> {
+    let start = Instant::now();
+    config.validate()?;
+    if out.exists() && !config.overwrite {
+        return Err(EngineError::AlreadyExists {
+            path: out.to_path_buf(),
+        });
+    }
+    let parts = plan::parts(store.indptr(), config);
+    let key = RunKey {
+        store_fingerprint: format!("{:016x}", store.fingerprint()),
+        parameters: config.clone(),
+        parts: parts.iter().map(|p| [p.start, p.end]).collect(),
+    };
+    let staging = staging_path(out);
+    prepare_staging(&staging, &key)?;
+    copy_id_maps(store, &staging)?;
+
+    let mut records = Vec::with_capacity(parts.len());
+    let mut resumed_parts = 0;
+    let mut users_done = 0u64;
+    for (index, users) in parts.iter().enumerate() {
+        let dir = staging.join(part_name(index));
+        let record = match finished_part(&dir) {
+            Some(record) => {
+                resumed_parts += 1;
+                record
+            }
+            None => write_part(store, config, users.clone(), &dir, &|n| {
+                progress(users_done + n)
+            })?,
+        };
+        users_done += u64::from(users.end - users.start);
+        progress(users_done);
+        records.push(record);
+    }
+
+    let manifest = build_manifest(store, config, records, start.elapsed());
+    let path = staging.join(MANIFEST_FILE);
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    write_synced(&path, &json)?;
+    publish(&staging, out, config.overwrite).map_err(|e| EngineError::io(out, e))?;
+    Ok(RunSummary {
+        manifest,
+        resumed_parts,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Keeps a staging directory left by an interrupted run of the same job (its finished
+/// parts are reused); anything else there is removed.
+fn prepare_staging(staging: &Path, key: &RunKey) -> Result<(), EngineError> {
+    let run_file = staging.join(RUN_FILE);
+    let key_json = serde_json::to_value(key).expect("key serialises");
+    // Compared as JSON: exactly the fields that are recorded must match.
+    let same_run = fs::read(&run_file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|recorded| recorded == key_json);
+    if !same_run {
+        if staging.exists() {
+            remove_any(staging).map_err(|e| EngineError::io(staging, e))?;
+        }
+        fs::create_dir_all(staging).map_err(|e| EngineError::io(staging, e))?;
+        write_synced(
+            &run_file,
+            &serde_json::to_vec_pretty(key).expect("key serialises"),
+        )?;
+    }
+    Ok(())
+}
+
+fn copy_id_maps(store: &Store, staging: &Path) -> Result<(), EngineError> {
+    let Some(dir) = store.dir() else {
+        return Ok(());
+    };
+    for name in [USERS_FILE, ITEMS_FILE] {
+        let (from, to) = (dir.join(name), staging.join(name));
+        fs::copy(&from, &to).map_err(|e| EngineError::io(&from, e))?;
+    }
+    Ok(())
+}
+
+/// The record of a part finished by an earlier run, if its files are all there.
+fn finished_part(dir: &Path) -> Option<PartRecord> {
+    let record: PartRecord = serde_json::from_slice(&fs::read(dir.join(PART_FILE)).ok()?).ok()?;
+    let complete = record
+        .files
+        .iter()
+        .all(|f| fs::metadata(dir.join(&f.name)).is_ok_and(|m| m.len() == f.bytes));
+    complete.then_some(record)
+}
+
+/// One wave of chunks: their outputs and the samplers that filled them travel
+/// together between the compute pool and the writer, so buffers are reused.
+#[derive(Default)]
+struct Slot {
+    columns: Columns,
+    sampler: UserSampler,
+    tally: Tally,
+}
+
+/// How many waves may be in flight: one computing while one is written.
+const WAVES_IN_FLIGHT: usize = 2;
+
+/// Samples the users of one part and writes its directory.
+fn write_part(
+    store: &Store,
+    config: &SampleConfig,
+    users: Range<u32>,
+    dir: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<PartRecord, EngineError> {
+    let partial = dir.with_extension("partial");
+    if partial.exists() {
+        remove_any(&partial).map_err(|e| EngineError::io(&partial, e))?;
+    }
+    fs::create_dir_all(&partial).map_err(|e| EngineError::io(&partial, e))?;
+    let chunks = plan::chunks(store.indptr(), users.clone(), config);
+    let wave_len = rayon::current_num_threads() * 4;
+    let mut writer = PartWriter::create(&partial, store.has_timestamps())?;
+    let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Slot>>(WAVES_IN_FLIGHT);
+    let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Slot>>(WAVES_IN_FLIGHT);
+    for _ in 0..WAVES_IN_FLIGHT {
+        free_tx.send(Vec::new()).expect("channel has room");
+    }
+    let mut tally = Tally::default();
+    std::thread::scope(|scope| -> Result<(), EngineError> {
+        let writer = &mut writer;
+        // The writer owns both channel ends it uses, so if it stops early they close
+        // and the sampling loop below stops waiting instead of hanging.
+        let writing = scope.spawn(move || -> Result<Tally, EngineError> {
+            let mut tally = Tally::default();
+            for wave in full_rx {
+                for slot in &wave {
+                    writer.append(&slot.columns)?;
+                    tally.add(&slot.tally);
+                }
+                // The sampler side may have stopped on an error; then nobody recycles.
+                let _ = free_tx.send(wave);
+            }
+            Ok(tally)
+        });
+        let computed: Result<(), EngineError> = (|| {
+            let mut users_done = 0u64;
+            for wave_chunks in chunks.chunks(wave_len) {
+                let Ok(mut wave) = free_rx.recv() else {
+                    break; // the writer stopped; its error is reported below
+                };
+                wave.resize_with(wave_chunks.len(), Slot::default);
+                wave.par_iter_mut()
+                    .zip(wave_chunks)
+                    .try_for_each(|(slot, range)| {
+                        slot.columns.clear();
+                        slot.tally = Tally::default();
+                        range.clone().try_for_each(|u| {
+                            slot.sampler.sample_user(
+                                store,
+                                config,
+                                u,
+                                &mut slot.columns,
+                                &mut slot.tally,
+                            )
+                        })
+                    })?;
+                users_done += wave_chunks
+                    .iter()
+                    .map(|r| u64::from(r.end - r.start))
+                    .sum::<u64>();
+                if full_tx.send(wave).is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+                progress(users_done);
+            }
+            Ok(())
+        })();
+        drop(full_tx);
+        let written = writing.join().expect("writer thread does not panic");
+        computed?;
+        tally = written?;
+        Ok(())
+    })?;
+    let files = writer.finish()?;
+    let record = PartRecord {
+        name: dir
+            .file_name()
+            .expect("part dir has a name")
+            .to_string_lossy()
+            .into_owned(),
+        users: [users.start, users.end],
+        tally,
+        files,
+    };
+    write_synced(
+        &partial.join(PART_FILE),
+        &serde_json::to_vec_pretty(&record).expect("record serialises"),
+    )?;
+    fs::rename(&partial, dir).map_err(|e| EngineError::io(dir, e))?;
+    Ok(record)
+}
+
+/// Streams columns into a part's `.npy` files, hashing the data as it goes.
+struct PartWriter {
+    files: Vec<ColumnFile>,
+}
+
+struct ColumnFile {
+    path: PathBuf,
+    descr: &'static str,
+    element: usize,
+    file: File,
+    hash: Xxh3,
+    len: u64,
+}
+
+impl PartWriter {
+    fn create(dir: &Path, has_timestamps: bool) -> Result<Self, EngineError> {
+        let files = manifest::columns(has_timestamps)
+            .iter()
+            .map(|&(name, descr, element)| {
+                let path = dir.join(format!("{name}.npy"));
+                let mut file = File::create(&path).map_err(|e| EngineError::io(&path, e))?;
+                file.write_all(&npy::header(descr, 0))
+                    .map_err(|e| EngineError::io(&path, e))?;
+                Ok(ColumnFile {
+                    path,
+                    descr,
+                    element,
+                    file,
+                    hash: Xxh3::new(),
+                    len: 0,
+                })
+            })
+            .collect::<Result<_, EngineError>>()?;
+        Ok(Self { files })
+    }
+
+    fn append(&mut self, columns: &Columns) -> Result<(), EngineError> {
+        let data: [&[u8]; 5] = [
+            bytemuck::cast_slice(&columns.user),
+            bytemuck::cast_slice(&columns.item),
+            &columns.label,
+            bytemuck::cast_slice(&columns.anchor),
+            bytemuck::cast_slice(&columns.timestamp),
+        ];
+        for (file, bytes) in self.files.iter_mut().zip(data) {
+            file.file
+                .write_all(bytes)
+                .map_err(|e| EngineError::io(&file.path, e))?;
+            file.hash.update(bytes);
+            file.len += (bytes.len() / file.element) as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes the final headers, syncs, and returns each file's record.
+    fn finish(self) -> Result<Vec<FileRecord>, EngineError> {
+        self.files
+            .into_iter()
+            .map(|mut f| {
+                let io = |e| EngineError::io(&f.path, e);
+                f.file.seek(SeekFrom::Start(0)).map_err(io)?;
+                f.file.write_all(&npy::header(f.descr, f.len)).map_err(io)?;
+                f.file.sync_all().map_err(io)?;
+                Ok(FileRecord {
+                    name: f
+                        .path
+                        .file_name()
+                        .expect("has a name")
+                        .to_string_lossy()
+                        .into_owned(),
+                    bytes: HEADER_LEN as u64 + f.len * f.element as u64,
+                    xxh3: format!("{:016x}", f.hash.digest()),
+                })
+            })
+            .collect()
+    }
+}
+
+fn build_manifest(
+    store: &Store,
+    config: &SampleConfig,
+    parts: Vec<PartRecord>,
+    elapsed: Duration,
+) -> Manifest {
+    let mut totals = Totals {
+        users: u64::from(store.n_users()),
+        parts: parts.len() as u64,
+        ..Default::default()
+    };
+    for p in &parts {
+        totals.tally.add(&p.tally);
+    }
+    let path = store
+        .dir()
+        .map(|d| fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
+    Manifest {
+        format: manifest::FORMAT.into(),
+        format_version: manifest::FORMAT_VERSION,
+        negsamp_version: env!("CARGO_PKG_VERSION").into(),
+        parameters: config.clone(),
+        store: StoreRef {
+            path: path
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            fingerprint: format!("{:016x}", store.fingerprint()),
+            users: store.counts().users,
+            items: store.counts().items,
+            interactions: store.counts().interactions,
+            has_timestamps: store.has_timestamps(),
+        },
+        columns: manifest::columns(store.has_timestamps())
+            .iter()
+            .map(|&(name, dtype, _)| ColumnSpec {
+                name: name.into(),
+                dtype: dtype.into(),
+            })
+            .collect(),
+        parts,
+        totals,
+        elapsed_seconds: elapsed.as_secs_f64(),
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), EngineError> {
+    let io = |e| EngineError::io(path, e);
+    let mut file = File::create(path).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)
+}

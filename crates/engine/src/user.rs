@@ -1,0 +1,142 @@
+//! Sampling one user into output rows.
+
+use crate::config::SampleConfig;
+use crate::EngineError;
+use negsamp_kernel::pairing::spread;
+use negsamp_kernel::stream::user_rng;
+use negsamp_kernel::uniform::UniformSampler;
+use negsamp_store::Store;
+
+/// Output columns of some rows, reused across chunks.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Columns {
+    pub user: Vec<u32>,
+    pub item: Vec<u32>,
+    pub label: Vec<u8>,
+    pub anchor: Vec<u64>,
+    /// Left empty when the store has no timestamps.
+    pub timestamp: Vec<i64>,
+}
+
+impl Columns {
+    pub fn clear(&mut self) {
+        self.user.clear();
+        self.item.clear();
+        self.label.clear();
+        self.anchor.clear();
+        self.timestamp.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.user.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.user.is_empty()
+    }
+
+    fn push(&mut self, user: u32, item: u32, label: u8, anchor: u64, timestamp: Option<i64>) {
+        self.user.push(user);
+        self.item.push(item);
+        self.label.push(label);
+        self.anchor.push(anchor);
+        if let Some(t) = timestamp {
+            self.timestamp.push(t);
+        }
+    }
+}
+
+/// Counts of what was produced.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tally {
+    pub rows: u64,
+    pub positives: u64,
+    pub negatives: u64,
+    /// Users who got fewer negatives than requested.
+    pub users_short: u64,
+    /// Requested minus produced negatives, over all users.
+    pub shortfall: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, other: &Tally) {
+        self.rows += other.rows;
+        self.positives += other.positives;
+        self.negatives += other.negatives;
+        self.users_short += other.users_short;
+        self.shortfall += other.shortfall;
+    }
+}
+
+/// One worker's sampler state: scratch buffers reused from user to user.
+#[derive(Debug, Default)]
+pub struct UserSampler {
+    uniform: UniformSampler,
+    negatives: Vec<u32>,
+    anchor_order: Vec<u32>,
+    per_anchor: Vec<u32>,
+    scratch: Vec<u32>,
+}
+
+impl UserSampler {
+    /// Appends user `u`'s rows to `out`: each positive in (timestamp, row) order,
+    /// followed by the negatives anchored to it.
+    pub fn sample_user(
+        &mut self,
+        store: &Store,
+        config: &SampleConfig,
+        u: u32,
+        out: &mut Columns,
+        tally: &mut Tally,
+    ) -> Result<(), EngineError> {
+        let view = store.user(u)?;
+        let k = view.items.len();
+        let request = config.amount.request(k);
+        let mut rng = user_rng(config.seed, view.key);
+        let drawn = self
+            .uniform
+            .sample(
+                &mut rng,
+                view.items,
+                store.n_items(),
+                request,
+                config.replacement,
+                &mut self.negatives,
+            )
+            .map_err(|source| EngineError::Kernel { user: u, source })?;
+
+        self.anchor_order.clear();
+        self.anchor_order.extend(0..k as u32);
+        let time = |j: u32| view.timestamps.map_or(0, |t| t[j as usize]);
+        self.anchor_order
+            .sort_unstable_by_key(|&j| (time(j), view.rows[j as usize]));
+        spread(
+            &mut rng,
+            k,
+            self.negatives.len(),
+            &mut self.per_anchor,
+            &mut self.scratch,
+        );
+
+        let before = out.len();
+        let mut next_negative = self.negatives.iter();
+        for (&j, &count) in self.anchor_order.iter().zip(&self.per_anchor) {
+            let (row, ts) = (
+                view.rows[j as usize],
+                view.timestamps.map(|t| t[j as usize]),
+            );
+            if !config.negatives_only {
+                out.push(u, view.items[j as usize], 1, row, ts);
+            }
+            for &item in next_negative.by_ref().take(count as usize) {
+                out.push(u, item, 0, row, ts);
+            }
+        }
+        tally.rows += (out.len() - before) as u64;
+        tally.positives += if config.negatives_only { 0 } else { k as u64 };
+        tally.negatives += self.negatives.len() as u64;
+        tally.shortfall += drawn.shortfall;
+        tally.users_short += u64::from(drawn.shortfall > 0);
+        Ok(())
+    }
+}
