@@ -1,0 +1,168 @@
+//! Command-line arguments (clap derive; doc comments are the `--help` text).
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exact, fast, reproducible negative sampling for implicit-feedback data.
+///
+/// Typical flow: `negsamp ingest interactions.csv --out data.store`, then
+/// `negsamp sample data.store --out train/ --seed 42`, then `negsamp verify train/`.
+#[derive(Debug, Parser)]
+#[command(name = "negsamp", version, about, long_about)]
+pub struct Args {
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a store from a CSV of interactions (header required).
+    Ingest(IngestArgs),
+    /// Print counts, degree and popularity statistics of a store.
+    Info(InfoArgs),
+    /// Check a store (checksums, CSR invariants) or a sampled dataset (manifest,
+    /// checksums and, with its store, every row). Exit 0 if sound, 1 if not.
+    Verify(VerifyArgs),
+    /// Sample negatives for every user of a store into a dataset directory.
+    Sample(SampleArgs),
+    /// Write a synthetic interaction CSV (Zipf item popularity, log-normal degrees).
+    Generate(GenerateArgs),
+    /// Generate → ingest → sample → verify on synthetic data, in a temporary directory.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct IngestArgs {
+    /// The CSV file.
+    pub csv: PathBuf,
+    /// The store directory to create.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Column holding user ids.
+    #[arg(long, default_value = "user")]
+    pub user_col: String,
+    /// Column holding item ids.
+    #[arg(long, default_value = "item")]
+    pub item_col: String,
+    /// Column holding integer timestamps. Without this flag, a column named
+    /// `timestamp` is used when present.
+    #[arg(long, conflicts_with = "no_time")]
+    pub time_col: Option<String>,
+    /// Store no timestamps even if the CSV has them.
+    #[arg(long)]
+    pub no_time: bool,
+    /// The full item catalog, one id per line; line i becomes item i. Items nobody
+    /// touched can then be sampled, and separate ingests share one item indexing.
+    #[arg(long)]
+    pub items: Option<PathBuf>,
+    /// Skip malformed rows (and, with --items, rows of unknown items) and count them,
+    /// instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+    /// Replace an existing store.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct InfoArgs {
+    /// The store directory.
+    pub store: PathBuf,
+    /// Print JSON (keys include users, items, interactions).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct VerifyArgs {
+    /// A store directory or a sampled dataset directory.
+    pub path: PathBuf,
+    /// For a dataset: the store to check rows against (default: the one named in
+    /// its manifest, if it still exists).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct SampleArgs {
+    /// The store directory.
+    pub store: PathBuf,
+    /// The dataset directory to create.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of every user's random stream.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Negatives per positive.
+    #[arg(long, conflicts_with = "per_user")]
+    pub ratio: Option<u32>,
+    /// Negatives per user, spread over the user's positives.
+    #[arg(long)]
+    pub per_user: Option<u32>,
+    /// Allow a user's negatives to repeat (independent draws); the default draws
+    /// distinct negatives, like numpy's choice(replace=False).
+    #[arg(long)]
+    pub with_replacement: bool,
+    /// Write only negative rows.
+    #[arg(long)]
+    pub negatives_only: bool,
+    /// Number of parts (default: about 1 GB each).
+    #[arg(long)]
+    pub shards: Option<u32>,
+    /// Sampling strategy.
+    #[arg(long, value_enum, default_value = "uniform")]
+    pub strategy: StrategyArg,
+    /// Replace an existing dataset.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StrategyArg {
+    /// Every non-positive item equally likely.
+    Uniform,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct GenerateArgs {
+    /// The CSV file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Approximate number of rows; sets --users to rows / mean degree.
+    #[arg(long, conflicts_with = "users")]
+    pub rows: Option<u64>,
+    #[arg(long, default_value_t = 10_000)]
+    pub users: u64,
+    #[arg(long, default_value_t = 5_000)]
+    pub items: u64,
+    /// Mean interactions per user (log-normal).
+    #[arg(long, default_value_t = 20.0)]
+    pub mean_degree: f64,
+    /// Log-scale spread of user degrees.
+    #[arg(long, default_value_t = 1.0)]
+    pub degree_sigma: f64,
+    /// Exponent of the Zipf law of item popularity.
+    #[arg(long, default_value_t = 1.0)]
+    pub zipf: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Ids like `u17`/`i42` instead of integers.
+    #[arg(long)]
+    pub string_ids: bool,
+    /// Leave out the timestamp column.
+    #[arg(long)]
+    pub no_timestamps: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct DemoArgs {
+    /// Keep the demo's files here instead of a temporary directory.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Users to generate.
+    #[arg(long, default_value_t = 20_000)]
+    pub users: u64,
+}

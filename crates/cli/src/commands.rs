@@ -1,0 +1,355 @@
+//! One function per subcommand.
+
+use crate::cli::{
+    Args, Command, DemoArgs, GenerateArgs, InfoArgs, IngestArgs, SampleArgs, StrategyArg,
+    VerifyArgs,
+};
+use crate::progress;
+use anyhow::{bail, Context, Result};
+use negsamp_engine::manifest::{Manifest, MANIFEST_FILE};
+use negsamp_engine::verify::verify_output;
+use negsamp_engine::{sample_to_dir, Amount, SampleConfig, Strategy};
+use negsamp_kernel::uniform::Replacement;
+use negsamp_store::ingest::{ingest, IngestOptions, TimeColumn};
+use negsamp_store::publish::staging_path;
+use negsamp_store::stats::{describe, StoreInfo};
+use negsamp_store::synth::{generate, SynthOptions};
+use negsamp_store::{Store, STORE_FILE};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+pub fn run(args: Args) -> Result<()> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("starting the thread pool")?;
+    pool.install(|| match args.command {
+        Command::Ingest(a) => ingest_cmd(&a),
+        Command::Info(a) => info_cmd(&a),
+        Command::Verify(a) => verify_cmd(&a),
+        Command::Sample(a) => sample_cmd(&a),
+        Command::Generate(a) => generate_cmd(&a),
+        Command::Demo(a) => demo_cmd(&a),
+    })
+}
+
+fn ingest_cmd(a: &IngestArgs) -> Result<()> {
+    let options = IngestOptions {
+        user_col: a.user_col.clone(),
+        item_col: a.item_col.clone(),
+        time_col: match (&a.time_col, a.no_time) {
+            (_, true) => TimeColumn::Ignore,
+            (Some(name), false) => TimeColumn::Required(name.clone()),
+            (None, false) => TimeColumn::IfPresent("timestamp".into()),
+        },
+        items_file: a.items.clone(),
+        skip_bad_rows: a.skip_bad_rows,
+        overwrite: a.overwrite,
+        ..Default::default()
+    };
+    let size = std::fs::metadata(&a.csv)
+        .with_context(|| format!("reading {}", a.csv.display()))?
+        .len();
+    let bar = progress::byte_bar(size);
+    let summary = ingest(&a.csv, &a.out, &options, &|done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    let secs = summary.elapsed.as_secs_f64().max(1e-9);
+    println!("ingested {} → {}", a.csv.display(), a.out.display());
+    println!(
+        "  rows {} (bad rows skipped: {}), duplicate rows dropped: {}",
+        summary.rows, summary.bad_rows, summary.duplicates
+    );
+    println!(
+        "  users {}, items {}, interactions {}, timestamps {}",
+        summary.users,
+        summary.items,
+        summary.interactions,
+        if summary.has_timestamps { "yes" } else { "no" }
+    );
+    println!(
+        "  {:.1} MB in {:.2} s: {:.1} MB/s, {:.2}M rows/s",
+        summary.bytes as f64 / 1e6,
+        secs,
+        summary.bytes as f64 / 1e6 / secs,
+        summary.rows as f64 / 1e6 / secs
+    );
+    Ok(())
+}
+
+fn info_cmd(a: &InfoArgs) -> Result<()> {
+    let store = Store::open(&a.store)?;
+    let info = describe(&store);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+    } else {
+        print_info(&a.store, &info);
+    }
+    Ok(())
+}
+
+fn print_info(path: &Path, info: &StoreInfo) {
+    println!(
+        "store {} (fingerprint {})",
+        path.display(),
+        info.fingerprint
+    );
+    println!(
+        "  users {}, items {} ({} never touched), interactions {}",
+        info.users, info.items, info.untouched_items, info.interactions
+    );
+    println!("  density {:.3e}", info.density);
+    if let Some(d) = &info.user_degree {
+        println!(
+            "  interactions per user: min {} / median {} / mean {:.2} / p99 {} / max {}",
+            d.min, d.median, d.mean, d.p99, d.max
+        );
+    }
+    if let Some(d) = &info.item_popularity {
+        println!(
+            "  interactions per item: min {} / median {} / mean {:.2} / p99 {} / max {}",
+            d.min, d.median, d.mean, d.p99, d.max
+        );
+    }
+    println!(
+        "  top 1% of items hold {:.1}% of interactions",
+        info.top_1pct_items_share * 100.0
+    );
+    match info.time_range {
+        Some((lo, hi)) => println!("  timestamps: yes, {lo} … {hi}"),
+        None => println!("  timestamps: no"),
+    }
+}
+
+fn verify_cmd(a: &VerifyArgs) -> Result<()> {
+    if a.path.join(STORE_FILE).exists() {
+        let store = Store::open(&a.path)?;
+        store.verify()?;
+        println!(
+            "ok: store {} ({} users, {} items, {} interactions)",
+            a.path.display(),
+            store.n_users(),
+            store.n_items(),
+            store.n_interactions()
+        );
+        return Ok(());
+    }
+    if !a.path.join(MANIFEST_FILE).exists() {
+        bail!(
+            "{} is neither a store (no {STORE_FILE}) nor a sampled dataset (no {MANIFEST_FILE})",
+            a.path.display()
+        );
+    }
+    let manifest = Manifest::read(&a.path)?;
+    let store_path = a.store.clone().or_else(|| {
+        let recorded = Path::new(&manifest.store.path);
+        (!manifest.store.path.is_empty() && recorded.join(STORE_FILE).exists())
+            .then(|| recorded.to_path_buf())
+    });
+    let store = store_path.as_deref().map(Store::open).transpose()?;
+    let report = verify_output(&a.path, store.as_ref())?;
+    match store_path {
+        Some(p) => println!("ok: {} rows in {} parts, every row checked against {}", report.rows, report.parts, p.display()),
+        None => println!(
+            "ok: {} rows in {} parts match the manifest (store {} not found: rows not checked; pass --store)",
+            report.rows, report.parts, manifest.store.path
+        ),
+    }
+    Ok(())
+}
+
+fn sample_config(a: &SampleArgs) -> SampleConfig {
+    SampleConfig {
+        strategy: match a.strategy {
+            StrategyArg::Uniform => Strategy::Uniform,
+        },
+        amount: match (a.ratio, a.per_user) {
+            (_, Some(n)) => Amount::PerUser(n),
+            (r, None) => Amount::Ratio(r.unwrap_or(1)),
+        },
+        replacement: if a.with_replacement {
+            Replacement::With
+        } else {
+            Replacement::Without
+        },
+        negatives_only: a.negatives_only,
+        seed: a.seed,
+        shards: a.shards,
+        overwrite: a.overwrite,
+        ..Default::default()
+    }
+}
+
+fn sample_cmd(a: &SampleArgs) -> Result<()> {
+    let store = Store::open(&a.store)?;
+    let config = sample_config(a);
+    let bar = progress::bar(u64::from(store.n_users()), "users");
+    let summary = sample_to_dir(&store, &a.out, &config, &|done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    let t = summary.manifest.totals.tally;
+    let secs = summary.elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "sampled {} → {} ({})",
+        a.store.display(),
+        a.out.display(),
+        describe_config(&config)
+    );
+    println!(
+        "  rows {}: {} positives, {} negatives",
+        t.rows, t.positives, t.negatives
+    );
+    println!(
+        "  users short of candidates: {} (negatives missing in total: {})",
+        t.users_short, t.shortfall
+    );
+    println!(
+        "  {} parts{} in {:.2} s: {:.2}M rows/s, {:.2}M negatives/s",
+        summary.manifest.parts.len(),
+        if summary.resumed_parts > 0 {
+            format!(" ({} resumed)", summary.resumed_parts)
+        } else {
+            String::new()
+        },
+        secs,
+        t.rows as f64 / 1e6 / secs,
+        t.negatives as f64 / 1e6 / secs
+    );
+    Ok(())
+}
+
+fn describe_config(c: &SampleConfig) -> String {
+    let amount = match c.amount {
+        Amount::Ratio(r) => format!("{r} per positive"),
+        Amount::PerUser(n) => format!("{n} per user"),
+    };
+    let replacement = match c.replacement {
+        Replacement::With => "with replacement",
+        Replacement::Without => "distinct",
+    };
+    format!("uniform, {amount}, {replacement}, seed {}", c.seed)
+}
+
+fn synth_options(a: &GenerateArgs) -> SynthOptions {
+    SynthOptions {
+        users: a.rows.map_or(a.users, |rows| {
+            ((rows as f64 / a.mean_degree).ceil() as u64).max(1)
+        }),
+        items: a.items,
+        mean_degree: a.mean_degree,
+        degree_sigma: a.degree_sigma,
+        zipf_exponent: a.zipf,
+        seed: a.seed,
+        string_ids: a.string_ids,
+        timestamps: !a.no_timestamps,
+        ..Default::default()
+    }
+}
+
+fn generate_cmd(a: &GenerateArgs) -> Result<()> {
+    let options = synth_options(a);
+    let start = std::time::Instant::now();
+    let rows = write_csv(&options, &a.out)?;
+    println!(
+        "wrote {} rows ({} users, {} items) to {} in {:.1} s",
+        rows,
+        options.users,
+        options.items,
+        a.out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Generates into a hidden sibling and renames, so the CSV is never half-written.
+fn write_csv(options: &SynthOptions, out: &Path) -> Result<u64> {
+    let staging = staging_path(out);
+    let file = File::create(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    let bar = progress::bar(options.users, "users");
+    let rows = generate(options, BufWriter::with_capacity(1 << 20, file), &|done| {
+        bar.set_position(done)
+    });
+    bar.finish_and_clear();
+    let rows = rows.inspect_err(|_| {
+        let _ = std::fs::remove_file(&staging);
+    })?;
+    std::fs::rename(&staging, out).with_context(|| format!("renaming into {}", out.display()))?;
+    Ok(rows)
+}
+
+fn demo_cmd(a: &DemoArgs) -> Result<()> {
+    let temp;
+    let dir = match &a.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let csv = dir.join("interactions.csv");
+    let store = dir.join("data.store");
+    let train = dir.join("train");
+    println!(
+        "== generate: {} users, Zipf item popularity, log-normal degrees",
+        a.users
+    );
+    let options = SynthOptions {
+        users: a.users,
+        items: 5_000,
+        mean_degree: 20.0,
+        seed: 42,
+        ..Default::default()
+    };
+    let rows = write_csv(&options, &csv)?;
+    println!("wrote {rows} rows to {}", csv.display());
+    println!("\n== ingest");
+    ingest_cmd(&IngestArgs {
+        csv: csv.clone(),
+        out: store.clone(),
+        user_col: "user".into(),
+        item_col: "item".into(),
+        time_col: None,
+        no_time: false,
+        items: None,
+        skip_bad_rows: false,
+        overwrite: true,
+    })?;
+    println!("\n== info");
+    info_cmd(&InfoArgs {
+        store: store.clone(),
+        json: false,
+    })?;
+    println!("\n== sample (1:1, distinct negatives, seed 42)");
+    let sample = SampleArgs {
+        store: store.clone(),
+        out: train.clone(),
+        seed: 42,
+        ratio: Some(1),
+        per_user: None,
+        with_replacement: false,
+        negatives_only: false,
+        shards: Some(2),
+        strategy: StrategyArg::Uniform,
+        overwrite: true,
+    };
+    sample_cmd(&sample)?;
+    println!("\n== verify");
+    verify_cmd(&VerifyArgs {
+        path: store.clone(),
+        store: None,
+    })?;
+    verify_cmd(&VerifyArgs {
+        path: train.clone(),
+        store: None,
+    })?;
+    println!(
+        "\nload it: np.load(\"{}/part-00000/item.npy\", mmap_mode=\"r\")",
+        train.display()
+    );
+    if a.dir.is_none() {
+        println!("(the demo ran in a temporary directory, now removed; pass --dir DIR to keep it)");
+    }
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! The `negsamp` binary as a user runs it: exit codes, messages, and the flow
+//! ingest → info → sample → verify.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn negsamp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_negsamp"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).to_string_lossy().into_owned()
+}
+
+#[test]
+fn ingest_info_sample_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = path(dir.path(), "p.store");
+    let out = negsamp(&[
+        "ingest",
+        &fixture("pandas_example.csv"),
+        "--out",
+        &store,
+        "--user-col",
+        "user_indice",
+        "--item-col",
+        "item_indice",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("users 5, items 4, interactions 10"),
+        "{}",
+        text(&out)
+    );
+
+    let out = negsamp(&["info", &store, "--json"]);
+    assert!(out.status.success());
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            info["users"].as_u64(),
+            info["items"].as_u64(),
+            info["interactions"].as_u64()
+        ),
+        (Some(5), Some(4), Some(10))
+    );
+    assert_eq!(info["has_timestamps"], true);
+
+    let train = path(dir.path(), "train");
+    let out = negsamp(&["sample", &store, "--out", &train, "--seed", "42"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("10 positives, 8 negatives"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("users short of candidates: 1 (negatives missing in total: 2)"),
+        "{}",
+        text(&out)
+    );
+
+    let out = negsamp(&["verify", &train]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("every row checked"), "{}", text(&out));
+    let out = negsamp(&["verify", &store]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // an existing output is refused without --overwrite
+    let out = negsamp(&["sample", &store, "--out", &train]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("--overwrite"), "{}", text(&out));
+}
+
+#[test]
+fn thread_and_shard_counts_do_not_change_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = path(dir.path(), "g.csv");
+    assert!(negsamp(&[
+        "generate", "--out", &csv, "--users", "3000", "--items", "500", "--seed", "3"
+    ])
+    .status
+    .success());
+    let store = path(dir.path(), "g.store");
+    assert!(negsamp(&["ingest", &csv, "--out", &store]).status.success());
+    let a = path(dir.path(), "a");
+    let b = path(dir.path(), "b");
+    assert!(negsamp(&[
+        "--threads",
+        "1",
+        "sample",
+        &store,
+        "--out",
+        &a,
+        "--ratio",
+        "3",
+        "--seed",
+        "9"
+    ])
+    .status
+    .success());
+    assert!(negsamp(&[
+        "sample",
+        &store,
+        "--out",
+        &b,
+        "--ratio",
+        "3",
+        "--seed",
+        "9",
+        "--threads",
+        "2",
+        "--shards",
+        "3"
+    ])
+    .status
+    .success());
+    for column in ["user", "item", "label", "anchor", "timestamp"] {
+        let read = |d: &str, parts: usize| -> Vec<u8> {
+            (0..parts)
+                .flat_map(|p| {
+                    std::fs::read(format!("{d}/part-{p:05}/{column}.npy")).unwrap()[128..].to_vec()
+                })
+                .collect()
+        };
+        assert!(read(&a, 1) == read(&b, 3), "column {column} differs");
+    }
+}
+
+#[test]
+fn bad_input_exits_1_with_a_message_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = negsamp(&[
+        "ingest",
+        &fixture("bad_timestamp.csv"),
+        "--out",
+        &path(dir.path(), "s"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let message = text(&out);
+    assert!(
+        message.contains("bad_timestamp.csv: line 3") && message.contains("yesterday"),
+        "{message}"
+    );
+    assert!(!Path::new(&path(dir.path(), "s")).exists());
+
+    let out = negsamp(&[
+        "ingest",
+        &fixture("bad_timestamp.csv"),
+        "--out",
+        &path(dir.path(), "s"),
+        "--skip-bad-rows",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("bad rows skipped: 1"), "{}", text(&out));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(negsamp(&["sample"]).status.code(), Some(2));
+    assert_eq!(
+        negsamp(&[
+            "sample",
+            "x",
+            "--out",
+            "y",
+            "--ratio",
+            "1",
+            "--per-user",
+            "2"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(negsamp(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_truncated_store_is_reported_not_crashed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = path(dir.path(), "s");
+    assert!(
+        negsamp(&["ingest", &fixture("duplicates.csv"), "--out", &store])
+            .status
+            .success()
+    );
+    let file = PathBuf::from(&store).join("store.bin");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() - 10]).unwrap();
+    for cmd in ["verify", "info"] {
+        let out = negsamp(&[cmd, &store]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        assert!(text(&out).contains("truncated"), "{cmd}: {}", text(&out));
+    }
+    let out = negsamp(&["sample", &store, "--out", &path(dir.path(), "o")]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = negsamp(&["demo", "--users", "2000", "--dir", &path(dir.path(), "d")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("every row checked"), "{}", text(&out));
+    assert!(dir.path().join("d/train/part-00000/item.npy").exists());
+}
