@@ -7,24 +7,25 @@
 //! which the j-th positive starts to count. Drawing `r` uniformly therefore draws a
 //! uniform non-positive, with no guess-and-check.
 //!
-//! The count is taken by a linear scan for small `k` (it vectorises; AVX2 is used when
-//! the CPU has it) and by branch-free binary searches interleaved over
-//! [`LANES`] ranks for larger `k`, so independent loads overlap instead of each step
-//! waiting on the previous one.
+//! The count is taken by branch-free binary searches interleaved over [`LANES`]
+//! ranks: every lane takes the same fixed sequence of halvings, each step is a load
+//! and a conditional move (`select_unpredictable`), and the lanes' loads are
+//! independent, so they overlap instead of each step waiting on the previous one. In
+//! `benches/` this beat `partition_point` at every degree from 1 to 100k — and a
+//! vectorised linear count (AVX2, runtime-dispatched), which we tried and removed: it
+//! lost at every degree including 1 and 64.
 //!
 //! Without replacement, distinct ranks come from Floyd's algorithm (exactly `s` draws,
 //! no rejection) when the request is sparse, and from a partial Fisher–Yates over the
 //! enumerated candidates when it is dense; a request of at least `m` takes every
 //! candidate. Either way the result is in uniformly random order.
 
-use crate::bounded::{below, index_below, shuffle};
+use crate::bounded::{below, fill_below_u32, index_below, shuffle};
 use crate::KernelError;
 use rand_core::RngCore;
 
-/// Positives up to this count are counted by a linear scan; above it, binary search.
-pub const LINEAR_MAX: usize = 64;
 /// How many binary searches run interleaved.
-pub const LANES: usize = 8;
+pub const LANES: usize = 16;
 /// A without-replacement request with `request * DENSE_FACTOR >= candidates` enumerates
 /// the candidates (O(m) work, at most `DENSE_FACTOR` times the request).
 pub const DENSE_FACTOR: u64 = 4;
@@ -103,17 +104,12 @@ impl<'a> Candidates<'a> {
     /// The item of candidate rank `rank < count()`.
     pub fn item_at(&self, rank: u32) -> u32 {
         debug_assert!(rank < self.count());
-        rank + count_at_most(self.adjusted, rank)
+        rank + count_at_most_partition_point(self.adjusted, rank)
     }
 
     /// Replaces every rank in `ranks` (each `< count()`) by its item.
     pub fn map_ranks(&self, ranks: &mut [u32]) {
-        if self.adjusted.is_empty() {
-            return;
-        }
-        if self.adjusted.len() <= LINEAR_MAX {
-            map_linear(self.adjusted, ranks);
-        } else {
+        if !self.adjusted.is_empty() {
             map_interleaved(self.adjusted, ranks);
         }
     }
@@ -136,49 +132,9 @@ pub fn count_at_most_partition_point(sorted: &[u32], x: u32) -> u32 {
     sorted.partition_point(|&a| a <= x) as u32
 }
 
-/// `#{ a in sorted : a <= x }`, the search used for a single rank.
-#[inline]
-pub fn count_at_most(sorted: &[u32], x: u32) -> u32 {
-    if sorted.len() <= LINEAR_MAX {
-        linear_count(sorted, x)
-    } else {
-        count_at_most_partition_point(sorted, x)
-    }
-}
-
-/// Counting scan over all elements, with no early exit so it vectorises.
-#[inline(always)]
-fn linear_count(values: &[u32], x: u32) -> u32 {
-    values.iter().map(|&a| u32::from(a <= x)).sum()
-}
-
-#[inline(always)]
-fn map_linear_generic(adjusted: &[u32], ranks: &mut [u32]) {
-    for rank in ranks {
-        *rank += linear_count(adjusted, *rank);
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn map_linear_avx2(adjusted: &[u32], ranks: &mut [u32]) {
-    map_linear_generic(adjusted, ranks);
-}
-
-/// Linear-count mapping, dispatched once per call to the widest vectors the CPU has.
-pub fn map_linear(adjusted: &[u32], ranks: &mut [u32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked on the line above.
-        unsafe { map_linear_avx2(adjusted, ranks) };
-        return;
-    }
-    map_linear_generic(adjusted, ranks);
-}
-
 /// Branch-free binary searches over non-empty `sorted`, [`LANES`] at a time: the same
 /// fixed sequence of halvings serves every lane, and each step's loads are
-/// independent across lanes.
+/// independent across lanes, so their cache misses overlap.
 pub fn map_interleaved(sorted: &[u32], ranks: &mut [u32]) {
     debug_assert!(!sorted.is_empty());
     let mut groups = ranks.chunks_exact_mut(LANES);
@@ -189,11 +145,12 @@ pub fn map_interleaved(sorted: &[u32], ranks: &mut [u32]) {
             let half = size / 2;
             for lane in 0..LANES {
                 let mid = base[lane] + half;
-                base[lane] = if sorted[mid] <= group[lane] {
-                    mid
-                } else {
-                    base[lane]
-                };
+                // SAFETY: `base + size <= len` holds throughout (it does at the start,
+                // and each step keeps it), so `mid = base + size/2 < len`. Measured in
+                // benches/benches/kernel.rs: the checked load is 16–20% slower at
+                // degrees 1024 and 100k.
+                let value = unsafe { *sorted.get_unchecked(mid) };
+                base[lane] = std::hint::select_unpredictable(value <= group[lane], mid, base[lane]);
             }
             size -= half;
         }
@@ -236,7 +193,7 @@ impl UniformSampler {
         let produced = match replacement {
             _ if m == 0 || request == 0 => 0,
             Replacement::With => {
-                out.extend((0..request).map(|_| below(rng, m) as u32));
+                fill_below_u32(rng, m as u32, request as usize, out);
                 candidates.map_ranks(out);
                 request
             }
