@@ -176,27 +176,103 @@ enum RowProblem {
 /// One range's parse output; reused across blocks so its buffers stay warm.
 #[derive(Debug, Default)]
 struct RangeOut {
-    users: Interner,
-    items: Interner,
-    /// Range-local line of each local item's first appearance (for error messages).
-    item_first_line: Vec<u64>,
+    users: RangeIds,
+    items: RangeIds,
+    /// The previous row's user id and local index: files grouped by user skip the
+    /// hash lookup.
+    last_user: Vec<u8>,
+    last_user_local: Option<u32>,
     user_local: Vec<u32>,
     item_local: Vec<u32>,
     time: Vec<i64>,
     lines: u64,
     bad_rows: u64,
     first_problem: Option<(u64, RowProblem)>,
-    user_map: Vec<u32>,
-    item_map: Vec<u32>,
     spans: Vec<Span>,
     scratch: Vec<u8>,
+}
+
+/// A range's dictionary of one column, and after the merge its local → global map.
+#[derive(Debug, Default)]
+struct RangeIds {
+    dict: Interner,
+    /// Range-local line of each id's first appearance (for error messages).
+    first_line: Vec<u64>,
+    map: Vec<u32>,
+}
+
+impl RangeIds {
+    fn clear(&mut self) {
+        self.dict.clear();
+        self.first_line.clear();
+    }
+
+    fn intern(&mut self, id: &[u8], local_line: u64) -> u32 {
+        let (index, new) = self.dict.intern(id);
+        if new {
+            self.first_line.push(local_line);
+        }
+        index
+    }
+}
+
+/// What to do with an id missing from a fixed catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Catalog {
+    /// New ids are appended.
+    Open,
+    /// New ids are bad rows, skipped.
+    FixedSkip,
+    /// New ids stop the ingest.
+    FixedFail,
+}
+
+/// Why a merge stopped: the range and local id at fault.
+#[derive(Debug, Clone, Copy)]
+enum MergeProblem {
+    TooMany { range: usize, local: usize },
+    Unknown { range: usize, local: usize },
+}
+
+/// Folds the ranges' dictionaries of one column into `global`, in file order, and
+/// fills each range's local → global map (TOMBSTONE for skipped unknown ids).
+///
+/// Most ids of a block were seen in earlier blocks, so the lookups run first, in
+/// parallel and read-only; only ids new to the file are then inserted, in order.
+fn merge_dictionary(
+    global: &mut Interner,
+    ranges: &mut [&mut RangeIds],
+    catalog: Catalog,
+) -> Result<(), MergeProblem> {
+    let known: &Interner = global;
+    ranges.par_iter_mut().for_each(|r| {
+        r.map.clear();
+        let RangeIds { dict, map, .. } = &mut **r;
+        map.extend(dict.iter().map(|id| known.find(id).unwrap_or(TOMBSTONE)));
+    });
+    for (range, r) in ranges.iter_mut().enumerate() {
+        for local in 0..r.map.len() {
+            if r.map[local] != TOMBSTONE {
+                continue;
+            }
+            r.map[local] = match catalog {
+                Catalog::Open => global.intern(r.dict.get(local as u32)).0,
+                Catalog::FixedSkip => TOMBSTONE,
+                Catalog::FixedFail => return Err(MergeProblem::Unknown { range, local }),
+            };
+            if r.map[local] != TOMBSTONE && u64::from(r.map[local]) >= MAX_IDS {
+                return Err(MergeProblem::TooMany { range, local });
+            }
+        }
+    }
+    Ok(())
 }
 
 impl RangeOut {
     fn clear(&mut self) {
         self.users.clear();
         self.items.clear();
-        self.item_first_line.clear();
+        self.last_user_local = None;
         self.user_local.clear();
         self.item_local.clear();
         self.time.clear();
@@ -263,12 +339,18 @@ impl RangeOut {
         if self.spans[layout.item].is_empty() {
             return Err(RowProblem::EmptyId("item"));
         }
-        let (u, _) = self.users.intern(user);
+        let u = match self.last_user_local {
+            Some(u) if self.last_user == user => u,
+            _ => {
+                let u = self.users.intern(user, local_line);
+                self.last_user.clear();
+                self.last_user.extend_from_slice(user);
+                self.last_user_local = Some(u);
+                u
+            }
+        };
         let item = field(line, self.spans[layout.item], &mut self.scratch);
-        let (i, new) = self.items.intern(item);
-        if new {
-            self.item_first_line.push(local_line);
-        }
+        let i = self.items.intern(item, local_line);
         self.user_local.push(u);
         self.item_local.push(i);
         if let Some(t) = time {
@@ -328,7 +410,7 @@ impl<'a> Parser<'a> {
         let mut eof = false;
         let mut layout = None;
         let mut next_line: u64 = 1;
-        let n_ranges = rayon::current_num_threads() * 4;
+        let n_ranges = rayon::current_num_threads() * 2;
         let mut ranges: Vec<RangeOut> = (0..n_ranges).map(|_| RangeOut::default()).collect();
         while !eof || !buf.is_empty() {
             let want = block_size.max(buf.len() + 1);
@@ -494,44 +576,43 @@ impl<'a> Parser<'a> {
     }
 
     /// Folds each range's dictionaries into the global ones, in file order.
+    /// Folds each range's dictionaries into the global ones, in file order; users and
+    /// items merge concurrently.
     fn merge_ids(
         &mut self,
         ranges: &mut [RangeOut],
         range_first_line: &[u64],
     ) -> Result<(), IngestError> {
-        for (r, &first_line) in ranges.iter_mut().zip(range_first_line) {
-            r.user_map.clear();
-            for id in r.users.iter() {
-                let (g, _) = self.out.users.intern(id);
-                if u64::from(g) >= MAX_IDS {
-                    return Err(self.too_many(first_line, self.options.user_col.clone()));
+        let items_catalog = match (self.fixed_catalog, self.options.skip_bad_rows) {
+            (false, _) => Catalog::Open,
+            (true, true) => Catalog::FixedSkip,
+            (true, false) => Catalog::FixedFail,
+        };
+        let (mut user_sides, mut item_sides): (Vec<_>, Vec<_>) = ranges
+            .iter_mut()
+            .map(|r| (&mut r.users, &mut r.items))
+            .unzip();
+        let (users, items) = rayon::join(
+            || merge_dictionary(&mut self.out.users, &mut user_sides, Catalog::Open),
+            || merge_dictionary(&mut self.out.items, &mut item_sides, items_catalog),
+        );
+        let line_of = |sides: &[&mut RangeIds], range: usize, local: usize| {
+            range_first_line[range] + sides[range].first_line[local]
+        };
+        let column_error =
+            |problem: MergeProblem, sides: &[&mut RangeIds], column: &String| match problem {
+                MergeProblem::TooMany { range, local } => {
+                    self.too_many(line_of(sides, range, local), column.clone())
                 }
-                r.user_map.push(g);
-            }
-            r.item_map.clear();
-            for (local, id) in r.items.iter().enumerate() {
-                let g = if self.fixed_catalog {
-                    match self.out.items.find(id) {
-                        Some(g) => g,
-                        None if self.options.skip_bad_rows => TOMBSTONE,
-                        None => {
-                            return Err(IngestError::UnknownItem {
-                                path: self.path.into(),
-                                line: first_line + r.item_first_line[local],
-                                column: self.options.item_col.clone(),
-                                id: String::from_utf8_lossy(id).into_owned(),
-                            })
-                        }
-                    }
-                } else {
-                    self.out.items.intern(id).0
-                };
-                if g != TOMBSTONE && u64::from(g) >= MAX_IDS {
-                    return Err(self.too_many(first_line, self.options.item_col.clone()));
-                }
-                r.item_map.push(g);
-            }
-        }
+                MergeProblem::Unknown { range, local } => IngestError::UnknownItem {
+                    path: self.path.into(),
+                    line: line_of(sides, range, local),
+                    column: column.clone(),
+                    id: String::from_utf8_lossy(sides[range].dict.get(local as u32)).into_owned(),
+                },
+            };
+        users.map_err(|p| column_error(p, &user_sides, &self.options.user_col))?;
+        items.map_err(|p| column_error(p, &item_sides, &self.options.item_col))?;
         Ok(())
     }
 
@@ -574,7 +655,7 @@ impl<'a> Parser<'a> {
                     let (gu, gi) = if u == TOMBSTONE {
                         (TOMBSTONE, TOMBSTONE)
                     } else {
-                        (r.user_map[u as usize], r.item_map[i as usize])
+                        (r.users.map[u as usize], r.items.map[i as usize])
                     };
                     if gi == TOMBSTONE && u != TOMBSTONE {
                         unknown += 1;
@@ -680,95 +761,76 @@ impl Csr {
             indptr[u + 1] += indptr[u];
         }
         let nnz = indptr[n_users] as usize;
-        let mut indices = vec![0u32; nnz];
-        let mut rows = vec![0u64; nnz];
-        let mut timestamps = parsed.time_of_row.as_ref().map(|_| vec![0i64; nnz]);
-        let mut cursor = indptr[..n_users].to_vec();
-        for (row, (&u, &item)) in parsed
-            .user_of_row
-            .iter()
-            .zip(&parsed.item_of_row)
-            .enumerate()
-        {
-            if u == TOMBSTONE {
-                continue;
-            }
-            let at = cursor[u as usize] as usize;
-            cursor[u as usize] += 1;
-            indices[at] = item;
-            rows[at] = row as u64;
-            if let (Some(out), Some(times)) = (&mut timestamps, &parsed.time_of_row) {
-                out[at] = times[row];
-            }
-        }
-        drop(cursor);
         let mut csr = Csr {
+            indptr,
+            indices: vec![0u32; nnz],
+            rows: vec![0u64; nnz],
+            timestamps: parsed.time_of_row.as_ref().map(|_| vec![0i64; nnz]),
+            duplicates: 0,
+        };
+        // Counting sort by user: every group scans all rows and places its own users',
+        // so threads write disjoint slices.
+        let target = (nnz / rayon::current_num_threads()).max(1) as u64;
+        csr.groups(target)
+            .into_par_iter()
+            .for_each(|g| g.scatter(parsed));
+        csr.sort_and_dedup();
+        csr
+    }
+
+    /// Cuts the users into contiguous groups of at least `target` interactions (the
+    /// last may be smaller) and hands out each group's slices of the columns.
+    fn groups(&mut self, target: u64) -> Vec<UserGroup<'_>> {
+        let Csr {
             indptr,
             indices,
             rows,
             timestamps,
-            duplicates: 0,
-        };
-        csr.sort_and_dedup();
-        csr
+            ..
+        } = self;
+        let n_users = indptr.len() - 1;
+        let mut cuts = vec![0usize];
+        for u in 1..n_users {
+            if indptr[u] - indptr[*cuts.last().expect("non-empty")] >= target {
+                cuts.push(u);
+            }
+        }
+        cuts.push(n_users);
+        let (mut indices, mut rows, mut times) =
+            (&mut indices[..], &mut rows[..], timestamps.as_deref_mut());
+        let mut out = Vec::with_capacity(cuts.len() - 1);
+        for w in cuts.windows(2) {
+            let len = (indptr[w[1]] - indptr[w[0]]) as usize;
+            let (i, rest_i) = std::mem::take(&mut indices).split_at_mut(len);
+            let (r, rest_r) = std::mem::take(&mut rows).split_at_mut(len);
+            let t = times.take().map(|t| {
+                let (t, rest_t) = t.split_at_mut(len);
+                times = Some(rest_t);
+                t
+            });
+            out.push(UserGroup {
+                users: w[0]..w[1],
+                indptr,
+                indices: i,
+                rows: r,
+                times: t,
+            });
+            indices = rest_i;
+            rows = rest_r;
+        }
+        out
     }
 
     /// Sorts each user's interactions by (item, timestamp, row) and keeps the first of
     /// each item, in parallel over groups of users, then closes the gaps.
     fn sort_and_dedup(&mut self) {
-        let n_users = self.indptr.len() - 1;
-        let group_target =
-            (self.indices.len() / (rayon::current_num_threads() * 16)).max(1 << 16) as u64;
-        let mut groups = vec![0usize];
-        for u in 1..n_users {
-            if self.indptr[u] - self.indptr[*groups.last().expect("non-empty")] >= group_target {
-                groups.push(u);
-            }
-        }
-        groups.push(n_users);
-        let mut kept = vec![0u64; n_users];
-        {
-            let mut work = Vec::with_capacity(groups.len());
-            let (mut indices, mut rows, mut kept_rest) =
-                (&mut self.indices[..], &mut self.rows[..], &mut kept[..]);
-            let mut times = self.timestamps.as_deref_mut();
-            for w in groups.windows(2) {
-                let len = (self.indptr[w[1]] - self.indptr[w[0]]) as usize;
-                let (i, ir) = indices.split_at_mut(len);
-                let (r, rr) = rows.split_at_mut(len);
-                let (k, kr) = kept_rest.split_at_mut(w[1] - w[0]);
-                let t = match times.take() {
-                    Some(t) => {
-                        let (t, tr) = t.split_at_mut(len);
-                        times = Some(tr);
-                        Some(t)
-                    }
-                    None => None,
-                };
-                work.push((w[0], i, r, t, k));
-                indices = ir;
-                rows = rr;
-                kept_rest = kr;
-            }
-            let indptr = &self.indptr;
-            work.into_par_iter().for_each_init(
-                Vec::new,
-                |scratch, (first_user, indices, rows, mut times, kept)| {
-                    let base = indptr[first_user];
-                    for (k, slot) in kept.iter_mut().enumerate() {
-                        let u = first_user + k;
-                        let span = (indptr[u] - base) as usize..(indptr[u + 1] - base) as usize;
-                        *slot = sort_user(
-                            &mut indices[span.clone()],
-                            &mut rows[span.clone()],
-                            times.as_deref_mut().map(|t| &mut t[span]),
-                            scratch,
-                        );
-                    }
-                },
-            );
-        }
-        self.compact(&kept);
+        let target = (self.indices.len() / (rayon::current_num_threads() * 16)).max(1 << 16) as u64;
+        let kept: Vec<Vec<u64>> = self
+            .groups(target)
+            .into_par_iter()
+            .map(UserGroup::sort_and_dedup)
+            .collect();
+        self.compact(&kept.concat());
     }
 
     /// Moves each user's kept prefix down so the columns are contiguous again.
@@ -796,6 +858,63 @@ impl Csr {
         if let Some(t) = &mut self.timestamps {
             t.truncate(write);
         }
+    }
+}
+
+/// Contiguous users and their slices of the CSR columns.
+struct UserGroup<'a> {
+    users: std::ops::Range<usize>,
+    indptr: &'a [u64],
+    indices: &'a mut [u32],
+    rows: &'a mut [u64],
+    times: Option<&'a mut [i64]>,
+}
+
+impl UserGroup<'_> {
+    /// Position of user `u`'s interactions within this group's slices.
+    fn span(&self, u: usize) -> std::ops::Range<usize> {
+        let base = self.indptr[self.users.start];
+        (self.indptr[u] - base) as usize..(self.indptr[u + 1] - base) as usize
+    }
+
+    /// Places this group's users' rows, in row order, into its slices.
+    fn scatter(mut self, parsed: &Parsed) {
+        let mut cursor: Vec<usize> = self.users.clone().map(|u| self.span(u).start).collect();
+        let first = self.users.start;
+        for (row, (&u, &item)) in parsed
+            .user_of_row
+            .iter()
+            .zip(&parsed.item_of_row)
+            .enumerate()
+        {
+            if u == TOMBSTONE || !self.users.contains(&(u as usize)) {
+                continue;
+            }
+            let at = &mut cursor[u as usize - first];
+            self.indices[*at] = item;
+            self.rows[*at] = row as u64;
+            if let (Some(out), Some(times)) = (self.times.as_deref_mut(), &parsed.time_of_row) {
+                out[*at] = times[row];
+            }
+            *at += 1;
+        }
+    }
+
+    /// Sorts and dedupes each user; returns how many interactions each keeps.
+    fn sort_and_dedup(mut self) -> Vec<u64> {
+        let mut scratch = Vec::new();
+        self.users
+            .clone()
+            .map(|u| {
+                let span = self.span(u);
+                sort_user(
+                    &mut self.indices[span.clone()],
+                    &mut self.rows[span.clone()],
+                    self.times.as_deref_mut().map(|t| &mut t[span]),
+                    &mut scratch,
+                )
+            })
+            .collect()
     }
 }
 
