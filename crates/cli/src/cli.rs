@@ -118,6 +118,10 @@ pub struct SampleArgs {
     /// Replace an existing dataset.
     #[arg(long)]
     pub overwrite: bool,
+    /// fsync every file before publishing (durable across power loss; slower). A
+    /// killed run never leaves a half-written dataset either way.
+    #[arg(long)]
+    pub fsync: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

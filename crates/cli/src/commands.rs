@@ -176,6 +176,7 @@ fn sample_config(a: &SampleArgs) -> SampleConfig {
         seed: a.seed,
         shards: a.shards,
         overwrite: a.overwrite,
+        fsync: a.fsync,
         ..Default::default()
     }
 }
@@ -333,6 +334,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         shards: Some(2),
         strategy: StrategyArg::Uniform,
         overwrite: true,
+        fsync: false,
     };
     sample_cmd(&sample)?;
     println!("\n== verify");

@@ -52,6 +52,11 @@ pub struct SampleConfig {
     pub chunk_rows: u64,
     #[serde(skip)]
     pub overwrite: bool,
+    /// Force every file to disk before publishing. A killed process never leaves a
+    /// half-written dataset either way (publishing is a rename); `fsync` adds
+    /// durability across power loss, at the disk's speed instead of the page cache's.
+    #[serde(skip)]
+    pub fsync: bool,
 }
 
 impl Default for SampleConfig {
@@ -66,6 +71,7 @@ impl Default for SampleConfig {
             target_part_bytes: 1 << 30,
             chunk_rows: 1 << 16,
             overwrite: false,
+            fsync: false,
         }
     }
 }

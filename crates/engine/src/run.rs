@@ -88,7 +88,7 @@ pub fn sample_to_dir(
     let manifest = build_manifest(store, config, records, start.elapsed());
     let path = staging.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-    write_synced(&path, &json)?;
+    write_file(&path, &json, config.fsync)?;
     publish(&staging, out, config.overwrite).map_err(|e| EngineError::io(out, e))?;
     Ok(RunSummary {
         manifest,
@@ -112,9 +112,11 @@ fn prepare_staging(staging: &Path, key: &RunKey) -> Result<(), EngineError> {
             remove_any(staging).map_err(|e| EngineError::io(staging, e))?;
         }
         fs::create_dir_all(staging).map_err(|e| EngineError::io(staging, e))?;
-        write_synced(
+        let fsync = key.parameters.fsync;
+        write_file(
             &run_file,
             &serde_json::to_vec_pretty(key).expect("key serialises"),
+            fsync,
         )?;
     }
     Ok(())
@@ -230,7 +232,7 @@ fn write_part(
         tally = written?;
         Ok(())
     })?;
-    let files = writer.finish()?;
+    let files = writer.finish(config.fsync)?;
     let record = PartRecord {
         name: dir
             .file_name()
@@ -241,9 +243,10 @@ fn write_part(
         tally,
         files,
     };
-    write_synced(
+    write_file(
         &partial.join(PART_FILE),
         &serde_json::to_vec_pretty(&record).expect("record serialises"),
+        config.fsync,
     )?;
     fs::rename(&partial, dir).map_err(|e| EngineError::io(dir, e))?;
     Ok(record)
@@ -303,15 +306,17 @@ impl PartWriter {
         Ok(())
     }
 
-    /// Writes the final headers, syncs, and returns each file's record.
-    fn finish(self) -> Result<Vec<FileRecord>, EngineError> {
+    /// Writes the final headers, syncs if asked, and returns each file's record.
+    fn finish(self, fsync: bool) -> Result<Vec<FileRecord>, EngineError> {
         self.files
             .into_iter()
             .map(|mut f| {
                 let io = |e| EngineError::io(&f.path, e);
                 f.file.seek(SeekFrom::Start(0)).map_err(io)?;
                 f.file.write_all(&npy::header(f.descr, f.len)).map_err(io)?;
-                f.file.sync_all().map_err(io)?;
+                if fsync {
+                    f.file.sync_all().map_err(io)?;
+                }
                 Ok(FileRecord {
                     name: f
                         .path
@@ -372,9 +377,13 @@ fn build_manifest(
     }
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), EngineError> {
+/// Writes a small file; with `fsync`, also forces it to disk.
+fn write_file(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), EngineError> {
     let io = |e| EngineError::io(path, e);
     let mut file = File::create(path).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)
+    if fsync {
+        file.sync_all().map_err(io)?;
+    }
+    Ok(())
 }

@@ -35,13 +35,25 @@ impl Columns {
         self.user.is_empty()
     }
 
-    fn push(&mut self, user: u32, item: u32, label: u8, anchor: u64, timestamp: Option<i64>) {
-        self.user.push(user);
-        self.item.push(item);
-        self.label.push(label);
-        self.anchor.push(anchor);
+    /// Appends one anchor's rows: its positive (unless `None`), then its negatives.
+    /// Column by column, as fills and copies rather than row-by-row pushes.
+    fn push_anchor(
+        &mut self,
+        user: u32,
+        positive: Option<u32>,
+        negatives: &[u32],
+        anchor: u64,
+        timestamp: Option<i64>,
+    ) {
+        let n = negatives.len() + usize::from(positive.is_some());
+        self.user.extend(std::iter::repeat_n(user, n));
+        self.item.extend(positive);
+        self.item.extend_from_slice(negatives);
+        self.label.extend(positive.map(|_| 1u8));
+        self.label.extend(std::iter::repeat_n(0u8, negatives.len()));
+        self.anchor.extend(std::iter::repeat_n(anchor, n));
         if let Some(t) = timestamp {
-            self.timestamp.push(t);
+            self.timestamp.extend(std::iter::repeat_n(t, n));
         }
     }
 }
@@ -73,7 +85,7 @@ impl Tally {
 pub struct UserSampler {
     uniform: UniformSampler,
     negatives: Vec<u32>,
-    anchor_order: Vec<u32>,
+    anchor_order: Vec<(i64, u64, u32)>,
     per_anchor: Vec<u32>,
     scratch: Vec<u32>,
 }
@@ -105,11 +117,13 @@ impl UserSampler {
             )
             .map_err(|source| EngineError::Kernel { user: u, source })?;
 
+        // (timestamp, row, position): rows are unique, so the order is total and an
+        // unstable sort is deterministic.
         self.anchor_order.clear();
-        self.anchor_order.extend(0..k as u32);
-        let time = |j: u32| view.timestamps.map_or(0, |t| t[j as usize]);
+        let time = |j: usize| view.timestamps.map_or(0, |t| t[j]);
         self.anchor_order
-            .sort_unstable_by_key(|&j| (time(j), view.rows[j as usize]));
+            .extend((0..k).map(|j| (time(j), view.rows[j], j as u32)));
+        self.anchor_order.sort_unstable();
         spread(
             &mut rng,
             k,
@@ -119,18 +133,12 @@ impl UserSampler {
         );
 
         let before = out.len();
-        let mut next_negative = self.negatives.iter();
-        for (&j, &count) in self.anchor_order.iter().zip(&self.per_anchor) {
-            let (row, ts) = (
-                view.rows[j as usize],
-                view.timestamps.map(|t| t[j as usize]),
-            );
-            if !config.negatives_only {
-                out.push(u, view.items[j as usize], 1, row, ts);
-            }
-            for &item in next_negative.by_ref().take(count as usize) {
-                out.push(u, item, 0, row, ts);
-            }
+        let mut next_negative = 0;
+        for (&(ts, row, j), &count) in self.anchor_order.iter().zip(&self.per_anchor) {
+            let negatives = &self.negatives[next_negative..next_negative + count as usize];
+            next_negative += count as usize;
+            let positive = (!config.negatives_only).then_some(view.items[j as usize]);
+            out.push_anchor(u, positive, negatives, row, view.timestamps.map(|_| ts));
         }
         tally.rows += (out.len() - before) as u64;
         tally.positives += if config.negatives_only { 0 } else { k as u64 };
