@@ -143,8 +143,8 @@ fn finished_part(dir: &Path) -> Option<PartRecord> {
     complete.then_some(record)
 }
 
-/// One wave of chunks: their outputs and the samplers that filled them travel
-/// together between the compute pool and the writer, so buffers are reused.
+/// One chunk's output and the sampler that filled it; a wave's slots are reused
+/// from wave to wave, so once warm the hot path allocates nothing.
 #[derive(Default)]
 struct Slot {
     columns: Columns,
@@ -152,10 +152,13 @@ struct Slot {
     tally: Tally,
 }
 
-/// How many waves may be in flight: one computing while one is written.
-const WAVES_IN_FLIGHT: usize = 2;
-
 /// Samples the users of one part and writes its directory.
+///
+/// Work goes in waves of chunks: all threads sample a wave's chunks, then all
+/// threads write it — one task per column file, each appending the wave's chunks in
+/// order. Writing (page-cache copies) costs about as much as sampling here, so
+/// splitting both phases across every core beats a pipeline with one writer thread,
+/// which capped throughput at that thread's speed whatever `--threads` said.
 fn write_part(
     store: &Store,
     config: &SampleConfig,
@@ -169,69 +172,32 @@ fn write_part(
     }
     fs::create_dir_all(&partial).map_err(|e| EngineError::io(&partial, e))?;
     let chunks = plan::chunks(store.indptr(), users.clone(), config);
-    let wave_len = rayon::current_num_threads() * 4;
     let mut writer = PartWriter::create(&partial, store.has_timestamps())?;
-    let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Slot>>(WAVES_IN_FLIGHT);
-    let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Slot>>(WAVES_IN_FLIGHT);
-    for _ in 0..WAVES_IN_FLIGHT {
-        free_tx.send(Vec::new()).expect("channel has room");
-    }
+    let mut wave: Vec<Slot> = Vec::new();
     let mut tally = Tally::default();
-    std::thread::scope(|scope| -> Result<(), EngineError> {
-        let writer = &mut writer;
-        // The writer owns both channel ends it uses, so if it stops early they close
-        // and the sampling loop below stops waiting instead of hanging.
-        let writing = scope.spawn(move || -> Result<Tally, EngineError> {
-            let mut tally = Tally::default();
-            for wave in full_rx {
-                for slot in &wave {
-                    writer.append(&slot.columns)?;
-                    tally.add(&slot.tally);
-                }
-                // The sampler side may have stopped on an error; then nobody recycles.
-                let _ = free_tx.send(wave);
-            }
-            Ok(tally)
-        });
-        let computed: Result<(), EngineError> = (|| {
-            let mut users_done = 0u64;
-            for wave_chunks in chunks.chunks(wave_len) {
-                let Ok(mut wave) = free_rx.recv() else {
-                    break; // the writer stopped; its error is reported below
-                };
-                wave.resize_with(wave_chunks.len(), Slot::default);
-                wave.par_iter_mut()
-                    .zip(wave_chunks)
-                    .try_for_each(|(slot, range)| {
-                        slot.columns.clear();
-                        slot.tally = Tally::default();
-                        range.clone().try_for_each(|u| {
-                            slot.sampler.sample_user(
-                                store,
-                                config,
-                                u,
-                                &mut slot.columns,
-                                &mut slot.tally,
-                            )
-                        })
-                    })?;
-                users_done += wave_chunks
-                    .iter()
-                    .map(|r| u64::from(r.end - r.start))
-                    .sum::<u64>();
-                if full_tx.send(wave).is_err() {
-                    break; // the writer failed; its error is reported below
-                }
-                progress(users_done);
-            }
-            Ok(())
-        })();
-        drop(full_tx);
-        let written = writing.join().expect("writer thread does not panic");
-        computed?;
-        tally = written?;
-        Ok(())
-    })?;
+    let mut users_done = 0u64;
+    for wave_chunks in chunks.chunks(rayon::current_num_threads() * 4) {
+        wave.resize_with(wave_chunks.len(), Slot::default);
+        wave.par_iter_mut()
+            .zip(wave_chunks)
+            .try_for_each(|(slot, range)| {
+                slot.columns.clear();
+                slot.tally = Tally::default();
+                range.clone().try_for_each(|u| {
+                    slot.sampler
+                        .sample_user(store, config, u, &mut slot.columns, &mut slot.tally)
+                })
+            })?;
+        writer.append(&wave[..wave_chunks.len()])?;
+        for slot in &wave[..wave_chunks.len()] {
+            tally.add(&slot.tally);
+        }
+        users_done += wave_chunks
+            .iter()
+            .map(|r| u64::from(r.end - r.start))
+            .sum::<u64>();
+        progress(users_done);
+    }
     let files = writer.finish(config.fsync)?;
     let record = PartRecord {
         name: dir
@@ -288,22 +254,23 @@ impl PartWriter {
         Ok(Self { files })
     }
 
-    fn append(&mut self, columns: &Columns) -> Result<(), EngineError> {
-        let data: [&[u8]; 5] = [
-            bytemuck::cast_slice(&columns.user),
-            bytemuck::cast_slice(&columns.item),
-            &columns.label,
-            bytemuck::cast_slice(&columns.anchor),
-            bytemuck::cast_slice(&columns.timestamp),
-        ];
-        for (file, bytes) in self.files.iter_mut().zip(data) {
-            file.file
-                .write_all(bytes)
-                .map_err(|e| EngineError::io(&file.path, e))?;
-            file.hash.update(bytes);
-            file.len += (bytes.len() / file.element) as u64;
-        }
-        Ok(())
+    /// Appends a wave's chunks, in order, to every column file; the files are written
+    /// in parallel.
+    fn append(&mut self, wave: &[Slot]) -> Result<(), EngineError> {
+        self.files
+            .par_iter_mut()
+            .enumerate()
+            .try_for_each(|(column, file)| {
+                for slot in wave {
+                    let bytes = slot.columns.column_bytes()[column];
+                    file.file
+                        .write_all(bytes)
+                        .map_err(|e| EngineError::io(&file.path, e))?;
+                    file.hash.update(bytes);
+                    file.len += (bytes.len() / file.element) as u64;
+                }
+                Ok(())
+            })
     }
 
     /// Writes the final headers, syncs if asked, and returns each file's record.

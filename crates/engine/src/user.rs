@@ -35,6 +35,18 @@ impl Columns {
         self.user.is_empty()
     }
 
+    /// The raw bytes of each column, in file order (the timestamp column is empty
+    /// when the store has none).
+    pub fn column_bytes(&self) -> [&[u8]; 5] {
+        [
+            bytemuck::cast_slice(&self.user),
+            bytemuck::cast_slice(&self.item),
+            &self.label,
+            bytemuck::cast_slice(&self.anchor),
+            bytemuck::cast_slice(&self.timestamp),
+        ]
+    }
+
     /// Appends one anchor's rows: its positive (unless `None`), then its negatives.
     /// Column by column, as fills and copies rather than row-by-row pushes.
     fn push_anchor(
