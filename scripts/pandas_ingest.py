@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 start = time.monotonic()
-df = pd.read_csv(sys.argv[1], dtype={"user": str, "item": str, "timestamp": np.int64})
+df = pd.read_csv(sys.argv[1], usecols=["user", "item", "timestamp"])
 user_codes, users = pd.factorize(df["user"])
 item_codes, items = pd.factorize(df["item"])
 order = np.lexsort((item_codes, user_codes))
