@@ -8,6 +8,9 @@
 //! * [`uniform`] — the pre-verified binary search: a rank among a user's
 //!   non-positives is mapped to the item holding it through the *adjusted positives*
 //!   `pos[j] - j`; [`uniform::UniformSampler`] draws with or without replacement.
+//! * [`weighted`] — weighted negatives (popularity^α or any weights): successive
+//!   sampling by rejection from an alias table, with an exact search that never
+//!   rejects for users whose excluded items hold most of the weight.
 //! * [`pairing`] — spreading a user's negatives over their positives (anchors).
 //!
 //! ```
@@ -27,6 +30,7 @@ pub mod bounded;
 pub mod pairing;
 pub mod stream;
 pub mod uniform;
+pub mod weighted;
 
 mod error;
 pub use error::KernelError;

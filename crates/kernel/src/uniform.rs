@@ -66,30 +66,15 @@ impl<'a> Candidates<'a> {
         n_items: u32,
         buf: &'a mut Vec<u32>,
     ) -> Result<Self, KernelError> {
+        check_ascending(positives, n_items)?;
         buf.clear();
-        let mut previous: Option<u32> = None;
-        for (j, &item) in positives.iter().enumerate() {
-            if let Some(prev) = previous {
-                if item <= prev {
-                    return Err(KernelError::PositivesNotAscending {
-                        position: j,
-                        previous: prev,
-                        next: item,
-                    });
-                }
-            }
-            previous = Some(item);
-            // j <= item holds for strictly ascending non-negative values.
-            buf.push(item - j as u32);
-        }
-        if let Some(&last) = positives.last() {
-            if last >= n_items {
-                return Err(KernelError::PositiveOutOfRange {
-                    item: last,
-                    n_items,
-                });
-            }
-        }
+        // j <= item holds for strictly ascending non-negative values.
+        buf.extend(
+            positives
+                .iter()
+                .enumerate()
+                .map(|(j, &item)| item - j as u32),
+        );
         Ok(Self {
             adjusted: buf,
             n_items,
@@ -123,6 +108,25 @@ impl<'a> Candidates<'a> {
             next = positive + 1;
         }
         out.extend(next..self.n_items);
+    }
+}
+
+/// Checks that `items` are strictly ascending and inside a catalog of `n_items`: what
+/// every kernel assumes of a user's positives (and exclusions).
+pub fn check_ascending(items: &[u32], n_items: u32) -> Result<(), KernelError> {
+    if let Some(j) = items.windows(2).position(|w| w[0] >= w[1]) {
+        return Err(KernelError::PositivesNotAscending {
+            position: j + 1,
+            previous: items[j],
+            next: items[j + 1],
+        });
+    }
+    match items.last() {
+        Some(&last) if last >= n_items => Err(KernelError::PositiveOutOfRange {
+            item: last,
+            n_items,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -1,0 +1,382 @@
+//! Weighted negatives: each candidate drawn with probability proportional to its
+//! weight, without replacement by *successive sampling* — every draw picks candidate
+//! `i` with probability `w_i / (total weight of the candidates still undrawn)`, which
+//! is exactly the law of NumPy's `choice(cands, size=k, replace=False, p=w/sum(w))` —
+//! or with replacement by independent draws.
+//!
+//! Weights are quantised once to integers ([`Weights::new`]: `q_i ≈ w_i / Σw · 2^62`,
+//! at least 1 for any positive weight), so every later step is exact integer
+//! arithmetic: a zero weight is never drawn and an excluded item is never returned,
+//! by construction rather than up to rounding.
+//!
+//! Two exact methods, chosen per draw by the state of the user:
+//! * **Rejection** from a global Walker/Vose alias table: propose from all items,
+//!   reject the user's excluded and already drawn items. The accepted item follows
+//!   the successive-sampling law exactly. Used while the remaining candidates hold at
+//!   least half of the total weight (≤ 2 proposals per draw on average) and capped at
+//!   [`MAX_PROPOSALS`] proposals per draw.
+//! * **Search**, the weighted analogue of the pre-verified binary search, which never
+//!   rejects: with the excluded items sorted and their weights prefix-summed, a uniform
+//!   `u` in the remaining mass is located first among the gaps between excluded items
+//!   (binary search over the gaps' starting masses), then inside its gap (binary search
+//!   in the global cumulative weights). O(log n) per draw plus O(r) to insert the drawn
+//!   item among the r excluded ones.
+//!
+//! Switching methods between draws depends only on the state before the draw, never
+//! on its outcome, so the sequence keeps the successive-sampling law.
+
+use crate::bounded::{below, shuffle};
+use crate::uniform::check_ascending;
+use crate::KernelError;
+use rand_core::RngCore;
+
+/// Proposals per draw before the rejection method hands over to the search. With an
+/// acceptance rate of at least 1/2 the cap is reached with probability ≤ 2^-64.
+pub const MAX_PROPOSALS: u32 = 64;
+const QUANTUM_BITS: u32 = 62;
+
+/// Per-item weights prepared for sampling: quantised, prefix-summed and aliased.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    quantised: Vec<u64>,
+    /// `cumulative[i]` = Σ quantised[..i]; length n + 1.
+    cumulative: Vec<u64>,
+    threshold: Vec<u64>,
+    alias: Vec<u32>,
+    positive_items: u64,
+}
+
+impl Weights {
+    /// Prepares `weights` (one per item index, finite and ≥ 0).
+    pub fn new(weights: &[f64]) -> Result<Self, KernelError> {
+        if weights.len() > u32::MAX as usize {
+            return Err(KernelError::BadWeight {
+                item: u32::MAX,
+                value: f64::NAN,
+            });
+        }
+        if let Some((i, &w)) = weights
+            .iter()
+            .enumerate()
+            .find(|(_, w)| !w.is_finite() || **w < 0.0)
+        {
+            return Err(KernelError::BadWeight {
+                item: i as u32,
+                value: w,
+            });
+        }
+        let sum: f64 = weights.iter().sum();
+        let scale = if sum > 0.0 {
+            (1u64 << QUANTUM_BITS) as f64 / sum
+        } else {
+            0.0
+        };
+        let quantised: Vec<u64> = weights
+            .iter()
+            .map(|&w| {
+                if w > 0.0 {
+                    ((w * scale) as u64).max(1)
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut cumulative = Vec::with_capacity(weights.len() + 1);
+        cumulative.push(0u64);
+        for &q in &quantised {
+            cumulative.push(cumulative.last().expect("non-empty") + q);
+        }
+        let (threshold, alias) = vose(&quantised, *cumulative.last().expect("non-empty"));
+        let positive_items = quantised.iter().filter(|&&q| q > 0).count() as u64;
+        Ok(Self {
+            quantised,
+            cumulative,
+            threshold,
+            alias,
+            positive_items,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.quantised.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.quantised.is_empty()
+    }
+
+    /// The quantised weight of item `i`.
+    pub fn weight(&self, i: u32) -> u64 {
+        self.quantised[i as usize]
+    }
+
+    /// Σ of all quantised weights.
+    pub fn total(&self) -> u64 {
+        *self.cumulative.last().expect("non-empty")
+    }
+
+    /// Items of positive weight.
+    pub fn positive_items(&self) -> u64 {
+        self.positive_items
+    }
+
+    /// One proposal from the alias table: item i with probability q_i / total.
+    fn propose<R: RngCore + ?Sized>(&self, rng: &mut R) -> u32 {
+        let bucket = below(rng, self.quantised.len() as u64) as usize;
+        if below(rng, self.total()) < self.threshold[bucket] {
+            bucket as u32
+        } else {
+            self.alias[bucket]
+        }
+    }
+}
+
+/// Walker/Vose alias table in exact integers: n buckets of capacity `total`, each
+/// holding its own item up to `threshold` and its alias above.
+fn vose(quantised: &[u64], total: u64) -> (Vec<u64>, Vec<u32>) {
+    let n = quantised.len();
+    let capacity = u128::from(total);
+    let mut scaled: Vec<u128> = quantised
+        .iter()
+        .map(|&q| u128::from(q) * n as u128)
+        .collect();
+    let mut threshold = vec![total; n];
+    let mut alias: Vec<u32> = (0..n as u32).collect();
+    let (mut small, mut large): (Vec<u32>, Vec<u32>) =
+        (0..n as u32).partition(|&i| scaled[i as usize] < capacity);
+    while let (Some(&l), Some(&g)) = (small.last(), large.last()) {
+        small.pop();
+        threshold[l as usize] = scaled[l as usize] as u64;
+        alias[l as usize] = g;
+        scaled[g as usize] -= capacity - scaled[l as usize];
+        if scaled[g as usize] < capacity {
+            large.pop();
+            small.push(g);
+        }
+    }
+    (threshold, alias)
+}
+
+/// The outcome of sampling for one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WeightedDrawn {
+    /// Requested minus produced.
+    pub shortfall: u64,
+    /// Quantised weight of the user's candidates: a negative `i` was proposed with
+    /// probability `weight(i) / mass` (the logQ of sampled softmax).
+    pub mass: u64,
+    /// Draws made by the search method (the rest were accepted proposals).
+    pub searched: u64,
+}
+
+/// One worker's scratch for weighted sampling, reused across users.
+#[derive(Debug, Default)]
+pub struct WeightedSampler {
+    marks: Vec<u64>,
+    sorted: Vec<u32>,
+    prefix: Vec<u64>,
+}
+
+impl WeightedSampler {
+    /// Writes into `out` (cleared first) `request` negatives of a user whose excluded
+    /// items (positives and any extra exclusions) are `excluded`, sorted and unique.
+    /// Without replacement a user with fewer candidates of positive weight than
+    /// requested gets all of them; the order of `out` is uniformly random either way.
+    pub fn sample<R: RngCore + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        weights: &Weights,
+        excluded: &[u32],
+        request: u64,
+        replacement: crate::uniform::Replacement,
+        out: &mut Vec<u32>,
+    ) -> Result<WeightedDrawn, KernelError> {
+        use crate::uniform::Replacement;
+        out.clear();
+        let n_items = weights.len() as u32;
+        check_ascending(excluded, n_items)?;
+        let excluded_mass: u64 = excluded.iter().map(|&i| weights.weight(i)).sum();
+        let excluded_positive = excluded.iter().filter(|&&i| weights.weight(i) > 0).count() as u64;
+        let available = weights.positive_items() - excluded_positive;
+        let mass = weights.total() - excluded_mass;
+        let mut drawn = WeightedDrawn {
+            shortfall: 0,
+            mass,
+            searched: 0,
+        };
+        if request == 0 {
+            return Ok(drawn);
+        }
+        if available == 0 {
+            drawn.shortfall = request;
+            return Ok(drawn);
+        }
+        if replacement == Replacement::Without && request >= available {
+            self.take_all(weights, excluded, out);
+            shuffle(rng, out);
+            drawn.shortfall = request - available;
+            return Ok(drawn);
+        }
+        drawn.searched = self.draw(
+            rng,
+            weights,
+            excluded,
+            request,
+            replacement == Replacement::Without,
+            mass,
+            out,
+        );
+        if replacement == Replacement::Without {
+            // Successive sampling orders heavy items first; pairing with anchors needs
+            // an order independent of weight.
+            shuffle(rng, out);
+        }
+        Ok(drawn)
+    }
+
+    /// Every candidate of positive weight, ascending.
+    fn take_all(&self, weights: &Weights, excluded: &[u32], out: &mut Vec<u32>) {
+        let mut next = excluded.iter().peekable();
+        for i in 0..weights.len() as u32 {
+            if next.peek() == Some(&&i) {
+                next.next();
+            } else if weights.weight(i) > 0 {
+                out.push(i);
+            }
+        }
+    }
+
+    /// Makes `count` draws (distinct if `distinct`) into `out`; returns how many used
+    /// the search method.
+    #[allow(clippy::too_many_arguments)]
+    fn draw<R: RngCore + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        weights: &Weights,
+        excluded: &[u32],
+        count: u64,
+        distinct: bool,
+        mass: u64,
+        out: &mut Vec<u32>,
+    ) -> u64 {
+        let total = weights.total();
+        let mut remaining = mass;
+        let mut searching = false;
+        let mut searched = 0;
+        self.mark_all(excluded, weights.len(), true);
+        for _ in 0..count {
+            if !searching && remaining < total - remaining {
+                searching = true; // acceptance would drop below 1/2
+                self.start_search(weights, excluded, out);
+            }
+            let item = match (!searching)
+                .then(|| self.propose_unmarked(rng, weights))
+                .flatten()
+            {
+                Some(item) => item,
+                None => {
+                    if !searching {
+                        searching = true;
+                        self.start_search(weights, excluded, out);
+                    }
+                    searched += 1;
+                    self.search(rng, weights, remaining)
+                }
+            };
+            out.push(item);
+            if distinct {
+                remaining -= weights.weight(item);
+                if searching {
+                    self.insert_excluded(weights, item);
+                } else {
+                    self.set_mark(item);
+                }
+            }
+        }
+        self.mark_all(excluded, weights.len(), false);
+        for &item in out.iter() {
+            self.marks[item as usize / 64] = 0;
+        }
+        searched
+    }
+
+    fn propose_unmarked<R: RngCore + ?Sized>(&self, rng: &mut R, weights: &Weights) -> Option<u32> {
+        (0..MAX_PROPOSALS)
+            .map(|_| weights.propose(rng))
+            .find(|&i| self.marks[i as usize / 64] >> (i % 64) & 1 == 0)
+    }
+
+    fn set_mark(&mut self, i: u32) {
+        self.marks[i as usize / 64] |= 1 << (i % 64);
+    }
+
+    /// Sets (or clears) the marks of `items`, growing the bitmap to `n_items` bits.
+    fn mark_all(&mut self, items: &[u32], n_items: usize, on: bool) {
+        if self.marks.len() < n_items.div_ceil(64) {
+            self.marks.resize(n_items.div_ceil(64), 0);
+        }
+        for &i in items {
+            if on {
+                self.set_mark(i);
+            } else {
+                self.marks[i as usize / 64] = 0;
+            }
+        }
+    }
+
+    /// Builds the sorted excluded list (excluded ∪ drawn so far) and its prefix masses.
+    fn start_search(&mut self, weights: &Weights, excluded: &[u32], drawn: &[u32]) {
+        self.sorted.clear();
+        self.sorted.extend_from_slice(excluded);
+        self.sorted.extend_from_slice(drawn);
+        self.sorted.sort_unstable();
+        self.prefix.clear();
+        self.prefix.push(0);
+        for &i in &self.sorted {
+            self.prefix
+                .push(self.prefix.last().expect("non-empty") + weights.weight(i));
+        }
+    }
+
+    fn insert_excluded(&mut self, weights: &Weights, item: u32) {
+        let at = self.sorted.partition_point(|&x| x < item);
+        self.sorted.insert(at, item);
+        let w = weights.weight(item);
+        self.prefix.insert(at + 1, self.prefix[at] + w);
+        for p in &mut self.prefix[at + 2..] {
+            *p += w;
+        }
+    }
+
+    /// One draw over the candidates (items not in `sorted`), never rejecting.
+    fn search<R: RngCore + ?Sized>(&self, rng: &mut R, weights: &Weights, remaining: u64) -> u32 {
+        let u = below(rng, remaining);
+        let cum = &weights.cumulative;
+        let (sorted, prefix) = (&self.sorted, &self.prefix);
+        // Candidate mass before gap t (the items between sorted[t-1] and sorted[t]).
+        let gap_start = |t: usize| cum[sorted[t - 1] as usize + 1] - prefix[t];
+        // gap_start is non-decreasing in t, and gap 0 starts at 0 <= u: find the last
+        // gap starting at or before u.
+        let (mut lo_t, mut hi_t) = (0usize, sorted.len());
+        while lo_t < hi_t {
+            let mid = (lo_t + hi_t).div_ceil(2);
+            if gap_start(mid) <= u {
+                lo_t = mid;
+            } else {
+                hi_t = mid - 1;
+            }
+        }
+        let t = lo_t;
+        let lo = if t == 0 {
+            0
+        } else {
+            sorted[t - 1] as usize + 1
+        };
+        let hi = sorted.get(t).map_or(weights.len(), |&x| x as usize);
+        let target = u + prefix[t];
+        (lo + cum[lo + 1..=hi].partition_point(|&c| c <= target)) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests;
