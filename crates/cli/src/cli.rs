@@ -112,9 +112,30 @@ pub struct SampleArgs {
     /// Number of parts (default: about 1 GB each).
     #[arg(long)]
     pub shards: Option<u32>,
-    /// Sampling strategy.
+    /// Sampling strategy: uniform over each user's candidates, or popularity-weighted
+    /// (successive sampling: numpy's choice(replace=False, p) semantics).
     #[arg(long, value_enum, default_value = "uniform")]
     pub strategy: StrategyArg,
+    /// Popularity exponent: item weight = (interactions of the item)^alpha; items
+    /// nobody touched weigh 0. 0.75 is word2vec's smoothing.
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// Per-item weights replacing popularity^alpha: a .npy of float64 or float32, one
+    /// finite value >= 0 per line of items.txt (needs --strategy popularity).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// CSV with `user,item` columns of original ids: pairs never drawn for that user
+    /// (held-out positives, blocked items).
+    #[arg(long)]
+    pub exclude: Option<PathBuf>,
+    /// Skip --exclude pairs whose user or item is not in the store (counted) instead of
+    /// failing.
+    #[arg(long, requires = "exclude")]
+    pub skip_unknown: bool,
+    /// Also write log_q.npy (<f4): log of the probability with which each negative was
+    /// proposed for its user (w_i / W_u; uniform: -log(candidates)); NaN on positives.
+    #[arg(long)]
+    pub log_q: bool,
     /// Replace an existing dataset.
     #[arg(long)]
     pub overwrite: bool,
@@ -128,6 +149,8 @@ pub struct SampleArgs {
 pub enum StrategyArg {
     /// Every non-positive item equally likely.
     Uniform,
+    /// Weighted by popularity^alpha (or --weights).
+    Popularity,
 }
 
 #[derive(Debug, ClapArgs)]

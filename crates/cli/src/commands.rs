@@ -162,7 +162,12 @@ fn sample_config(a: &SampleArgs) -> SampleConfig {
     SampleConfig {
         strategy: match a.strategy {
             StrategyArg::Uniform => Strategy::Uniform,
+            StrategyArg::Popularity => Strategy::Popularity { alpha: a.alpha },
         },
+        weights: a.weights.clone(),
+        exclude: a.exclude.clone(),
+        skip_unknown: a.skip_unknown,
+        log_q: a.log_q,
         amount: match (a.ratio, a.per_user) {
             (_, Some(n)) => Amount::PerUser(n),
             (r, None) => Amount::Ratio(r.unwrap_or(1)),
@@ -227,7 +232,12 @@ fn describe_config(c: &SampleConfig) -> String {
         Replacement::With => "with replacement",
         Replacement::Without => "distinct",
     };
-    format!("uniform, {amount}, {replacement}, seed {}", c.seed)
+    let strategy = match c.strategy {
+        Strategy::Uniform => "uniform".to_string(),
+        Strategy::Popularity { .. } if c.weights.is_some() => "weights file".to_string(),
+        Strategy::Popularity { alpha } => format!("popularity^{alpha}"),
+    };
+    format!("{strategy}, {amount}, {replacement}, seed {}", c.seed)
 }
 
 fn synth_options(a: &GenerateArgs) -> SynthOptions {
@@ -333,6 +343,11 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         negatives_only: false,
         shards: Some(2),
         strategy: StrategyArg::Uniform,
+        alpha: 1.0,
+        weights: None,
+        exclude: None,
+        skip_unknown: false,
+        log_q: false,
         overwrite: true,
         fsync: false,
     };

@@ -4,11 +4,14 @@ use negsamp_kernel::uniform::Replacement;
 use serde::{Deserialize, Serialize};
 
 /// How negatives are chosen among a user's candidates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// Every non-positive item equally likely (the pre-verified binary search).
     Uniform,
+    /// Item i weighs `popularity(i)^alpha` (or the `--weights` file's value); without
+    /// replacement by successive sampling, as numpy's `choice(replace=False, p)`.
+    Popularity { alpha: f64 },
 }
 
 /// How many negatives a user is asked for.
@@ -34,7 +37,7 @@ impl Amount {
 }
 
 /// Everything that determines a run's output, plus how it is laid out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleConfig {
     pub strategy: Strategy,
     pub amount: Amount,
@@ -43,6 +46,14 @@ pub struct SampleConfig {
     /// Omit the positive rows.
     pub negatives_only: bool,
     pub seed: u64,
+    /// Per-item weights (`.npy`, float) replacing popularity^alpha.
+    pub weights: Option<std::path::PathBuf>,
+    /// CSV of (user, item) original ids never drawn for that user.
+    pub exclude: Option<std::path::PathBuf>,
+    /// Skip `exclude` pairs naming unknown ids instead of failing.
+    pub skip_unknown: bool,
+    /// Write `log_q.npy`: the log-probability with which each negative was proposed.
+    pub log_q: bool,
     /// Number of parts; `None` sizes parts at about `target_part_bytes`.
     pub shards: Option<u32>,
     #[serde(skip)]
@@ -67,6 +78,10 @@ impl Default for SampleConfig {
             replacement: Replacement::Without,
             negatives_only: false,
             seed: 0,
+            weights: None,
+            exclude: None,
+            skip_unknown: false,
+            log_q: false,
             shards: None,
             target_part_bytes: 1 << 30,
             chunk_rows: 1 << 16,
@@ -81,6 +96,18 @@ impl SampleConfig {
         if self.shards == Some(0) {
             return Err(crate::EngineError::Config(
                 "--shards must be at least 1".into(),
+            ));
+        }
+        if let Strategy::Popularity { alpha } = self.strategy {
+            if !alpha.is_finite() {
+                return Err(crate::EngineError::Config(format!(
+                    "--alpha must be finite, not {alpha}"
+                )));
+            }
+        }
+        if self.weights.is_some() && self.strategy == Strategy::Uniform {
+            return Err(crate::EngineError::Config(
+                "--weights needs --strategy popularity".into(),
             ));
         }
         if self.chunk_rows == 0 || self.target_part_bytes == 0 {

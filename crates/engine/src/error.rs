@@ -19,6 +19,9 @@ pub enum EngineError {
     },
     #[error("{path} already exists; pass --overwrite to replace it")]
     AlreadyExists { path: PathBuf },
+    /// The `--exclude` file could not be read.
+    #[error("--exclude: {0}")]
+    Exclude(negsamp_store::IngestError),
     #[error("invalid parameters: {0}")]
     Config(String),
     /// The dataset does not match its manifest or its store; the message says where.

@@ -17,6 +17,7 @@
 //! on threads, chunking or the number of parts.
 
 pub mod config;
+pub mod context;
 pub mod manifest;
 pub mod npy;
 pub mod plan;

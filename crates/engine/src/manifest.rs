@@ -10,22 +10,26 @@ pub const FORMAT: &str = "negsamp-samples";
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
 
-/// The columns of every part, in file order: name, NumPy dtype, element size.
-pub const COLUMNS: [(&str, &str, usize); 5] = [
+/// Every column a part can hold, in file order: name, NumPy dtype, element size.
+pub const COLUMNS: [(&str, &str, usize); 6] = [
     ("user", "<u4", 4),
     ("item", "<u4", 4),
     ("label", "|u1", 1),
     ("anchor", "<u8", 8),
     ("timestamp", "<i8", 8),
+    ("log_q", "<f4", 4),
 ];
 
-/// The columns present for a store with or without timestamps.
-pub fn columns(has_timestamps: bool) -> &'static [(&'static str, &'static str, usize)] {
-    if has_timestamps {
-        &COLUMNS
-    } else {
-        &COLUMNS[..4]
-    }
+/// The columns present, as indices into [`COLUMNS`]: `timestamp` when the store has
+/// timestamps, `log_q` when asked for.
+pub fn columns(has_timestamps: bool, log_q: bool) -> Vec<usize> {
+    (0..COLUMNS.len())
+        .filter(|&c| match COLUMNS[c].0 {
+            "timestamp" => has_timestamps,
+            "log_q" => log_q,
+            _ => true,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -30,6 +30,9 @@ impl Dtype for i64 {
 impl Dtype for f32 {
     const DESCR: &'static str = "<f4";
 }
+impl Dtype for f64 {
+    const DESCR: &'static str = "<f8";
+}
 
 /// The header of a 1-D array of `len` elements of type `descr`.
 pub fn header(descr: &str, len: u64) -> [u8; HEADER_LEN] {

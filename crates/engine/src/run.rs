@@ -1,6 +1,7 @@
 //! Running a sampling job into a dataset directory.
 
 use crate::config::SampleConfig;
+use crate::context::Context;
 use crate::manifest::{
     self, part_name, ColumnSpec, FileRecord, Manifest, PartRecord, StoreRef, Totals, MANIFEST_FILE,
 };
@@ -56,6 +57,7 @@ pub fn sample_to_dir(
             path: out.to_path_buf(),
         });
     }
+    let context = Context::load(store, config)?;
     let parts = plan::parts(store.indptr(), config);
     let key = RunKey {
         store_fingerprint: format!("{:016x}", store.fingerprint()),
@@ -76,7 +78,7 @@ pub fn sample_to_dir(
                 resumed_parts += 1;
                 record
             }
-            None => write_part(store, config, users.clone(), &dir, &|n| {
+            None => write_part(store, &context, config, users.clone(), &dir, &|n| {
                 progress(users_done + n)
             })?,
         };
@@ -161,6 +163,7 @@ struct Slot {
 /// which capped throughput at that thread's speed whatever `--threads` said.
 fn write_part(
     store: &Store,
+    context: &Context,
     config: &SampleConfig,
     users: Range<u32>,
     dir: &Path,
@@ -172,7 +175,10 @@ fn write_part(
     }
     fs::create_dir_all(&partial).map_err(|e| EngineError::io(&partial, e))?;
     let chunks = plan::chunks(store.indptr(), users.clone(), config);
-    let mut writer = PartWriter::create(&partial, store.has_timestamps())?;
+    let mut writer = PartWriter::create(
+        &partial,
+        &manifest::columns(store.has_timestamps(), config.log_q),
+    )?;
     let mut wave: Vec<Slot> = Vec::new();
     let mut tally = Tally::default();
     let mut users_done = 0u64;
@@ -184,8 +190,14 @@ fn write_part(
                 slot.columns.clear();
                 slot.tally = Tally::default();
                 range.clone().try_for_each(|u| {
-                    slot.sampler
-                        .sample_user(store, config, u, &mut slot.columns, &mut slot.tally)
+                    slot.sampler.sample_user(
+                        store,
+                        context,
+                        config,
+                        u,
+                        &mut slot.columns,
+                        &mut slot.tally,
+                    )
                 })
             })?;
         writer.append(&wave[..wave_chunks.len()])?;
@@ -224,6 +236,8 @@ struct PartWriter {
 }
 
 struct ColumnFile {
+    /// Index into [`manifest::COLUMNS`].
+    column: usize,
     path: PathBuf,
     descr: &'static str,
     element: usize,
@@ -233,15 +247,17 @@ struct ColumnFile {
 }
 
 impl PartWriter {
-    fn create(dir: &Path, has_timestamps: bool) -> Result<Self, EngineError> {
-        let files = manifest::columns(has_timestamps)
+    fn create(dir: &Path, columns: &[usize]) -> Result<Self, EngineError> {
+        let files = columns
             .iter()
-            .map(|&(name, descr, element)| {
+            .map(|&column| {
+                let (name, descr, element) = manifest::COLUMNS[column];
                 let path = dir.join(format!("{name}.npy"));
                 let mut file = File::create(&path).map_err(|e| EngineError::io(&path, e))?;
                 file.write_all(&npy::header(descr, 0))
                     .map_err(|e| EngineError::io(&path, e))?;
                 Ok(ColumnFile {
+                    column,
                     path,
                     descr,
                     element,
@@ -257,20 +273,17 @@ impl PartWriter {
     /// Appends a wave's chunks, in order, to every column file; the files are written
     /// in parallel.
     fn append(&mut self, wave: &[Slot]) -> Result<(), EngineError> {
-        self.files
-            .par_iter_mut()
-            .enumerate()
-            .try_for_each(|(column, file)| {
-                for slot in wave {
-                    let bytes = slot.columns.column_bytes()[column];
-                    file.file
-                        .write_all(bytes)
-                        .map_err(|e| EngineError::io(&file.path, e))?;
-                    file.hash.update(bytes);
-                    file.len += (bytes.len() / file.element) as u64;
-                }
-                Ok(())
-            })
+        self.files.par_iter_mut().try_for_each(|file| {
+            for slot in wave {
+                let bytes = slot.columns.column_bytes()[file.column];
+                file.file
+                    .write_all(bytes)
+                    .map_err(|e| EngineError::io(&file.path, e))?;
+                file.hash.update(bytes);
+                file.len += (bytes.len() / file.element) as u64;
+            }
+            Ok(())
+        })
     }
 
     /// Writes the final headers, syncs if asked, and returns each file's record.
@@ -331,9 +344,10 @@ fn build_manifest(
             interactions: store.counts().interactions,
             has_timestamps: store.has_timestamps(),
         },
-        columns: manifest::columns(store.has_timestamps())
-            .iter()
-            .map(|&(name, dtype, _)| ColumnSpec {
+        columns: manifest::columns(store.has_timestamps(), config.log_q)
+            .into_iter()
+            .map(|c| manifest::COLUMNS[c])
+            .map(|(name, dtype, _)| ColumnSpec {
                 name: name.into(),
                 dtype: dtype.into(),
             })

@@ -1,14 +1,16 @@
 //! Sampling one user into output rows.
 
 use crate::config::SampleConfig;
+use crate::context::Context;
 use crate::EngineError;
 use negsamp_kernel::pairing::spread;
 use negsamp_kernel::stream::user_rng;
 use negsamp_kernel::uniform::UniformSampler;
+use negsamp_kernel::weighted::WeightedSampler;
 use negsamp_store::Store;
 
 /// Output columns of some rows, reused across chunks.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Columns {
     pub user: Vec<u32>,
     pub item: Vec<u32>,
@@ -16,6 +18,8 @@ pub struct Columns {
     pub anchor: Vec<u64>,
     /// Left empty when the store has no timestamps.
     pub timestamp: Vec<i64>,
+    /// Left empty unless `log_q` is asked for; NaN on positive rows.
+    pub log_q: Vec<f32>,
 }
 
 impl Columns {
@@ -25,6 +29,7 @@ impl Columns {
         self.label.clear();
         self.anchor.clear();
         self.timestamp.clear();
+        self.log_q.clear();
     }
 
     pub fn len(&self) -> usize {
@@ -35,15 +40,16 @@ impl Columns {
         self.user.is_empty()
     }
 
-    /// The raw bytes of each column, in file order (the timestamp column is empty
-    /// when the store has none).
-    pub fn column_bytes(&self) -> [&[u8]; 5] {
+    /// The raw bytes of each column, in the order of `manifest::COLUMNS` (optional
+    /// columns are empty when absent).
+    pub fn column_bytes(&self) -> [&[u8]; 6] {
         [
             bytemuck::cast_slice(&self.user),
             bytemuck::cast_slice(&self.item),
             &self.label,
             bytemuck::cast_slice(&self.anchor),
             bytemuck::cast_slice(&self.timestamp),
+            bytemuck::cast_slice(&self.log_q),
         ]
     }
 
@@ -56,6 +62,7 @@ impl Columns {
         negatives: &[u32],
         anchor: u64,
         timestamp: Option<i64>,
+        log_q: Option<&[f32]>,
     ) {
         let n = negatives.len() + usize::from(positive.is_some());
         self.user.extend(std::iter::repeat_n(user, n));
@@ -66,6 +73,10 @@ impl Columns {
         self.anchor.extend(std::iter::repeat_n(anchor, n));
         if let Some(t) = timestamp {
             self.timestamp.extend(std::iter::repeat_n(t, n));
+        }
+        if let Some(q) = log_q {
+            self.log_q.extend(positive.map(|_| f32::NAN));
+            self.log_q.extend_from_slice(q);
         }
     }
 }
@@ -96,7 +107,11 @@ impl Tally {
 #[derive(Debug, Default)]
 pub struct UserSampler {
     uniform: UniformSampler,
+    weighted: WeightedSampler,
+    /// The user's positives merged with their extra exclusions.
+    excluded: Vec<u32>,
     negatives: Vec<u32>,
+    log_q: Vec<f32>,
     anchor_order: Vec<(i64, u64, u32)>,
     per_anchor: Vec<u32>,
     scratch: Vec<u32>,
@@ -108,6 +123,7 @@ impl UserSampler {
     pub fn sample_user(
         &mut self,
         store: &Store,
+        context: &Context,
         config: &SampleConfig,
         u: u32,
         out: &mut Columns,
@@ -117,17 +133,55 @@ impl UserSampler {
         let k = view.items.len();
         let request = config.amount.request(k);
         let mut rng = user_rng(config.seed, view.key);
-        let drawn = self
-            .uniform
-            .sample(
-                &mut rng,
-                view.items,
-                store.n_items(),
-                request,
-                config.replacement,
-                &mut self.negatives,
-            )
-            .map_err(|source| EngineError::Kernel { user: u, source })?;
+        let extra = context.exclusions.of(u);
+        let excluded = if extra.is_empty() {
+            view.items
+        } else {
+            merge_sorted(view.items, extra, &mut self.excluded);
+            &self.excluded
+        };
+        let kernel_error = |source| EngineError::Kernel { user: u, source };
+        // The proposal law of each negative: weight / mass (uniform: 1 / candidates).
+        let (shortfall, mass) = match &context.weights {
+            None => {
+                let d = self
+                    .uniform
+                    .sample(
+                        &mut rng,
+                        excluded,
+                        store.n_items(),
+                        request,
+                        config.replacement,
+                        &mut self.negatives,
+                    )
+                    .map_err(kernel_error)?;
+                (d.shortfall, u64::from(d.candidates))
+            }
+            Some(weights) => {
+                let d = self
+                    .weighted
+                    .sample(
+                        &mut rng,
+                        weights,
+                        excluded,
+                        request,
+                        config.replacement,
+                        &mut self.negatives,
+                    )
+                    .map_err(kernel_error)?;
+                (d.shortfall, d.mass)
+            }
+        };
+        if config.log_q {
+            let log_mass = (mass as f64).ln();
+            let weight = |i: u32| context.weights.as_ref().map_or(1, |w| w.weight(i)) as f64;
+            self.log_q.clear();
+            self.log_q.extend(
+                self.negatives
+                    .iter()
+                    .map(|&i| (weight(i).ln() - log_mass) as f32),
+            );
+        }
 
         // (timestamp, row, position): rows are unique, so the order is total and an
         // unstable sort is deterministic.
@@ -147,16 +201,45 @@ impl UserSampler {
         let before = out.len();
         let mut next_negative = 0;
         for (&(ts, row, j), &count) in self.anchor_order.iter().zip(&self.per_anchor) {
-            let negatives = &self.negatives[next_negative..next_negative + count as usize];
-            next_negative += count as usize;
+            let run = next_negative..next_negative + count as usize;
+            next_negative = run.end;
             let positive = (!config.negatives_only).then_some(view.items[j as usize]);
-            out.push_anchor(u, positive, negatives, row, view.timestamps.map(|_| ts));
+            let log_q = config.log_q.then(|| &self.log_q[run.clone()]);
+            out.push_anchor(
+                u,
+                positive,
+                &self.negatives[run],
+                row,
+                view.timestamps.map(|_| ts),
+                log_q,
+            );
         }
         tally.rows += (out.len() - before) as u64;
         tally.positives += if config.negatives_only { 0 } else { k as u64 };
         tally.negatives += self.negatives.len() as u64;
-        tally.shortfall += drawn.shortfall;
-        tally.users_short += u64::from(drawn.shortfall > 0);
+        tally.shortfall += shortfall;
+        tally.users_short += u64::from(shortfall > 0);
         Ok(())
+    }
+}
+
+/// Merges two ascending lists into `out`, dropping duplicates.
+pub(crate) fn merge_sorted(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
+    out.clear();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) if x <= y => x,
+            (Some(&x), None) => x,
+            (_, Some(&y)) => y,
+            (None, None) => unreachable!("loop condition"),
+        };
+        while a.get(i) == Some(&next) {
+            i += 1;
+        }
+        while b.get(j) == Some(&next) {
+            j += 1;
+        }
+        out.push(next);
     }
 }

@@ -2,8 +2,10 @@
 //! given its store, row by row against the sampling contract.
 
 use crate::config::SampleConfig;
+use crate::context::Context;
 use crate::manifest::{Manifest, PartRecord};
 use crate::npy;
+use crate::user::merge_sorted;
 use crate::user::Tally;
 use crate::EngineError;
 use negsamp_kernel::uniform::Replacement;
@@ -21,6 +23,7 @@ pub struct PartData {
     pub label: Vec<u8>,
     pub anchor: Vec<u64>,
     pub timestamp: Option<Vec<i64>>,
+    pub log_q: Option<Vec<f32>>,
 }
 
 /// What verification established.
@@ -61,17 +64,34 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
     if u64::from(next_user) != manifest.totals.users {
         return Err(EngineError::invalid(dir, "parts do not cover every user"));
     }
+    let context = store
+        .map(|s| Context::load(s, &manifest.parameters))
+        .transpose()?;
+    let store = store.zip(context.as_ref());
     let tallies: Vec<Tally> = manifest
         .parts
         .par_iter()
         .map(|part| {
-            let data = read_part(&dir.join(&part.name), part, manifest.store.has_timestamps)?;
+            let names: Vec<String> = part.files.iter().map(|f| f.name.clone()).collect();
+            let expected: Vec<String> = manifest
+                .columns
+                .iter()
+                .map(|c| format!("{}.npy", c.name))
+                .collect();
+            if names != expected {
+                return Err(EngineError::invalid(
+                    dir.join(&part.name),
+                    format!("files {names:?}, expected {expected:?}"),
+                ));
+            }
+            let data = read_part(&dir.join(&part.name), part)?;
             match store {
-                Some(store) => check_rows(
+                Some((store, context)) => check_rows(
                     &dir.join(&part.name),
                     part,
                     &data,
                     store,
+                    context,
                     &manifest.parameters,
                 ),
                 None => Ok(part.tally),
@@ -102,22 +122,7 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
 }
 
 /// Reads a part's files, checking sizes and checksums against its record.
-pub fn read_part(
-    dir: &Path,
-    record: &PartRecord,
-    has_timestamps: bool,
-) -> Result<PartData, EngineError> {
-    let expected = crate::manifest::columns(has_timestamps);
-    if record.files.len() != expected.len() {
-        return Err(EngineError::invalid(
-            dir,
-            format!(
-                "{} files listed, expected {}",
-                record.files.len(),
-                expected.len()
-            ),
-        ));
-    }
+pub fn read_part(dir: &Path, record: &PartRecord) -> Result<PartData, EngineError> {
     for f in &record.files {
         let path = dir.join(&f.name);
         let bytes = std::fs::read(&path).map_err(|e| EngineError::io(&path, e))?;
@@ -142,16 +147,18 @@ pub fn read_part(
             ));
         }
     }
+    let listed = |name: &str| record.files.iter().any(|f| f.name == format!("{name}.npy"));
     Ok(PartData {
         user: read_column(dir, "user")?,
         item: read_column(dir, "item")?,
         label: read_column(dir, "label")?,
         anchor: read_column(dir, "anchor")?,
-        timestamp: if has_timestamps {
-            Some(read_column(dir, "timestamp")?)
-        } else {
-            None
-        },
+        timestamp: listed("timestamp")
+            .then(|| read_column(dir, "timestamp"))
+            .transpose()?,
+        log_q: listed("log_q")
+            .then(|| read_column(dir, "log_q"))
+            .transpose()?,
     })
 }
 
@@ -166,8 +173,10 @@ fn check_rows(
     part: &PartRecord,
     data: &PartData,
     store: &Store,
+    context: &Context,
     config: &SampleConfig,
 ) -> Result<Tally, EngineError> {
+    let mut excluded = Vec::new();
     let fail =
         |row: usize, problem: String| EngineError::invalid(dir, format!("row {row}: {problem}"));
     let mut tally = Tally {
@@ -184,6 +193,21 @@ fn check_rows(
         }
         let rows = begin..at;
         let k = view.items.len();
+        merge_sorted(view.items, context.exclusions.of(u), &mut excluded);
+        let (candidates, mass) = match &context.weights {
+            None => {
+                let m = u64::from(store.n_items()) - excluded.len() as u64;
+                (m, m)
+            }
+            Some(w) => {
+                let heavy = excluded.iter().filter(|&&i| w.weight(i) > 0).count() as u64;
+                (
+                    w.positive_items() - heavy,
+                    w.total() - excluded.iter().map(|&i| w.weight(i)).sum::<u64>(),
+                )
+            }
+        };
+        let weight = |i: u32| context.weights.as_ref().map_or(1, |w| w.weight(i));
         let mut positives_seen = 0usize;
         let mut negatives = 0u64;
         let mut current_anchor: Option<u64> = None;
@@ -218,12 +242,27 @@ fn check_rows(
                         ));
                     }
                     last_positive_key = Some(key);
+                    if data.log_q.as_ref().is_some_and(|q| !q[r].is_nan()) {
+                        return Err(fail(r, "log_q of a positive row must be NaN".into()));
+                    }
                     current_anchor = Some(data.anchor[r]);
                     positives_seen += 1;
                 }
                 0 => {
-                    if item >= store.n_items() || view.items.binary_search(&item).is_ok() {
-                        return Err(fail(r, format!("negative item {item} is a positive of user {u} or outside the catalog")));
+                    if item >= store.n_items()
+                        || excluded.binary_search(&item).is_ok()
+                        || weight(item) == 0
+                    {
+                        return Err(fail(r, format!("negative item {item} is a positive or excluded item of user {u}, outside the catalog, or of weight 0")));
+                    }
+                    if let Some(log_q) = &data.log_q {
+                        let expected = (weight(item) as f64).ln() - (mass as f64).ln();
+                        if (f64::from(log_q[r]) - expected).abs() > 1e-5 * expected.abs().max(1.0) {
+                            return Err(fail(
+                                r,
+                                format!("log_q {} differs from log(w/W) = {expected}", log_q[r]),
+                            ));
+                        }
                     }
                     if !config.negatives_only && current_anchor != Some(data.anchor[r]) {
                         return Err(fail(
@@ -249,7 +288,6 @@ fn check_rows(
             ));
         }
         let request = config.amount.request(k);
-        let candidates = u64::from(store.n_items()) - k as u64;
         let expected = match config.replacement {
             _ if candidates == 0 => 0,
             Replacement::With => request,

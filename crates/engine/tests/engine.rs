@@ -4,14 +4,15 @@
 
 use negsamp_engine::manifest::Manifest;
 use negsamp_engine::verify::{read_part, verify_output};
-use negsamp_engine::{sample_to_dir, Amount, EngineError, SampleConfig};
+use negsamp_engine::{sample_to_dir, Amount, EngineError, SampleConfig, Strategy};
 use negsamp_kernel::stream::user_key;
 use negsamp_kernel::uniform::Replacement;
 use negsamp_store::ingest::{ingest, IngestOptions};
 use negsamp_store::synth::{generate, SynthOptions};
 use negsamp_store::write::{to_bytes, Columns};
 use negsamp_store::Store;
-use proptest::prelude::*;
+use proptest::prelude::{any, prop_assert_eq, proptest, Just, ProptestConfig};
+use proptest::strategy::Strategy as _;
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -121,7 +122,7 @@ fn the_pandas_example_gives_the_articles_counts() {
         (t.positives, t.negatives, t.shortfall, t.users_short, t.rows),
         (10, 8, 2, 1, 18)
     );
-    let data = read_part(&out.join("part-00000"), &manifest.parts[0], true).unwrap();
+    let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
     let negatives_per_user: Vec<usize> = (0..5)
         .map(|u| {
             data.user
@@ -227,8 +228,8 @@ fn a_subset_of_users_reproduces_their_rows() {
     let (full_out, subset_out) = (dir.path().join("full"), dir.path().join("sub"));
     let fm = run(&full, &full_out, &config);
     let sm = run(&subset, &subset_out, &config);
-    let f = read_part(&full_out.join("part-00000"), &fm.parts[0], true).unwrap();
-    let s = read_part(&subset_out.join("part-00000"), &sm.parts[0], true).unwrap();
+    let f = read_part(&full_out.join("part-00000"), &fm.parts[0]).unwrap();
+    let s = read_part(&subset_out.join("part-00000"), &sm.parts[0]).unwrap();
     let full_ids = full.user_ids().unwrap();
     let subset_ids = subset.user_ids().unwrap();
     // Rows of the users in the subset, keyed by original id. Source rows differ
@@ -386,7 +387,7 @@ fn negatives_are_uniform_over_candidates_end_to_end() {
             ..Default::default()
         },
     );
-    let data = read_part(&out.join("part-00000"), &manifest.parts[0], true).unwrap();
+    let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
     let mut counts = [0u64; 12];
     for &i in &data.item {
         counts[i as usize] += 1;
@@ -406,7 +407,7 @@ fn negatives_are_uniform_over_candidates_end_to_end() {
     assert!(p_value > 1e-4, "statistic {statistic}, p {p_value}");
 }
 
-fn lists_strategy() -> impl Strategy<Value = (Vec<Vec<u32>>, u32)> {
+fn lists_strategy() -> impl proptest::strategy::Strategy<Value = (Vec<Vec<u32>>, u32)> {
     (1u32..60).prop_flat_map(|n_items| {
         let user = proptest::collection::btree_set(0..n_items, 0..=n_items as usize)
             .prop_map(|s| s.into_iter().collect::<Vec<u32>>());
@@ -429,9 +430,13 @@ proptest! {
         negatives_only in any::<bool>(),
         shards in 1u32..4,
         seed in any::<u64>(),
+        popularity in proptest::option::of(0.0f64..2.0),
+        log_q in any::<bool>(),
     ) {
         let store = store_from_lists(&lists, n_items);
         let config = SampleConfig {
+            strategy: popularity.map_or(Strategy::Uniform, |alpha| Strategy::Popularity { alpha }),
+            log_q,
             amount: per_user.map_or(Amount::Ratio(ratio), Amount::PerUser),
             replacement: if with { Replacement::With } else { Replacement::Without },
             negatives_only,
@@ -448,6 +453,11 @@ proptest! {
         prop_assert_eq!(t.positives, if negatives_only { 0 } else { positives });
         let requested: u64 = lists.iter().map(|l| config.amount.request(l.len())).sum();
         prop_assert_eq!(t.negatives + t.shortfall, requested);
+        if popularity.is_none() && !with {
+            // uniform without replacement: the shortfall is exactly what candidates lack
+            let short: u64 = lists.iter().map(|l| config.amount.request(l.len()).saturating_sub(u64::from(n_items) - l.len() as u64)).sum();
+            prop_assert_eq!(t.shortfall, short);
+        }
     }
 }
 
@@ -464,4 +474,246 @@ fn a_user_with_every_item_gets_none_and_counts_as_short() {
         ),
         (1, 3, 1)
     );
+}
+
+/// Ingests `csv_text` (header `user,item`) into `dir/name.store`.
+fn store_from_csv(dir: &Path, name: &str, csv_text: &str) -> (PathBuf, Store) {
+    let csv = dir.join(format!("{name}.csv"));
+    std::fs::write(&csv, csv_text).unwrap();
+    let path = dir.join(format!("{name}.store"));
+    ingest(&csv, &path, &IngestOptions::default(), &|_| {}).unwrap();
+    let store = Store::open(&path).unwrap();
+    (path, store)
+}
+
+/// Pearson's chi-square of counts against probabilities (all expected counts ≥ 5).
+fn assert_chi_square(counts: &[u64], probabilities: &[f64], alpha: f64) {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    let total: u64 = counts.iter().sum();
+    let mut statistic = 0.0;
+    for (&o, &p) in counts.iter().zip(probabilities) {
+        let e = p * total as f64;
+        assert!(e >= 5.0, "expected count {e} too small");
+        statistic += (o as f64 - e).powi(2) / e;
+    }
+    let p_value = 1.0
+        - ChiSquared::new((counts.len() - 1) as f64)
+            .unwrap()
+            .cdf(statistic);
+    assert!(
+        p_value > alpha,
+        "statistic {statistic:.1}, p {p_value:.2e}, counts {counts:?}"
+    );
+}
+
+/// Popularity^alpha end to end: "donor" users give items 1..=4 popularities 1, 3, 6,
+/// 10 (item 0 gets one more from every probe user); 3000 probe users own item 0 and
+/// get one negative each, which must follow pop^alpha over items 1..=4 — for alpha 1
+/// (the article's value_counts) and 0.5. Fixed seed, significance 1e-4.
+#[test]
+fn popularity_negatives_follow_popularity_to_the_alpha() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("user,item\n");
+    let mut donor = 0;
+    for (item, pop) in [(1, 1), (2, 3), (3, 6), (4, 10)] {
+        for _ in 0..pop {
+            csv.push_str(&format!("d{donor},i{item}\n"));
+            donor += 1;
+        }
+    }
+    for p in 0..3000 {
+        csv.push_str(&format!("p{p},i0\n"));
+    }
+    let (_, store) = store_from_csv(dir.path(), "pop", &csv);
+    let items = store.item_ids().unwrap();
+    let users = store.user_ids().unwrap();
+    for alpha in [1.0, 0.5] {
+        let out = dir.path().join(format!("o{alpha}"));
+        let config = SampleConfig {
+            strategy: Strategy::Popularity { alpha },
+            amount: Amount::PerUser(1),
+            negatives_only: true,
+            seed: 31,
+            log_q: true,
+            ..Default::default()
+        };
+        let manifest = run(&store, &out, &config);
+        let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
+        let mut counts = [0u64; 4];
+        for r in 0..data.user.len() {
+            if users[data.user[r] as usize].starts_with('p') {
+                let item = &items[data.item[r] as usize];
+                counts[item[1..].parse::<usize>().unwrap() - 1] += 1;
+            }
+        }
+        let w: Vec<f64> = [1.0f64, 3.0, 6.0, 10.0]
+            .iter()
+            .map(|p| p.powf(alpha))
+            .collect();
+        let total: f64 = w.iter().sum();
+        assert_chi_square(
+            &counts,
+            &w.iter().map(|x| x / total).collect::<Vec<_>>(),
+            1e-4,
+        );
+    }
+}
+
+/// A weights file replaces popularity; zero weights are never drawn; a bad file is a
+/// clear error.
+#[test]
+fn weights_files_are_honoured_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("user,item\n");
+    for u in 0..4000 {
+        csv.push_str(&format!("u{u},a\n"));
+    }
+    csv.push_str("x,b\nx,c\nx,d\nx,e\n");
+    let (_, store) = store_from_csv(dir.path(), "w", &csv);
+    assert_eq!(store.item_ids().unwrap(), ["a", "b", "c", "d", "e"]);
+    let write_npy = |name: &str, values: &[f64]| {
+        let path = dir.path().join(name);
+        let mut bytes = negsamp_engine::npy::header("<f8", values.len() as u64).to_vec();
+        bytes.extend_from_slice(bytemuck::cast_slice(values));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let weights = write_npy("w.npy", &[5.0, 1.0, 0.0, 2.0, 7.0]);
+    let config = SampleConfig {
+        strategy: Strategy::Popularity { alpha: 1.0 },
+        weights: Some(weights),
+        amount: Amount::PerUser(1),
+        negatives_only: true,
+        seed: 4,
+        ..Default::default()
+    };
+    let out = dir.path().join("o");
+    let manifest = run(&store, &out, &config);
+    let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
+    let mut counts = [0u64; 5];
+    for r in 0..data.user.len() {
+        if data.user[r] < 4000 {
+            counts[data.item[r] as usize] += 1;
+        }
+    }
+    assert_eq!(
+        (counts[0], counts[2]),
+        (0, 0),
+        "positive and zero-weight items are never drawn"
+    );
+    assert_chi_square(&[counts[1], counts[3], counts[4]], &[0.1, 0.2, 0.7], 1e-4);
+
+    for (name, values, needle) in [
+        ("short.npy", vec![1.0; 4], "4 weights for a catalog of 5"),
+        ("neg.npy", vec![1.0, -1.0, 1.0, 1.0, 1.0], "weight -1"),
+    ] {
+        let bad = SampleConfig {
+            weights: Some(write_npy(name, &values)),
+            ..config.clone()
+        };
+        let err = sample_to_dir(
+            &store,
+            &dir.path().join(format!("out-{name}")),
+            &bad,
+            &|_| {},
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+}
+
+#[test]
+fn exclusions_are_never_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("user,item\n");
+    for u in 0..300 {
+        csv.push_str(&format!("u{u},i{}\n", u % 3));
+    }
+    for i in 0..10 {
+        csv.push_str(&format!("x,i{i}\n"));
+    }
+    let (_, store) = store_from_csv(dir.path(), "e", &csv);
+    let exclude = dir.path().join("holdout.csv");
+    let mut holdout = String::from("item,user\n");
+    for u in 0..300 {
+        for i in 3..8 {
+            holdout.push_str(&format!("i{i},u{u}\n"));
+        }
+    }
+    std::fs::write(&exclude, &holdout).unwrap();
+    for strategy in [Strategy::Uniform, Strategy::Popularity { alpha: 1.0 }] {
+        let config = SampleConfig {
+            strategy,
+            exclude: Some(exclude.clone()),
+            amount: Amount::PerUser(4),
+            log_q: true,
+            ..Default::default()
+        };
+        let out = dir.path().join(format!("o-{strategy:?}"));
+        let manifest = run(&store, &out, &config); // verify checks exclusions and log_q
+        let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
+        let items = store.item_ids().unwrap();
+        let users = store.user_ids().unwrap();
+        let mut negatives = 0;
+        for r in (0..data.user.len())
+            .filter(|&r| data.label[r] == 0 && users[data.user[r] as usize] != "x")
+        {
+            let item: u32 = items[data.item[r] as usize][1..].parse().unwrap();
+            assert!(!(3..8).contains(&item), "excluded item {item} drawn");
+            negatives += 1;
+        }
+        // 10 items − 1 positive − 5 excluded = 4 candidates: exactly 4 each
+        assert_eq!(negatives, 300 * 4);
+        if strategy == Strategy::Uniform {
+            let q = data.log_q.as_ref().unwrap();
+            let r = (0..data.user.len())
+                .find(|&r| data.label[r] == 0 && users[data.user[r] as usize] != "x")
+                .unwrap();
+            assert!((f64::from(q[r]) - (-(4f64).ln())).abs() < 1e-6);
+        }
+    }
+    std::fs::write(&exclude, "user,item\nu1,nope\n").unwrap();
+    let config = SampleConfig {
+        exclude: Some(exclude.clone()),
+        ..Default::default()
+    };
+    let err = sample_to_dir(&store, &dir.path().join("bad"), &config, &|_| {}).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("line 2: item \"nope\" is not in the store"),
+        "{err}"
+    );
+    let config = SampleConfig {
+        skip_unknown: true,
+        ..config
+    };
+    run(&store, &dir.path().join("skipped"), &config);
+}
+
+#[test]
+fn popularity_output_does_not_depend_on_threads_or_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&generated_store(dir.path(), 2000, 300, 8)).unwrap();
+    let config = SampleConfig {
+        strategy: Strategy::Popularity { alpha: 0.75 },
+        amount: Amount::Ratio(2),
+        seed: 3,
+        log_q: true,
+        ..Default::default()
+    };
+    let a = dir.path().join("a");
+    pool(1).install(|| run(&store, &a, &config));
+    let b = dir.path().join("b");
+    pool(3).install(|| {
+        run(
+            &store,
+            &b,
+            &SampleConfig {
+                shards: Some(4),
+                chunk_rows: 33,
+                ..config.clone()
+            },
+        )
+    });
+    assert!(dataset_bytes(&a) == dataset_bytes(&b));
 }

@@ -5,7 +5,9 @@
 //! lets ingest cut a file into byte ranges at arbitrary newlines and parse them in
 //! parallel.
 
+use crate::IngestError;
 use memchr::memchr;
+use std::path::Path;
 
 /// Where one field sits in its line.
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +99,70 @@ pub(crate) fn parse_i64(field: &[u8]) -> Option<i64> {
     std::str::from_utf8(field).ok()?.parse().ok()
 }
 
+/// Reads two columns, chosen by header name, of a small CSV (such as an exclusion
+/// list) as owned strings; malformed rows are errors naming the line.
+pub fn read_pairs(
+    path: &Path,
+    first: &str,
+    second: &str,
+) -> Result<Vec<(String, String)>, IngestError> {
+    let text = std::fs::read(path).map_err(|e| IngestError::Io {
+        path: path.into(),
+        source: e,
+    })?;
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
+    let (mut spans, mut scratch) = (Vec::new(), Vec::new());
+    let mut lines = text.split(|&b| b == b'\n').map(trim_cr).enumerate();
+    let quote = |line: usize| IngestError::UnterminatedQuote {
+        path: path.into(),
+        line: line as u64 + 1,
+    };
+    let header = lines.next().map(|(_, h)| h).unwrap_or_default();
+    split(header, &mut spans).map_err(|_| quote(0))?;
+    let names: Vec<String> = spans
+        .iter()
+        .map(|&s| String::from_utf8_lossy(field(header, s, &mut scratch)).into_owned())
+        .collect();
+    let column = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| IngestError::MissingColumn {
+                path: path.into(),
+                column: name.into(),
+                available: names.join(", "),
+                flag: "exclude",
+            })
+    };
+    let (a, b) = (column(first)?, column(second)?);
+    let mut out = Vec::new();
+    for (i, line) in lines.filter(|(_, l)| !l.is_empty()) {
+        split(line, &mut spans).map_err(|_| quote(i))?;
+        if spans.len() != names.len() {
+            return Err(IngestError::FieldCount {
+                path: path.into(),
+                line: i as u64 + 1,
+                expected: names.len(),
+                got: spans.len(),
+            });
+        }
+        let mut text_of = |k: usize, name: &str| {
+            let value = String::from_utf8_lossy(field(line, spans[k], &mut scratch)).into_owned();
+            if value.is_empty() {
+                Err(IngestError::EmptyId {
+                    path: path.into(),
+                    line: i as u64 + 1,
+                    column: name.into(),
+                })
+            } else {
+                Ok(value)
+            }
+        };
+        out.push((text_of(a, first)?, text_of(b, second)?));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +191,31 @@ mod tests {
     fn rejects_broken_quotes() {
         assert_eq!(fields(r#""open,1"#), Err(LineError::Quote));
         assert_eq!(fields(r#""a"b,1"#), Err(LineError::Quote));
+    }
+
+    #[test]
+    fn reads_pairs_by_column_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.csv");
+        std::fs::write(&path, "item,user\r\n\"a,b\",u1\r\nc,u2\r\n\r\n").unwrap();
+        let pairs = read_pairs(&path, "user", "item").unwrap();
+        assert_eq!(
+            pairs,
+            [
+                ("u1".to_string(), "a,b".to_string()),
+                ("u2".into(), "c".into())
+            ]
+        );
+        std::fs::write(&path, "user,item\nu1\n").unwrap();
+        assert!(matches!(
+            read_pairs(&path, "user", "item"),
+            Err(IngestError::FieldCount { line: 2, .. })
+        ));
+        std::fs::write(&path, "u,i\n").unwrap();
+        assert!(matches!(
+            read_pairs(&path, "user", "item"),
+            Err(IngestError::MissingColumn { .. })
+        ));
     }
 
     #[test]

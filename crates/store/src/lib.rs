@@ -15,6 +15,7 @@
 //! * [`synth`] generates seeded synthetic interaction CSVs of any size.
 //! * [`publish`] writes directories under a temporary name and renames them into place.
 
+pub mod csv;
 pub mod format;
 pub mod ids;
 pub mod ingest;
@@ -24,7 +25,6 @@ pub mod stats;
 pub mod synth;
 pub mod write;
 
-mod csv;
 mod error;
 mod store;
 
