@@ -220,8 +220,9 @@ fn alias_table_is_exact() {
         let total = u128::from(weights.total());
         let mut implied = vec![0u128; weights.len()];
         for b in 0..weights.len() {
-            implied[b] += u128::from(weights.threshold[b]);
-            implied[weights.alias[b] as usize] += total - u128::from(weights.threshold[b]);
+            let bucket = weights.buckets[b];
+            implied[b] += u128::from(bucket.threshold);
+            implied[bucket.alias as usize] += total - u128::from(bucket.threshold);
         }
         for (i, &got) in implied.iter().enumerate() {
             // P(i) = got / (n · total) must equal q_i / total
