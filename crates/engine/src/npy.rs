@@ -15,24 +15,14 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 pub trait Dtype: Pod {
     const DESCR: &'static str;
 }
-impl Dtype for u8 {
-    const DESCR: &'static str = "|u1";
+macro_rules! dtypes {
+    ($($t:ty => $descr:literal),* $(,)?) => {
+        $(impl Dtype for $t {
+            const DESCR: &'static str = $descr;
+        })*
+    };
 }
-impl Dtype for u32 {
-    const DESCR: &'static str = "<u4";
-}
-impl Dtype for u64 {
-    const DESCR: &'static str = "<u8";
-}
-impl Dtype for i64 {
-    const DESCR: &'static str = "<i8";
-}
-impl Dtype for f32 {
-    const DESCR: &'static str = "<f4";
-}
-impl Dtype for f64 {
-    const DESCR: &'static str = "<f8";
-}
+dtypes!(u8 => "|u1", u32 => "<u4", u64 => "<u8", i64 => "<i8", f32 => "<f4", f64 => "<f8");
 
 /// The header of a 1-D array of `len` elements of type `descr`.
 pub fn header(descr: &str, len: u64) -> [u8; HEADER_LEN] {
