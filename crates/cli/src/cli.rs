@@ -78,7 +78,8 @@ pub struct InfoArgs {
 
 #[derive(Debug, ClapArgs)]
 pub struct VerifyArgs {
-    /// A store directory or a sampled dataset directory.
+    /// A store directory, a sampled dataset directory, or the parent of a split's
+    /// train/ and test/.
     pub path: PathBuf,
     /// For a dataset: the store to check rows against (default: the one named in
     /// its manifest, if it still exists).
@@ -136,6 +137,10 @@ pub struct SampleArgs {
     /// proposed for its user (w_i / W_u; uniform: -log(candidates)); NaN on positives.
     #[arg(long)]
     pub log_q: bool,
+    /// Time split: rows whose anchor timestamp is < T go to OUT/train/, the rest to
+    /// OUT/test/, each a complete dataset (needs a store with timestamps).
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
+    pub split_at: Option<i64>,
     /// Replace an existing dataset.
     #[arg(long)]
     pub overwrite: bool,

@@ -8,7 +8,7 @@ use crate::progress;
 use anyhow::{bail, Context, Result};
 use negsamp_engine::manifest::{Manifest, MANIFEST_FILE};
 use negsamp_engine::verify::verify_output;
-use negsamp_engine::{sample_to_dir, Amount, SampleConfig, Strategy};
+use negsamp_engine::{sample_split, sample_to_dir, Amount, RunSummary, SampleConfig, Strategy};
 use negsamp_kernel::uniform::Replacement;
 use negsamp_store::ingest::{ingest, IngestOptions, TimeColumn};
 use negsamp_store::publish::staging_path;
@@ -134,6 +134,17 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
         );
         return Ok(());
     }
+    let sides = ["train", "test"].map(|side| a.path.join(side));
+    if !a.path.join(MANIFEST_FILE).exists() && sides.iter().all(|d| d.join(MANIFEST_FILE).exists())
+    {
+        for side in sides {
+            verify_cmd(&VerifyArgs {
+                path: side,
+                store: a.store.clone(),
+            })?;
+        }
+        return Ok(());
+    }
     if !a.path.join(MANIFEST_FILE).exists() {
         bail!(
             "{} is neither a store (no {STORE_FILE}) nor a sampled dataset (no {MANIFEST_FILE})",
@@ -168,6 +179,7 @@ fn sample_config(a: &SampleArgs) -> SampleConfig {
         exclude: a.exclude.clone(),
         skip_unknown: a.skip_unknown,
         log_q: a.log_q,
+        split: None,
         amount: match (a.ratio, a.per_user) {
             (_, Some(n)) => Amount::PerUser(n),
             (r, None) => Amount::Ratio(r.unwrap_or(1)),
@@ -190,15 +202,32 @@ fn sample_cmd(a: &SampleArgs) -> Result<()> {
     let store = Store::open(&a.store)?;
     let config = sample_config(a);
     let bar = progress::bar(u64::from(store.n_users()), "users");
-    let summary = sample_to_dir(&store, &a.out, &config, &|done| bar.set_position(done))?;
+    let progress = |done| bar.set_position(done);
+    let runs: Vec<(std::path::PathBuf, RunSummary)> = match a.split_at {
+        None => vec![(
+            a.out.clone(),
+            sample_to_dir(&store, &a.out, &config, &progress)?,
+        )],
+        Some(at) => {
+            let [train, test] = sample_split(&store, &a.out, &config, at, &progress)?;
+            vec![(a.out.join("train"), train), (a.out.join("test"), test)]
+        }
+    };
     bar.finish_and_clear();
+    for (out, summary) in runs {
+        print_run(&a.store, &out, &config, &summary);
+    }
+    Ok(())
+}
+
+fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSummary) {
     let t = summary.manifest.totals.tally;
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
     println!(
         "sampled {} → {} ({})",
-        a.store.display(),
-        a.out.display(),
-        describe_config(&config)
+        store.display(),
+        out.display(),
+        describe_config(config)
     );
     println!(
         "  rows {}: {} positives, {} negatives",
@@ -220,7 +249,6 @@ fn sample_cmd(a: &SampleArgs) -> Result<()> {
         t.rows as f64 / 1e6 / secs,
         t.negatives as f64 / 1e6 / secs
     );
-    Ok(())
 }
 
 fn describe_config(c: &SampleConfig) -> String {
@@ -348,6 +376,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         exclude: None,
         skip_unknown: false,
         log_q: false,
+        split_at: None,
         overwrite: true,
         fsync: false,
     };

@@ -224,3 +224,65 @@ fn demo_runs_end_to_end() {
     assert!(text(&out).contains("every row checked"), "{}", text(&out));
     assert!(dir.path().join("d/train/part-00000/item.npy").exists());
 }
+
+#[test]
+fn popularity_split_and_log_q_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = path(dir.path(), "p.store");
+    assert!(negsamp(&[
+        "ingest",
+        &fixture("pandas_example.csv"),
+        "--out",
+        &store,
+        "--user-col",
+        "user_indice",
+        "--item-col",
+        "item_indice"
+    ])
+    .status
+    .success());
+    let ds = path(dir.path(), "ds");
+    let out = negsamp(&[
+        "sample",
+        &store,
+        "--out",
+        &ds,
+        "--strategy",
+        "popularity",
+        "--alpha",
+        "0.75",
+        "--log-q",
+        "--split-at",
+        "1005",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("ds/train") && text(&out).contains("ds/test"),
+        "{}",
+        text(&out)
+    );
+    assert!(Path::new(&ds).join("train/part-00000/log_q.npy").exists());
+    let out = negsamp(&["verify", &ds]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        text(&out).matches("every row checked").count(),
+        2,
+        "{}",
+        text(&out)
+    );
+    // --weights without --strategy popularity is a usage problem, reported as such
+    let out = negsamp(&[
+        "sample",
+        &store,
+        "--out",
+        &path(dir.path(), "w"),
+        "--weights",
+        "x.npy",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("--weights needs --strategy popularity"),
+        "{}",
+        text(&out)
+    );
+}

@@ -36,6 +36,42 @@ impl Amount {
     }
 }
 
+/// Which side of a time split a dataset holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Rows whose anchor timestamp is before the split.
+    Train,
+    /// Rows whose anchor timestamp is at or after the split.
+    Test,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Train => "train",
+            Side::Test => "test",
+        }
+    }
+}
+
+/// A time split: a dataset holds the rows of one side of `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Split {
+    pub at: i64,
+    pub side: Side,
+}
+
+impl Split {
+    /// Whether a row whose anchor has timestamp `ts` belongs to this side.
+    pub fn keeps(self, ts: i64) -> bool {
+        match self.side {
+            Side::Train => ts < self.at,
+            Side::Test => ts >= self.at,
+        }
+    }
+}
+
 /// Everything that determines a run's output, plus how it is laid out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleConfig {
@@ -54,6 +90,8 @@ pub struct SampleConfig {
     pub skip_unknown: bool,
     /// Write `log_q.npy`: the log-probability with which each negative was proposed.
     pub log_q: bool,
+    /// Keep only the rows of one side of a time split (set by `sample_split`).
+    pub split: Option<Split>,
     /// Number of parts; `None` sizes parts at about `target_part_bytes`.
     pub shards: Option<u32>,
     #[serde(skip)]
@@ -82,6 +120,7 @@ impl Default for SampleConfig {
             exclude: None,
             skip_unknown: false,
             log_q: false,
+            split: None,
             shards: None,
             target_part_bytes: 1 << 30,
             chunk_rows: 1 << 16,

@@ -26,6 +26,6 @@ pub mod user;
 pub mod verify;
 
 mod error;
-pub use config::{Amount, SampleConfig, Strategy};
+pub use config::{Amount, SampleConfig, Side, Split, Strategy};
 pub use error::EngineError;
-pub use run::{sample_to_dir, RunSummary};
+pub use run::{sample_split, sample_to_dir, RunSummary};

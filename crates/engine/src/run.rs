@@ -1,6 +1,6 @@
 //! Running a sampling job into a dataset directory.
 
-use crate::config::SampleConfig;
+use crate::config::{SampleConfig, Side, Split};
 use crate::context::Context;
 use crate::manifest::{
     self, part_name, ColumnSpec, FileRecord, Manifest, PartRecord, StoreRef, Totals, MANIFEST_FILE,
@@ -97,6 +97,59 @@ pub fn sample_to_dir(
         resumed_parts,
         elapsed: start.elapsed(),
     })
+}
+
+/// Samples `store` once per side of a time split at `at`: `out/train/` holds the rows
+/// whose anchor timestamp is before `at`, `out/test/` the rest, each a complete
+/// dataset with its own manifest. Both are built inside one staging directory and
+/// published together; a finished side is reused when the same command is rerun.
+pub fn sample_split(
+    store: &Store,
+    out: &Path,
+    config: &SampleConfig,
+    at: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<[RunSummary; 2], EngineError> {
+    config.validate()?;
+    if !store.has_timestamps() {
+        return Err(EngineError::Config(
+            "--split-at needs timestamps, and this store has none; ingest with a time column"
+                .into(),
+        ));
+    }
+    if out.exists() && !config.overwrite {
+        return Err(EngineError::AlreadyExists {
+            path: out.to_path_buf(),
+        });
+    }
+    let staging = staging_path(out);
+    fs::create_dir_all(&staging).map_err(|e| EngineError::io(&staging, e))?;
+    let run_side = |side| -> Result<RunSummary, EngineError> {
+        let side_config = SampleConfig {
+            split: Some(Split { at, side }),
+            overwrite: true,
+            ..config.clone()
+        };
+        let dir = staging.join(side.name());
+        let recorded = Manifest::read(&dir).ok();
+        let same = |m: &Manifest| {
+            serde_json::to_value(&m.parameters).ok() == serde_json::to_value(&side_config).ok()
+        };
+        match recorded {
+            Some(manifest) if same(&manifest) => {
+                let resumed_parts = manifest.parts.len();
+                Ok(RunSummary {
+                    manifest,
+                    resumed_parts,
+                    elapsed: Duration::ZERO,
+                })
+            }
+            _ => sample_to_dir(store, &dir, &side_config, progress),
+        }
+    };
+    let summaries = [run_side(Side::Train)?, run_side(Side::Test)?];
+    publish(&staging, out, config.overwrite).map_err(|e| EngineError::io(out, e))?;
+    Ok(summaries)
 }
 
 /// Keeps a staging directory left by an interrupted run of the same job (its finished

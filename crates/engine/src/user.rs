@@ -203,7 +203,12 @@ impl UserSampler {
         for (&(ts, row, j), &count) in self.anchor_order.iter().zip(&self.per_anchor) {
             let run = next_negative..next_negative + count as usize;
             next_negative = run.end;
+            if config.split.is_some_and(|split| !split.keeps(ts)) {
+                continue;
+            }
             let positive = (!config.negatives_only).then_some(view.items[j as usize]);
+            tally.positives += u64::from(positive.is_some());
+            tally.negatives += run.len() as u64;
             let log_q = config.log_q.then(|| &self.log_q[run.clone()]);
             out.push_anchor(
                 u,
@@ -215,8 +220,6 @@ impl UserSampler {
             );
         }
         tally.rows += (out.len() - before) as u64;
-        tally.positives += if config.negatives_only { 0 } else { k as u64 };
-        tally.negatives += self.negatives.len() as u64;
         tally.shortfall += shortfall;
         tally.users_short += u64::from(shortfall > 0);
         Ok(())

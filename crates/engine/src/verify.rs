@@ -11,7 +11,7 @@ use crate::EngineError;
 use negsamp_kernel::uniform::Replacement;
 use negsamp_store::Store;
 use rayon::prelude::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -185,6 +185,7 @@ fn check_rows(
     };
     let mut at = 0usize;
     let mut seen = HashSet::new();
+    let mut per_anchor = HashMap::new();
     for u in part.users[0]..part.users[1] {
         let view = store.user(u)?;
         let begin = at;
@@ -213,6 +214,7 @@ fn check_rows(
         let mut current_anchor: Option<u64> = None;
         let mut last_positive_key: Option<(i64, u64)> = None;
         seen.clear();
+        per_anchor.clear();
         for r in rows {
             let item = data.item[r];
             let j = view
@@ -228,6 +230,15 @@ fn check_rows(
             let ts = view.timestamps.map(|t| t[j]);
             if data.timestamp.as_ref().map(|t| t[r]) != ts {
                 return Err(fail(r, "timestamp differs from the anchor's".into()));
+            }
+            if config
+                .split
+                .is_some_and(|split| !split.keeps(ts.unwrap_or(i64::MIN)))
+            {
+                return Err(fail(
+                    r,
+                    "anchor timestamp is on the other side of the split".into(),
+                ));
             }
             match data.label[r] {
                 1 => {
@@ -277,14 +288,23 @@ fn check_rows(
                         ));
                     }
                     negatives += 1;
+                    *per_anchor.entry(data.anchor[r]).or_insert(0u64) += 1;
                 }
                 other => return Err(fail(r, format!("label {other}"))),
             }
         }
-        if !config.negatives_only && positives_seen != k {
+        // The anchors this dataset holds: all of the user's positives, or those on
+        // this side of a split.
+        let on_side = |j: usize| {
+            config
+                .split
+                .is_none_or(|split| split.keeps(view.timestamps.map_or(i64::MIN, |t| t[j])))
+        };
+        let anchors = (0..k).filter(|&j| on_side(j)).count();
+        if !config.negatives_only && positives_seen != anchors {
             return Err(fail(
                 at,
-                format!("user {u} has {positives_seen} positive rows, the store {k}"),
+                format!("user {u} has {positives_seen} positive rows, expected {anchors}"),
             ));
         }
         let request = config.amount.request(k);
@@ -293,7 +313,25 @@ fn check_rows(
             Replacement::With => request,
             Replacement::Without => request.min(candidates),
         };
-        if negatives != expected {
+        // Every anchor holds ⌊t/k⌋ or ⌈t/k⌉ of the user's t negatives.
+        let (low, high) = if k == 0 {
+            (0, 0)
+        } else {
+            (expected / k as u64, expected.div_ceil(k as u64))
+        };
+        for j in (0..k).filter(|&j| on_side(j)) {
+            let count = per_anchor.get(&view.rows[j]).copied().unwrap_or(0);
+            if !(low..=high).contains(&count) {
+                return Err(fail(
+                    at,
+                    format!(
+                        "user {u}: anchor row {} has {count} negatives, expected {low}..={high}",
+                        view.rows[j]
+                    ),
+                ));
+            }
+        }
+        if config.split.is_none() && negatives != expected {
             return Err(fail(
                 at,
                 format!("user {u} has {negatives} negatives, expected {expected}"),

@@ -4,7 +4,7 @@
 
 use negsamp_engine::manifest::Manifest;
 use negsamp_engine::verify::{read_part, verify_output};
-use negsamp_engine::{sample_to_dir, Amount, EngineError, SampleConfig, Strategy};
+use negsamp_engine::{sample_split, sample_to_dir, Amount, EngineError, SampleConfig, Strategy};
 use negsamp_kernel::stream::user_key;
 use negsamp_kernel::uniform::Replacement;
 use negsamp_store::ingest::{ingest, IngestOptions};
@@ -716,4 +716,68 @@ fn popularity_output_does_not_depend_on_threads_or_shards() {
         )
     });
     assert!(dataset_bytes(&a) == dataset_bytes(&b));
+}
+
+/// `sample_split` writes train/ and test/, each verified on its own; together they are
+/// exactly the unsplit run's rows, cut at T by anchor timestamp.
+#[test]
+fn split_at_cuts_the_unsplit_run_by_anchor_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&generated_store(dir.path(), 800, 200, 6)).unwrap();
+    let config = SampleConfig {
+        strategy: Strategy::Popularity { alpha: 1.0 },
+        amount: Amount::Ratio(2),
+        seed: 5,
+        shards: Some(2),
+        ..Default::default()
+    };
+    let whole = dir.path().join("whole");
+    run(&store, &whole, &config);
+    let at = 1_650_000_000;
+    let out = dir.path().join("ds");
+    let [train, test] = sample_split(&store, &out, &config, at, &|_| {}).unwrap();
+    for side in ["train", "test"] {
+        verify_output(&out.join(side), Some(&store)).unwrap();
+        assert!(out.join(side).join("users.txt").exists());
+    }
+    let t = (train.manifest.totals.tally, test.manifest.totals.tally);
+    let w = Manifest::read(&whole).unwrap().totals.tally;
+    assert_eq!(t.0.rows + t.1.rows, w.rows);
+    assert_eq!(t.0.positives + t.1.positives, w.positives);
+    assert_eq!(t.0.negatives + t.1.negatives, w.negatives);
+    assert!(t.0.rows > 0 && t.1.rows > 0);
+
+    let columns = |d: &Path| dataset_bytes(d);
+    let whole_cols = columns(&whole);
+    let ts: &[i64] = bytemuck::cast_slice(&whole_cols[4]);
+    for (side, keep) in [("train", true), ("test", false)] {
+        let got = columns(&out.join(side));
+        for (c, element) in [(0usize, 4usize), (1, 4), (2, 1), (3, 8), (4, 8)] {
+            let expected: Vec<u8> = whole_cols[c]
+                .chunks_exact(element)
+                .zip(ts)
+                .filter(|(_, &t)| (t < at) == keep)
+                .flat_map(|(bytes, _)| bytes.to_vec())
+                .collect();
+            assert!(
+                got[c] == expected,
+                "{side}: column {c} differs from the unsplit run cut at T"
+            );
+        }
+    }
+    // rerunning resumes both finished sides
+    let again = sample_split(&store, &dir.path().join("ds2"), &config, at, &|_| {}).unwrap();
+    assert_eq!(again[0].manifest.totals, train.manifest.totals);
+    let keys = [user_key(b"u0")];
+    let columns = Columns {
+        n_items: 3,
+        indptr: &[0, 1],
+        indices: &[1],
+        rows: &[0],
+        timestamps: None,
+        user_keys: &keys,
+    };
+    let no_time = Store::from_bytes(&to_bytes(&columns)).unwrap();
+    let err = sample_split(&no_time, &dir.path().join("x"), &config, at, &|_| {});
+    assert!(matches!(err, Err(EngineError::Config(m)) if m.contains("timestamps")));
 }
