@@ -11,6 +11,7 @@ use negsamp_kernel::stream::{user_rng, UserRng};
 use negsamp_kernel::uniform::{
     count_at_most_partition_point, Candidates, Replacement, UniformSampler,
 };
+use negsamp_kernel::weighted::{WeightedSampler, Weights};
 use std::hint::black_box;
 
 const N_ITEMS: u32 = 1_000_000;
@@ -106,9 +107,55 @@ fn uniform_distinct_one_to_one(c: &mut Criterion) {
     group.finish();
 }
 
+/// Rejection against search for weighted sampling: Zipf(1) weights over 1M items, a
+/// user whose positives are the heaviest items holding a given share of the weight,
+/// 64 distinct negatives. Each path is forced (floor 0: rejection while it can; floor
+/// above 1: search only); the crossover sets `REJECTION_FLOOR`.
+fn weighted_paths(c: &mut Criterion) {
+    let w: Vec<f64> = (1..=N_ITEMS).map(|r| 1.0 / f64::from(r)).collect();
+    let weights = Weights::new(&w).unwrap();
+    let total: f64 = w.iter().sum();
+    let mut group = c.benchmark_group("weighted_paths");
+    group.throughput(Throughput::Elements(64));
+    for share in [0.0, 0.25, 0.5, 0.75, 0.9] {
+        // the heaviest items, up to `share` of the weight
+        let mut acc = 0.0;
+        let positives: Vec<u32> = (0..N_ITEMS)
+            .take_while(|&i| {
+                acc += w[i as usize];
+                acc <= share * total
+            })
+            .collect();
+        for (name, floor) in [("rejection", 0.0), ("search", 2.0)] {
+            let mut sampler = WeightedSampler::with_rejection_floor(floor);
+            let mut out = Vec::new();
+            let mut user = 0u64;
+            group.bench_with_input(BenchmarkId::new(name, share), &share, |b, _| {
+                b.iter(|| {
+                    user += 1;
+                    let mut rng = user_rng(9, user);
+                    sampler
+                        .sample(
+                            &mut rng,
+                            &weights,
+                            &positives,
+                            64,
+                            Replacement::Without,
+                            &mut out,
+                        )
+                        .unwrap();
+                    black_box(&out);
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     uniform_with_replacement,
-    uniform_distinct_one_to_one
+    uniform_distinct_one_to_one,
+    weighted_paths
 );
 criterion_main!(benches);

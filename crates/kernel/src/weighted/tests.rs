@@ -91,9 +91,10 @@ fn run_sets(
     s: u64,
     users: u64,
     seed: u64,
+    floor: f64,
 ) -> (HashMap<Vec<u32>, u64>, u64) {
     let weights = Weights::new(w).unwrap();
-    let mut sampler = WeightedSampler::default();
+    let mut sampler = WeightedSampler::with_rejection_floor(floor);
     let mut out = Vec::new();
     let mut counts = HashMap::new();
     let mut searched = 0;
@@ -120,14 +121,14 @@ fn run_sets(
 const TEN: [f64; 10] = [5.0, 1.0, 3.0, 0.0, 8.0, 2.0, 2.0, 13.0, 1.0, 4.0];
 
 /// The rejection path: 30 items of weights 1–7 (total 118) with light positives, so
-/// 2–3 draws never bring acceptance below 1/2 and no draw uses the search; the drawn
-/// sets follow the exact successive-sampling law.
+/// 2–3 draws never bring acceptance below the default floor and no draw uses the
+/// search; the drawn sets follow the exact successive-sampling law.
 #[test]
 fn rejection_path_follows_successive_sampling() {
     let w: Vec<f64> = (0..30).map(|i| f64::from(i % 7 + 1)).collect();
     for (excluded, s) in [(vec![1u32], 2u64), (vec![2, 8, 20], 3)] {
         let candidates: Vec<u32> = (0..30).filter(|i| !excluded.contains(i)).collect();
-        let (counts, searched) = run_sets(&w, &excluded, s, 100_000, 11);
+        let (counts, searched) = run_sets(&w, &excluded, s, 100_000, 11, REJECTION_FLOOR);
         assert_eq!(searched, 0, "every draw should be an accepted proposal");
         chi_square_pooled(
             &counts,
@@ -138,8 +139,8 @@ fn rejection_path_follows_successive_sampling() {
     }
 }
 
-/// The search path: positives hold more than half the weight (items 4 and 7: 21 of
-/// 39), so every draw is made by the search.
+/// The search path, forced (a floor above 1), with positives holding 1–2 thirds of
+/// the weight.
 #[test]
 fn search_path_follows_successive_sampling() {
     for (excluded, s) in [
@@ -148,20 +149,21 @@ fn search_path_follows_successive_sampling() {
         (vec![4, 7, 9], 4),
     ] {
         let candidates: Vec<u32> = (0..10).filter(|i| !excluded.contains(i)).collect();
-        let (counts, searched) = run_sets(&TEN, &excluded, s, 60_000, 12);
+        let (counts, searched) = run_sets(&TEN, &excluded, s, 60_000, 12, 2.0);
         assert_eq!(searched, 60_000 * s, "every draw should use the search");
         let law = successive_set_law(&TEN, &candidates, s as usize);
         chi_square_pooled(&counts, &law, 60_000, 1e-4);
     }
 }
 
-/// Mixed: acceptance starts above 1/2 and falls below it during the draws.
+/// Mixed: with a floor of 1/2, acceptance starts above it and falls below it during
+/// the draws.
 #[test]
 fn switching_mid_user_keeps_the_law() {
     // excluded weight 13 of 39; drawing 4 of the rest usually removes over 6.5 more
     let excluded = vec![7u32];
     let candidates: Vec<u32> = (0..10).filter(|i| !excluded.contains(i)).collect();
-    let (counts, searched) = run_sets(&TEN, &excluded, 4, 60_000, 13);
+    let (counts, searched) = run_sets(&TEN, &excluded, 4, 60_000, 13, 0.5);
     assert!(searched > 0 && searched < 60_000 * 4);
     chi_square_pooled(
         &counts,
