@@ -65,6 +65,10 @@ pub struct IngestArgs {
     /// Replace an existing store.
     #[arg(long)]
     pub overwrite: bool,
+    /// fsync the store before publishing it (durable across power loss; slower). A
+    /// killed ingest never leaves a half-written store either way.
+    #[arg(long)]
+    pub fsync: bool,
 }
 
 #[derive(Debug, ClapArgs)]

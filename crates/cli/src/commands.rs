@@ -46,6 +46,7 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
         items_file: a.items.clone(),
         skip_bad_rows: a.skip_bad_rows,
         overwrite: a.overwrite,
+        fsync: a.fsync,
         ..Default::default()
     };
     let size = std::fs::metadata(&a.csv)
@@ -354,6 +355,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         items: None,
         skip_bad_rows: false,
         overwrite: true,
+        fsync: false,
     })?;
     println!("\n== info");
     info_cmd(&InfoArgs {

@@ -16,7 +16,7 @@
 
 use crate::csv::{field, parse_i64, split, trim_cr, LineError, Span};
 use crate::ids::{read_lines, Interner};
-use crate::write::{write_store_dir, Columns};
+use crate::write::{write_store_dir, Columns, PublishOptions};
 use crate::IngestError;
 use memchr::{memchr, memrchr};
 use negsamp_kernel::stream::user_key;
@@ -55,6 +55,8 @@ pub struct IngestOptions {
     pub skip_bad_rows: bool,
     /// Replace an existing store directory.
     pub overwrite: bool,
+    /// fsync the store before publishing it.
+    pub fsync: bool,
     /// Bytes read and parsed per step; small values exercise block boundaries in tests.
     pub block_size: usize,
 }
@@ -68,6 +70,7 @@ impl Default for IngestOptions {
             items_file: None,
             skip_bad_rows: false,
             overwrite: false,
+            fsync: false,
             block_size: 64 << 20,
         }
     }
@@ -121,13 +124,11 @@ pub fn ingest(
         timestamps: csr.timestamps.as_deref(),
         user_keys: &user_keys,
     };
-    let fingerprint = write_store_dir(
-        dest,
-        &columns,
-        &parsed.users,
-        &parsed.items,
-        options.overwrite,
-    )?;
+    let publish = PublishOptions {
+        overwrite: options.overwrite,
+        fsync: options.fsync,
+    };
+    let fingerprint = write_store_dir(dest, &columns, &parsed.users, &parsed.items, publish)?;
     Ok(IngestSummary {
         rows: parsed.records,
         bad_rows: parsed.bad_rows,

@@ -83,16 +83,26 @@ pub fn to_bytes(columns: &Columns<'_>) -> Vec<u8> {
     out
 }
 
+/// How a directory is published.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Replace an existing destination.
+    pub overwrite: bool,
+    /// Force every file to disk before the rename (durable across power loss). Without
+    /// it a killed process still leaves the old result or the new one, never a mix.
+    pub fsync: bool,
+}
+
 /// Writes a complete store directory at `dest` — `store.bin`, `users.txt`,
-/// `items.txt` — under a staging name, then publishes it. An existing `dest` is only
-/// replaced with `overwrite`.
+/// `items.txt` — under a staging name, then publishes it.
 pub fn write_store_dir(
     dest: &Path,
     columns: &Columns<'_>,
     users: &Interner,
     items: &Interner,
-    overwrite: bool,
+    options: PublishOptions,
 ) -> Result<u64, StoreError> {
+    let PublishOptions { overwrite, fsync } = options;
     if dest.exists() && !overwrite {
         return Err(StoreError::AlreadyExists {
             path: dest.to_path_buf(),
@@ -104,9 +114,9 @@ pub fn write_store_dir(
             remove_any(&staging).map_err(|e| StoreError::io(&staging, e))?;
         }
         fs::create_dir_all(&staging).map_err(|e| StoreError::io(&staging, e))?;
-        let fingerprint = write_file(&staging.join(STORE_FILE), |w| encode(columns, w))?;
-        write_file(&staging.join(USERS_FILE), |w| users.write_lines(w))?;
-        write_file(&staging.join(ITEMS_FILE), |w| items.write_lines(w))?;
+        let fingerprint = write_file(&staging.join(STORE_FILE), fsync, |w| encode(columns, w))?;
+        write_file(&staging.join(USERS_FILE), fsync, |w| users.write_lines(w))?;
+        write_file(&staging.join(ITEMS_FILE), fsync, |w| items.write_lines(w))?;
         publish(&staging, dest, overwrite).map_err(|e| StoreError::io(dest, e))?;
         Ok(fingerprint)
     })();
@@ -118,6 +128,7 @@ pub fn write_store_dir(
 
 fn write_file<T>(
     path: &Path,
+    fsync: bool,
     body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<T>,
 ) -> Result<T, StoreError> {
     let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
@@ -126,6 +137,8 @@ fn write_file<T>(
     let file = writer
         .into_inner()
         .map_err(|e| StoreError::io(path, e.into_error()))?;
-    file.sync_all().map_err(|e| StoreError::io(path, e))?;
+    if fsync {
+        file.sync_all().map_err(|e| StoreError::io(path, e))?;
+    }
     Ok(value)
 }

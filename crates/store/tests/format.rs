@@ -72,7 +72,8 @@ fn memory_and_mapped_opening_agree() {
     for i in 0..6 {
         items.intern(format!("item{i}").as_bytes());
     }
-    let fingerprint = write_store_dir(&dest, &owned.columns(), &users, &items, false).unwrap();
+    let fingerprint =
+        write_store_dir(&dest, &owned.columns(), &users, &items, Default::default()).unwrap();
     let mapped = Store::open(&dest).unwrap();
     let memory = Store::from_bytes(&std::fs::read(dest.join("store.bin")).unwrap()).unwrap();
     assert_eq!(mapped.fingerprint(), fingerprint);
