@@ -238,6 +238,10 @@ fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSumma
         "  users short of candidates: {} (negatives missing in total: {})",
         t.users_short, t.shortfall
     );
+    if summary.manifest.totals.exclusions_skipped > 0 {
+        let skipped = summary.manifest.totals.exclusions_skipped;
+        println!("  --exclude pairs with unknown ids skipped: {skipped}");
+    }
     println!(
         "  {} parts{} in {:.2} s: {:.2}M rows/s, {:.2}M negatives/s",
         summary.manifest.parts.len(),

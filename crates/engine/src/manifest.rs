@@ -89,6 +89,9 @@ pub struct Totals {
     pub tally: Tally,
     pub users: u64,
     pub parts: u64,
+    /// `--exclude` pairs skipped by `--skip-unknown`.
+    #[serde(default)]
+    pub exclusions_skipped: u64,
 }
 
 impl Manifest {

@@ -87,7 +87,8 @@ pub fn sample_to_dir(
         records.push(record);
     }
 
-    let manifest = build_manifest(store, config, records, start.elapsed());
+    let mut manifest = build_manifest(store, config, records, start.elapsed());
+    manifest.totals.exclusions_skipped = context.exclusions.skipped;
     let path = staging.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
     write_file(&path, &json, config.fsync)?;
