@@ -1,7 +1,7 @@
 //! The interaction store: what negsamp samples from.
 //!
 //! A store is a directory holding `store.bin` — one binary CSR file (format in
-//! `docs/store-format.md`, constants in [`format`]) — and the id maps `users.txt` and
+//! `docs/store-format.md`, constants in [`mod@format`]) — and the id maps `users.txt` and
 //! `items.txt` (dense index → original id, one per line).
 //!
 //! * [`Store`] opens a store cheaply: [`Store::open`] maps the file through the single
