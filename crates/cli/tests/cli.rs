@@ -31,21 +31,26 @@ fn path(dir: &Path, name: &str) -> String {
     dir.join(name).to_string_lossy().into_owned()
 }
 
+/// Ingests the pandas article's example into `dir/p.store`; returns its path and the
+/// ingest's output (checked to have succeeded).
+fn ingest_pandas_example(dir: &Path) -> (String, Output) {
+    let store = path(dir, "p.store");
+    let args = ["--user-col", "user_indice", "--item-col", "item_indice"];
+    let out = negsamp(
+        &[
+            &["ingest", &fixture("pandas_example.csv"), "--out", &store][..],
+            &args,
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    (store, out)
+}
+
 #[test]
 fn ingest_info_sample_verify() {
     let dir = tempfile::tempdir().unwrap();
-    let store = path(dir.path(), "p.store");
-    let out = negsamp(&[
-        "ingest",
-        &fixture("pandas_example.csv"),
-        "--out",
-        &store,
-        "--user-col",
-        "user_indice",
-        "--item-col",
-        "item_indice",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    let (store, out) = ingest_pandas_example(dir.path());
     assert!(
         text(&out).contains("users 5, items 4, interactions 10"),
         "{}",
@@ -228,19 +233,7 @@ fn demo_runs_end_to_end() {
 #[test]
 fn popularity_split_and_log_q_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let store = path(dir.path(), "p.store");
-    assert!(negsamp(&[
-        "ingest",
-        &fixture("pandas_example.csv"),
-        "--out",
-        &store,
-        "--user-col",
-        "user_indice",
-        "--item-col",
-        "item_indice"
-    ])
-    .status
-    .success());
+    let (store, _) = ingest_pandas_example(dir.path());
     let ds = path(dir.path(), "ds");
     let out = negsamp(&[
         "sample",
