@@ -72,6 +72,9 @@ impl Split {
     }
 }
 
+/// The most parts a run may be asked for.
+pub const MAX_SHARDS: u32 = 1_000_000;
+
 /// Everything that determines a run's output, plus how it is laid out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleConfig {
@@ -132,10 +135,12 @@ impl Default for SampleConfig {
 
 impl SampleConfig {
     pub fn validate(&self) -> Result<(), crate::EngineError> {
-        if self.shards == Some(0) {
-            return Err(crate::EngineError::Config(
-                "--shards must be at least 1".into(),
-            ));
+        if let Some(n) = self.shards {
+            if !(1..=MAX_SHARDS).contains(&n) {
+                return Err(crate::EngineError::Config(format!(
+                    "--shards must be between 1 and {MAX_SHARDS}, not {n}"
+                )));
+            }
         }
         if let Strategy::Popularity { alpha } = self.strategy {
             if !alpha.is_finite() {

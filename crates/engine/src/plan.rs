@@ -16,11 +16,12 @@ pub const BYTES_PER_ROW: u64 = 25;
 pub fn estimated_rows(indptr: &[u64], users: usize, config: &SampleConfig) -> u64 {
     let positives = indptr[users];
     let kept = if config.negatives_only { 0 } else { positives };
-    kept + match config.amount {
-        Amount::Ratio(r) => u64::from(r) * positives,
+    // Saturating: absurd ratios must give a huge estimate, not a wrapped one.
+    kept.saturating_add(match config.amount {
+        Amount::Ratio(r) => u64::from(r).saturating_mul(positives),
         // users without positives get nothing; counting them anyway only shifts cuts
-        Amount::PerUser(n) => u64::from(n) * users as u64,
-    }
+        Amount::PerUser(n) => u64::from(n).saturating_mul(users as u64),
+    })
 }
 
 /// The user ranges of the parts: `config.shards` of them, or as many as keep each near
@@ -30,9 +31,10 @@ pub fn parts(indptr: &[u64], config: &SampleConfig) -> Vec<Range<u32>> {
     let total = estimated_rows(indptr, n_users, config);
     let count = match config.shards {
         Some(n) => u64::from(n),
-        None => (total * BYTES_PER_ROW)
+        None => total
+            .saturating_mul(BYTES_PER_ROW)
             .div_ceil(config.target_part_bytes)
-            .max(1),
+            .clamp(1, (n_users as u64).max(1)),
     };
     let mut cuts = Vec::with_capacity(count as usize + 1);
     cuts.push(0usize);
