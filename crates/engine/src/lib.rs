@@ -5,9 +5,9 @@
 //!   alone (so a heavy user never hides inside a large chunk).
 //! * [`user`] samples one user: the user's RNG stream (seed, user key), the kernel's
 //!   negatives, the anchors in (timestamp, row) order, the rows emitted.
-//! * [`run`] drives chunks through a rayon pool in waves: every thread samples, then
-//!   every thread writes (one task per `.npy` column file, [`npy`]); the wave's
-//!   buffers are reused, so memory stays flat whatever the dataset size. Parts are
+//! * [`run`] drives chunks through a rayon pool in waves, sampling one wave while
+//!   writing the previous one (one task per `.npy` column file, [`npy`]); the two
+//!   waves' buffers are reused, so memory stays flat whatever the dataset size. Parts are
 //!   written under a staging directory, recorded in the [`manifest`], and the whole
 //!   directory is published atomically; an interrupted run resumes from its finished
 //!   parts.

@@ -210,11 +210,12 @@ struct Slot {
 
 /// Samples the users of one part and writes its directory.
 ///
-/// Work goes in waves of chunks: all threads sample a wave's chunks, then all
-/// threads write it — one task per column file, each appending the wave's chunks in
-/// order. Writing (page-cache copies) costs about as much as sampling here, so
-/// splitting both phases across every core beats a pipeline with one writer thread,
-/// which capped throughput at that thread's speed whatever `--threads` said.
+/// Work goes in waves of chunks: the pool samples a wave's chunks while it writes the
+/// previous wave — one task per column file, each appending the wave's chunks in
+/// order. Writing (page-cache copies) costs about as much as sampling here, so both
+/// must use every core: a pipeline with one dedicated writer thread capped throughput
+/// at that thread's speed whatever `--threads` said, and alternating phases left a
+/// core idle whenever the page cache made a writer wait.
 fn write_part(
     store: &Store,
     context: &Context,
@@ -233,13 +234,14 @@ fn write_part(
         &partial,
         &manifest::columns(store.has_timestamps(), config.log_q),
     )?;
-    let mut wave: Vec<Slot> = Vec::new();
-    let mut tally = Tally::default();
-    let mut users_done = 0u64;
-    for wave_chunks in chunks.chunks(rayon::current_num_threads() * 4) {
-        wave.resize_with(wave_chunks.len(), Slot::default);
+    // Two waves alternate: while one is written (one task per column file), the next
+    // is sampled, in the same pool, so a writer blocked by the page cache leaves its
+    // core to sampling instead of idling it.
+    let sample_wave = |wave: &mut Vec<Slot>, ranges: &[Range<u32>]| -> Result<(), EngineError> {
+        wave.truncate(ranges.len());
+        wave.resize_with(ranges.len(), Slot::default);
         wave.par_iter_mut()
-            .zip(wave_chunks)
+            .zip(ranges)
             .try_for_each(|(slot, range)| {
                 slot.columns.clear();
                 slot.tally = Tally::default();
@@ -253,16 +255,39 @@ fn write_part(
                         &mut slot.tally,
                     )
                 })
-            })?;
-        writer.append(&wave[..wave_chunks.len()])?;
-        for slot in &wave[..wave_chunks.len()] {
-            tally.add(&slot.tally);
+            })
+    };
+    let mut tally = Tally::default();
+    let mut written = |writer: &mut PartWriter, wave: &[Slot]| -> Result<(), EngineError> {
+        writer.append(wave)?;
+        wave.iter().for_each(|slot| tally.add(&slot.tally));
+        Ok(())
+    };
+    let (mut sampled, mut spare): (Option<Vec<Slot>>, Vec<Slot>) = (None, Vec::new());
+    let mut users_done = 0u64;
+    for ranges in chunks.chunks(rayon::current_num_threads() * 4) {
+        let mut wave = std::mem::take(&mut spare);
+        match sampled.take() {
+            None => sample_wave(&mut wave, ranges)?,
+            Some(previous) => {
+                let (write, sample) = rayon::join(
+                    || written(&mut writer, &previous),
+                    || sample_wave(&mut wave, ranges),
+                );
+                write?;
+                sample?;
+                spare = previous;
+            }
         }
-        users_done += wave_chunks
+        sampled = Some(wave);
+        users_done += ranges
             .iter()
             .map(|r| u64::from(r.end - r.start))
             .sum::<u64>();
         progress(users_done);
+    }
+    if let Some(last) = sampled {
+        written(&mut writer, &last)?;
     }
     let files = writer.finish(config.fsync)?;
     let record = PartRecord {
