@@ -30,15 +30,20 @@ pub fn below<R: RngCore + ?Sized>(rng: &mut R, n: u64) -> u64 {
 /// saving left on the sampling hot path.
 pub fn fill_below_u32<R: RngCore + ?Sized>(rng: &mut R, n: u32, count: usize, out: &mut Vec<u32>) {
     debug_assert!(n > 0, "empty range");
-    out.reserve(count);
-    let target = out.len() + count;
+    let start = out.len();
+    out.resize(start + count, 0);
+    let slots = &mut out[start..];
     let threshold = n.wrapping_neg() % n;
-    while out.len() < target {
+    let mut filled = 0;
+    // Written by index into a sized slice (no capacity checks); a rejected half
+    // simply leaves its slot to the next one.
+    while filled < count {
         let word = rng.next_u64();
         for half in [word as u32, (word >> 32) as u32] {
             let product = u64::from(half) * u64::from(n);
-            if (product as u32) >= threshold && out.len() < target {
-                out.push((product >> 32) as u32);
+            if (product as u32) >= threshold && filled < count {
+                slots[filled] = (product >> 32) as u32;
+                filled += 1;
             }
         }
     }
