@@ -193,3 +193,30 @@ fn header_round_trips() {
     assert!(!store.has_timestamps());
     store.verify().unwrap();
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Random multi-byte damage anywhere: opening, reading every user and verifying
+    /// return errors or values, never panic (a fuzz-style sweep of the loader).
+    #[test]
+    fn damaged_stores_never_panic(
+        edits in proptest::collection::vec((0usize..2000, proptest::prelude::any::<u8>()), 1..8),
+        cut in proptest::option::of(0usize..2000),
+    ) {
+        let mut bytes = Owned::sample().bytes();
+        for (at, value) in edits {
+            let at = at % bytes.len();
+            bytes[at] = value;
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut % (bytes.len() + 1));
+        }
+        if let Ok(store) = Store::from_bytes(&bytes) {
+            for u in 0..store.n_users().min(64) {
+                let _ = store.user(u);
+            }
+            let _ = store.verify();
+        }
+    }
+}
