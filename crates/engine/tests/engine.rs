@@ -781,3 +781,42 @@ fn split_at_cuts_the_unsplit_run_by_anchor_time() {
     let err = sample_split(&no_time, &dir.path().join("x"), &config, at, &|_| {});
     assert!(matches!(err, Err(EngineError::Config(m)) if m.contains("timestamps")));
 }
+
+/// A store whose checksums are right but whose data breaks the CSR invariants (as a
+/// buggy writer could produce) makes `sample` fail with an error naming the user,
+/// never panic and never publish output.
+#[test]
+fn corrupt_but_checksummed_stores_are_errors() {
+    let keys: Vec<u64> = (0..2)
+        .map(|u| user_key(format!("u{u}").as_bytes()))
+        .collect();
+    let cases: [(&[u64], &[u32]); 3] = [
+        (&[0, 2, 3], &[3, 1, 2]),  // user 0's items not ascending
+        (&[0, 2, 3], &[1, 2, 99]), // item outside a catalog of 5
+        (&[0, 3, 3], &[1, 2, 4]),  // fine: control
+    ];
+    for (k, (indptr, indices)) in cases.into_iter().enumerate() {
+        let rows: Vec<u64> = (0..indices.len() as u64).collect();
+        let columns = Columns {
+            n_items: 5,
+            indptr,
+            indices,
+            rows: &rows,
+            timestamps: None,
+            user_keys: &keys,
+        };
+        let store = Store::from_bytes(&to_bytes(&columns)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("o");
+        let result = sample_to_dir(&store, &out, &SampleConfig::default(), &|_| {});
+        if k == 2 {
+            result.unwrap();
+        } else {
+            assert!(
+                matches!(result, Err(EngineError::Kernel { .. })),
+                "case {k}: {result:?}"
+            );
+            assert!(!out.exists());
+        }
+    }
+}
