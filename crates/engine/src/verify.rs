@@ -186,6 +186,7 @@ fn check_rows(
     let mut at = 0usize;
     let mut seen = HashSet::new();
     let mut per_anchor = HashMap::new();
+    let mut position_of_row: Vec<(u64, usize)> = Vec::new();
     for u in part.users[0]..part.users[1] {
         let view = store.user(u)?;
         let begin = at;
@@ -215,13 +216,17 @@ fn check_rows(
         let mut last_positive_key: Option<(i64, u64)> = None;
         seen.clear();
         per_anchor.clear();
+        // Source row → position among the user's positives, sorted for binary search:
+        // a linear scan per row would make verify quadratic in a heavy user's degree.
+        position_of_row.clear();
+        position_of_row.extend(view.rows.iter().enumerate().map(|(j, &row)| (row, j)));
+        position_of_row.sort_unstable();
         for r in rows {
             let item = data.item[r];
-            let j = view
-                .rows
-                .iter()
-                .position(|&row| row == data.anchor[r])
-                .ok_or_else(|| {
+            let j = position_of_row
+                .binary_search_by_key(&data.anchor[r], |&(row, _)| row)
+                .map(|at| position_of_row[at].1)
+                .map_err(|_| {
                     fail(
                         r,
                         format!("anchor {} is not a positive of user {u}", data.anchor[r]),

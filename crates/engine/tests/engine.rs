@@ -820,3 +820,73 @@ fn corrupt_but_checksummed_stores_are_errors() {
         }
     }
 }
+
+/// Rewrites one element of a column file and the manifest's checksum for it, as a
+/// buggy writer would: only the row checks against the store can then notice.
+fn tamper<T: bytemuck::Pod>(out: &Path, column: &str, row: usize, value: T) {
+    let path = out.join("part-00000").join(format!("{column}.npy"));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let size = std::mem::size_of::<T>();
+    let at = negsamp_engine::npy::HEADER_LEN + row * size;
+    bytes[at..at + size].copy_from_slice(bytemuck::bytes_of(&value));
+    std::fs::write(&path, &bytes).unwrap();
+    let checksum = format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(&bytes[negsamp_engine::npy::HEADER_LEN..])
+    );
+    let mut manifest = Manifest::read(out).unwrap();
+    let file = manifest.parts[0]
+        .files
+        .iter_mut()
+        .find(|f| f.name == format!("{column}.npy"))
+        .unwrap();
+    file.xxh3 = checksum;
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Each row check of `verify` fires on the corruption it exists for.
+#[test]
+fn verify_checks_every_row_against_the_store() {
+    let store = store_from_lists(&[vec![1, 2, 5], vec![0, 3]], 8);
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = |name: &str| {
+        let out = dir.path().join(name);
+        let manifest = run(&store, &out, &SampleConfig::default());
+        let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
+        (out, data)
+    };
+    let negative_row =
+        |data: &negsamp_engine::verify::PartData| data.label.iter().position(|&l| l == 0).unwrap();
+
+    let (out, data) = fresh("positive-as-negative");
+    let r = negative_row(&data);
+    let positive = if data.user[r] == 0 { 1u32 } else { 0 };
+    tamper(&out, "item", r, positive);
+    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(err.contains("is a positive or excluded item"), "{err}");
+
+    let (out, data) = fresh("foreign-anchor");
+    tamper(&out, "anchor", negative_row(&data), 999u64);
+    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(err.contains("is not a positive of user"), "{err}");
+
+    let (out, data) = fresh("wrong-timestamp");
+    tamper(&out, "timestamp", negative_row(&data), -5i64);
+    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(err.contains("timestamp differs"), "{err}");
+
+    let (out, data) = fresh("repeated-negative");
+    let rows: Vec<usize> = (0..data.user.len())
+        .filter(|&r| data.user[r] == 0 && data.label[r] == 0)
+        .collect();
+    tamper(&out, "item", rows[1], data.item[rows[0]]);
+    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(err.contains("repeated"), "{err}");
+
+    // without the store, only the manifest's promises are checked: these pass
+    verify_output(&out, None).unwrap();
+}
