@@ -29,9 +29,9 @@ pub const LANES: usize = 16;
 /// A without-replacement request with `request * DENSE_FACTOR >= candidates` enumerates
 /// the candidates (O(m) work, at most `DENSE_FACTOR` times the request).
 pub const DENSE_FACTOR: u64 = 4;
-/// Floyd's algorithm checks membership by scanning the drawn ranks up to this request;
-/// above it a bitmap over the rank space is used.
-const FLOYD_SCAN_MAX: u64 = 32;
+/// Distinct draws are checked by scanning what was drawn up to this request; above it
+/// a bitmap over the value space is used.
+const SCAN_MAX: u64 = 32;
 
 /// Whether one user's negatives may repeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +79,11 @@ impl<'a> Candidates<'a> {
             adjusted: buf,
             n_items,
         })
+    }
+
+    /// The adjusted positives `pos[j] - j`, non-decreasing.
+    pub fn adjusted(&self) -> &'a [u32] {
+        self.adjusted
     }
 
     /// Number of candidates `m = n_items - k`.
@@ -167,15 +172,41 @@ pub fn map_interleaved(sorted: &[u32], ranks: &mut [u32]) {
     }
 }
 
-/// Draws uniform negatives for one user; owns the scratch buffers a worker reuses
-/// across users so the hot path allocates nothing once warm.
-#[derive(Debug, Default)]
-pub struct UniformSampler {
-    adjusted: Vec<u32>,
-    seen: Vec<u64>,
+/// How a pre-verified kernel turns candidate ranks into items: the one step in which
+/// variants 5–9 of the NumPy article's family differ. Every map returns the same item
+/// for the same rank, so all pre-verified kernels write byte-identical output and
+/// `auto` may switch maps per user without changing a dataset.
+pub trait RankMap: Default + std::fmt::Debug + Send {
+    /// Called once per user before [`RankMap::map`], with the number of ranks about
+    /// to be mapped (a map with a per-user index amortises its build over them).
+    fn prepare(&mut self, candidates: &Candidates<'_>, ranks: u64);
+    /// Replaces every rank in `ranks` (each `< candidates.count()`) by its item.
+    fn map(&self, candidates: &Candidates<'_>, ranks: &mut [u32]);
 }
 
-impl UniformSampler {
+/// The engine's default map: [`LANES`] interleaved branch-free binary searches over
+/// the adjusted positives ([`map_interleaved`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BranchFree;
+
+impl RankMap for BranchFree {
+    fn prepare(&mut self, _: &Candidates<'_>, _: u64) {}
+    fn map(&self, candidates: &Candidates<'_>, ranks: &mut [u32]) {
+        candidates.map_ranks(ranks);
+    }
+}
+
+/// Pre-verified sampling: draws candidate *ranks* and lets `M` map them to items, so
+/// no draw is ever rejected. Owns the scratch buffers a worker reuses across users,
+/// so the hot path allocates nothing once warm.
+#[derive(Debug, Default)]
+pub struct PreVerified<M: RankMap> {
+    map: M,
+    adjusted: Vec<u32>,
+    seen: DrawnSet,
+}
+
+impl<M: RankMap> PreVerified<M> {
     /// Writes into `out` (cleared first) `request` negatives of the user whose sorted
     /// positives are `positives`, in a catalog of `n_items` items, in random order.
     ///
@@ -198,19 +229,17 @@ impl UniformSampler {
             _ if m == 0 || request == 0 => 0,
             Replacement::With => {
                 fill_below_u32(rng, m as u32, request as usize, out);
-                candidates.map_ranks(out);
+                self.map.prepare(&candidates, request);
+                self.map.map(&candidates, out);
                 request
             }
             Replacement::Without if request.saturating_mul(DENSE_FACTOR) >= m => {
-                candidates.enumerate_into(out);
-                let take = request.min(m) as usize;
-                partial_shuffle(rng, out, take);
-                out.truncate(take);
-                take as u64
+                take_enumerated(rng, &candidates, request, out)
             }
             Replacement::Without => {
                 floyd(rng, m as u32, request as u32, out, &mut self.seen);
-                candidates.map_ranks(out);
+                self.map.prepare(&candidates, request);
+                self.map.map(&candidates, out);
                 shuffle(rng, out);
                 request
             }
@@ -220,6 +249,22 @@ impl UniformSampler {
             candidates: m as u32,
         })
     }
+}
+
+/// The dense without-replacement path shared by every exact kernel: enumerate the
+/// candidates and keep a uniformly random ordered selection of `request` (all of them
+/// when there are fewer). Returns how many were kept.
+pub(crate) fn take_enumerated<R: RngCore + ?Sized>(
+    rng: &mut R,
+    candidates: &Candidates<'_>,
+    request: u64,
+    out: &mut Vec<u32>,
+) -> u64 {
+    candidates.enumerate_into(out);
+    let take = request.min(u64::from(candidates.count())) as usize;
+    partial_shuffle(rng, out, take);
+    out.truncate(take);
+    take as u64
 }
 
 /// Moves a uniformly random ordered selection of `take` elements to the front.
@@ -239,35 +284,70 @@ fn floyd<R: RngCore + ?Sized>(
     m: u32,
     s: u32,
     out: &mut Vec<u32>,
-    seen: &mut Vec<u64>,
+    seen: &mut DrawnSet,
 ) {
-    let use_bitmap = u64::from(s) > FLOYD_SCAN_MAX;
-    if use_bitmap {
-        let words = (m as usize).div_ceil(64);
-        if seen.len() < words {
-            seen.resize(words, 0);
-        }
-    }
+    seen.start(m, u64::from(s));
     for j in (m - s)..m {
         let t = below(rng, u64::from(j) + 1) as u32;
-        let taken = if use_bitmap {
-            seen[t as usize / 64] >> (t % 64) & 1 == 1
-        } else {
-            out.contains(&t)
-        };
-        let chosen = if taken { j } else { t };
-        if use_bitmap {
-            seen[chosen as usize / 64] |= 1 << (chosen % 64);
-        }
+        let chosen = if seen.contains(out, t) { j } else { t };
+        seen.insert(chosen);
         out.push(chosen);
     }
-    if use_bitmap {
-        // Clear only what was set, so the bitmap is reused without a full wipe.
-        for &rank in out.iter() {
-            seen[rank as usize / 64] = 0;
+    seen.finish(out);
+}
+
+/// What one user has drawn so far, for distinctness: a scan of the output while the
+/// request is at most [`SCAN_MAX`], a bitmap over the value space above it. The bitmap
+/// is cleared by the values that were set, so it is reused without a full wipe.
+#[derive(Debug, Default)]
+pub(crate) struct DrawnSet {
+    words: Vec<u64>,
+    bitmap: bool,
+}
+
+impl DrawnSet {
+    /// Prepares for up to `expected` values in `[0, universe)`.
+    pub(crate) fn start(&mut self, universe: u32, expected: u64) {
+        self.bitmap = expected > SCAN_MAX;
+        let words = (universe as usize).div_ceil(64);
+        if self.bitmap && self.words.len() < words {
+            self.words.resize(words, 0);
+        }
+    }
+
+    /// Whether `value` was drawn; `drawn` holds every value inserted since `start`.
+    #[inline]
+    pub(crate) fn contains(&self, drawn: &[u32], value: u32) -> bool {
+        if self.bitmap {
+            self.words[value as usize / 64] >> (value % 64) & 1 == 1
+        } else {
+            drawn.contains(&value)
+        }
+    }
+
+    #[inline]
+    pub(crate) fn insert(&mut self, value: u32) {
+        if self.bitmap {
+            self.words[value as usize / 64] |= 1 << (value % 64);
+        }
+    }
+
+    /// Forgets `drawn`, the values inserted since `start`.
+    pub(crate) fn finish(&mut self, drawn: &[u32]) {
+        if self.bitmap {
+            for &value in drawn {
+                self.words[value as usize / 64] = 0;
+            }
         }
     }
 }
+
+mod guess;
+mod kernels;
+mod maps;
+pub use guess::{Bisect, GuessAndCheck, Hashed, Linear, Positivity, Vectorized};
+pub use kernels::{Kernel, UniformKernel, UniformSampler};
+pub use maps::{Auto, Bucketed, Complement, PartitionPoint};
 
 #[cfg(test)]
 mod tests;

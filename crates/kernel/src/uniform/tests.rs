@@ -48,34 +48,101 @@ proptest! {
         prop_assert_eq!(&enumerated, &reference);
     }
 
-    /// Never a positive, exact counts, shortfall accounting, and distinctness without
-    /// replacement, over random users and requests.
+    /// Every kernel: never a positive, exact counts (`guess-vectorized`: at most the
+    /// request, the rest reported as shortfall), distinctness without replacement; and
+    /// kernels of one family write identical output from the same stream.
     #[test]
-    fn sample_invariants((positives, n_items) in positives_strategy(), request in 0u64..600, seed in any::<u64>(), with in any::<bool>()) {
+    fn sample_invariants_and_family_agreement((positives, n_items) in positives_strategy(), request in 0u64..600, seed in any::<u64>(), with in any::<bool>()) {
         let replacement = if with { Replacement::With } else { Replacement::Without };
-        let mut sampler = UniformSampler::default();
-        let mut rng = user_rng(seed, 9);
-        let mut out = Vec::new();
-        let drawn = sampler.sample(&mut rng, &positives, n_items, request, replacement, &mut out).unwrap();
         let m = u64::from(n_items) - positives.len() as u64;
-        prop_assert_eq!(drawn.candidates as u64, m);
         let expected = match replacement {
             _ if m == 0 => 0,
             Replacement::With => request,
             Replacement::Without => request.min(m),
         };
-        prop_assert_eq!(out.len() as u64, expected);
-        prop_assert_eq!(drawn.shortfall, request - expected);
         let pos: HashSet<u32> = positives.iter().copied().collect();
-        for &item in &out {
-            prop_assert!(item < n_items);
-            prop_assert!(!pos.contains(&item), "negative {} is a positive", item);
-        }
-        if replacement == Replacement::Without {
-            let distinct: HashSet<u32> = out.iter().copied().collect();
-            prop_assert_eq!(distinct.len(), out.len());
+        let mut by_family: std::collections::HashMap<&str, (Kernel, Vec<u32>)> = Default::default();
+        for kernel in Kernel::ALL {
+            let mut sampler = UniformSampler::new(kernel);
+            let mut rng = user_rng(seed, 9);
+            let mut out = vec![7];
+            let drawn = sampler.sample(&mut rng, &positives, n_items, request, replacement, &mut out).unwrap();
+            prop_assert_eq!(drawn.candidates as u64, m);
+            if kernel.may_fall_short() {
+                prop_assert!(out.len() as u64 <= expected);
+            } else {
+                prop_assert_eq!(out.len() as u64, expected, "{}", kernel);
+            }
+            prop_assert_eq!(drawn.shortfall, request - out.len() as u64);
+            for &item in &out {
+                prop_assert!(item < n_items);
+                prop_assert!(!pos.contains(&item), "{}: negative {} is a positive", kernel, item);
+            }
+            if replacement == Replacement::Without {
+                let distinct: HashSet<u32> = out.iter().copied().collect();
+                prop_assert_eq!(distinct.len(), out.len(), "{}", kernel);
+            }
+            match by_family.get(kernel.family()) {
+                Some((first, output)) => prop_assert_eq!(output, &out, "{} differs from {}", kernel, first),
+                None => { by_family.insert(kernel.family(), (kernel, out)); }
+            }
         }
     }
+}
+
+/// The kernels that must give every user exactly what they ask for.
+fn exact_kernels() -> impl Iterator<Item = Kernel> {
+    Kernel::ALL.into_iter().filter(|k| !k.may_fall_short())
+}
+
+/// Every kernel refuses positives that break the store's invariants.
+#[test]
+fn every_kernel_rejects_bad_positives() {
+    let mut rng = user_rng(1, 1);
+    let mut out = Vec::new();
+    for kernel in Kernel::ALL {
+        let mut sampler = UniformSampler::new(kernel);
+        for (positives, replacement) in [
+            (&[3u32, 2][..], Replacement::With),
+            (&[1, 10], Replacement::Without),
+        ] {
+            assert!(
+                sampler
+                    .sample(&mut rng, positives, 10, 4, replacement, &mut out)
+                    .is_err(),
+                "{kernel} accepted {positives:?}"
+            );
+        }
+    }
+}
+
+/// `guess-vectorized` reports a short batch instead of padding it, and its shortfall
+/// is what the positives and repeats took out of the batch.
+#[test]
+fn vectorized_reports_short_batches() {
+    let mut sampler = UniformSampler::new(Kernel::GuessVectorized);
+    let positives: Vec<u32> = (0..50).collect();
+    let mut out = Vec::new();
+    let (mut short_users, mut produced) = (0, 0u64);
+    for user in 0..1000 {
+        let mut rng = user_rng(3, user);
+        let drawn = sampler
+            .sample(
+                &mut rng,
+                &positives,
+                100,
+                10,
+                Replacement::Without,
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(drawn.shortfall + out.len() as u64, 10);
+        short_users += u32::from(drawn.shortfall > 0);
+        produced += out.len() as u64;
+    }
+    // Half the catalog is positive: about 5 of 10 draws survive.
+    assert!(short_users > 990, "{short_users}");
+    assert!((4000..6000).contains(&produced), "{produced}");
 }
 
 #[test]
@@ -138,13 +205,14 @@ fn spread_positives(k: u32, n_items: u32) -> Vec<u32> {
 
 /// Counts how often each item is drawn over `reps` users with the same positives.
 fn item_frequencies(
+    kernel: Kernel,
     positives: &[u32],
     n_items: u32,
     request: u64,
     replacement: Replacement,
     reps: u64,
 ) -> Vec<u64> {
-    let mut sampler = UniformSampler::default();
+    let mut sampler = UniformSampler::new(kernel);
     let mut out = Vec::new();
     let mut counts = vec![0u64; n_items as usize];
     for user in 0..reps {
@@ -160,12 +228,16 @@ fn item_frequencies(
 }
 
 /// With replacement every draw is uniform over the candidates: a plain multinomial.
+/// Every kernel, including `guess-vectorized` (what it keeps is uniform).
 #[test]
 fn with_replacement_is_uniform_over_candidates() {
-    for k in [1u32, 20, 100] {
+    for (kernel, k) in Kernel::ALL
+        .into_iter()
+        .flat_map(|kernel| [(kernel, 1u32), (kernel, 20), (kernel, 100)])
+    {
         let n_items = 300;
         let positives = spread_positives(k, n_items);
-        let counts = item_frequencies(&positives, n_items, 8, Replacement::With, 20_000);
+        let counts = item_frequencies(kernel, &positives, n_items, 8, Replacement::With, 20_000);
         let m = f64::from(n_items - k);
         let expected: Vec<f64> = (0..n_items)
             .map(|i| if positives.contains(&i) { 0.0 } else { 1.0 / m })
@@ -184,9 +256,18 @@ fn without_replacement_includes_every_candidate_equally() {
     let n_items = 1000;
     let positives = spread_positives(90, n_items);
     let m = u64::from(n_items) - 90;
-    for request in [5u64, 100, 600] {
+    for (kernel, request) in
+        exact_kernels().flat_map(|kernel| [(kernel, 5u64), (kernel, 100), (kernel, 600)])
+    {
         let reps = 4000;
-        let counts = item_frequencies(&positives, n_items, request, Replacement::Without, reps);
+        let counts = item_frequencies(
+            kernel,
+            &positives,
+            n_items,
+            request,
+            Replacement::Without,
+            reps,
+        );
         let p = request as f64 / m as f64;
         let e = reps as f64 * p;
         let statistic: f64 = (0..n_items as usize)
@@ -197,7 +278,7 @@ fn without_replacement_includes_every_candidate_equally() {
         let p_value = 1.0 - ChiSquared::new((m - 1) as f64).unwrap().cdf(statistic);
         assert!(
             p_value > 1e-4,
-            "request {request}: statistic {statistic:.1}, p {p_value:.2e}"
+            "{kernel} request {request}: statistic {statistic:.1}, p {p_value:.2e}"
         );
         for &pos in &positives {
             assert_eq!(counts[pos as usize], 0);
@@ -211,7 +292,10 @@ fn without_replacement_includes_every_candidate_equally() {
 fn without_replacement_orders_are_uniform() {
     // 7 of 9 candidates: the dense path (enumerate + partial Fisher–Yates);
     // 12 of 45: Floyd's algorithm followed by a shuffle.
-    for (n_items, positives) in [(9u32, vec![2u32, 5]), (45, (0..33).collect())] {
+    let cases = [(9u32, vec![2u32, 5]), (45, (0..33).collect())];
+    for (kernel, (n_items, positives)) in
+        exact_kernels().flat_map(|k| cases.clone().map(|c| (k, c)))
+    {
         let m = (n_items as usize) - positives.len();
         let mut buf = Vec::new();
         let cands = Candidates::prepare(&positives, n_items, &mut buf).unwrap();
@@ -219,7 +303,7 @@ fn without_replacement_orders_are_uniform() {
         for r in 0..m {
             rank_of[cands.item_at(r as u32) as usize] = r;
         }
-        let mut sampler = UniformSampler::default();
+        let mut sampler = UniformSampler::new(kernel);
         let mut out = Vec::new();
         let mut counts = vec![0u64; m * m];
         for user in 0..60_000 {
@@ -254,8 +338,11 @@ fn first_draw_is_uniform_on_every_path() {
     let n_items = 2000;
     let positives = spread_positives(200, n_items);
     let m = (n_items - 200) as usize;
-    for request in [3u64, 50, 1000] {
-        let mut sampler = UniformSampler::default();
+    for (kernel, request) in Kernel::ALL
+        .into_iter()
+        .flat_map(|k| [(k, 3u64), (k, 50), (k, 1000)])
+    {
+        let mut sampler = UniformSampler::new(kernel);
         let mut out = Vec::new();
         let mut counts = vec![0u64; m];
         let mut buf = Vec::new();
@@ -276,7 +363,9 @@ fn first_draw_is_uniform_on_every_path() {
                     &mut out,
                 )
                 .unwrap();
-            counts[rank_of[out[0] as usize]] += 1;
+            if let Some(&first) = out.first() {
+                counts[rank_of[first as usize]] += 1;
+            }
         }
         chi_square_uniform(&counts, 1e-4);
     }
