@@ -176,7 +176,7 @@ pub fn map_interleaved(sorted: &[u32], ranks: &mut [u32]) {
 /// variants 5–9 of the NumPy article's family differ. Every map returns the same item
 /// for the same rank, so all pre-verified kernels write byte-identical output and
 /// `auto` may switch maps per user without changing a dataset.
-pub trait RankMap: Default + std::fmt::Debug + Send {
+pub trait RankMap: Default + std::fmt::Debug + Send + Sync {
     /// Called once per user before [`RankMap::map`], with the number of ranks about
     /// to be mapped (a map with a per-user index amortises its build over them).
     fn prepare(&mut self, candidates: &Candidates<'_>, ranks: u64);

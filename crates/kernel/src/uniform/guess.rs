@@ -11,7 +11,7 @@ use crate::KernelError;
 use rand_core::RngCore;
 
 /// How a guess-and-check kernel tells whether an item is a positive.
-pub trait Positivity: Default + std::fmt::Debug + Send {
+pub trait Positivity: Default + std::fmt::Debug + Send + Sync {
     /// Called once per user with the sorted positives.
     fn prepare(&mut self, positives: &[u32]);
     /// Whether `item` is one of `positives` (the slice given to `prepare`).

@@ -17,7 +17,7 @@ use crate::stream::UserRng;
 use crate::KernelError;
 
 /// One user's uniform negatives: the contract every variant implements.
-pub trait UniformKernel: std::fmt::Debug + Send {
+pub trait UniformKernel: std::fmt::Debug + Send + Sync {
     /// Writes into `out` (cleared first) `request` negatives of the user whose sorted
     /// positives are `positives`, in a catalog of `n_items` items, in random order.
     ///
