@@ -38,8 +38,7 @@ fn uniform_with_replacement(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCH as u64));
     for k in DEGREES {
         let pos = positives(k);
-        let mut adjusted = Vec::new();
-        let candidates = Candidates::prepare(&pos, N_ITEMS, &mut adjusted).unwrap();
+        let candidates = Candidates::new(&pos, N_ITEMS).unwrap();
         let adj: Vec<u32> = pos.iter().enumerate().map(|(j, &p)| p - j as u32).collect();
         let m = candidates.count();
         let mut rng = user_rng(7, 7);

@@ -1,6 +1,6 @@
 //! What a sampling run is asked to do.
 
-use negsamp_kernel::uniform::Replacement;
+use negsamp_kernel::uniform::{Kernel, Replacement};
 use serde::{Deserialize, Serialize};
 
 /// How negatives are chosen among a user's candidates.
@@ -82,6 +82,10 @@ pub struct SampleConfig {
     pub amount: Amount,
     #[serde(with = "replacement_name")]
     pub replacement: Replacement,
+    /// The uniform kernel. Kernels of one family write identical output; across
+    /// families only the distribution is the same, so the name is part of the run.
+    #[serde(default, with = "kernel_name")]
+    pub kernel: Kernel,
     /// Omit the positive rows.
     pub negatives_only: bool,
     pub seed: u64,
@@ -117,6 +121,7 @@ impl Default for SampleConfig {
             strategy: Strategy::Uniform,
             amount: Amount::Ratio(1),
             replacement: Replacement::Without,
+            kernel: Kernel::Auto,
             negatives_only: false,
             seed: 0,
             weights: None,
@@ -154,6 +159,19 @@ impl SampleConfig {
                 "--weights needs --strategy popularity".into(),
             ));
         }
+        if self.kernel != Kernel::Auto && self.strategy != Strategy::Uniform {
+            return Err(crate::EngineError::Config(format!(
+                "--kernel {} selects a uniform kernel; the popularity strategy has its own",
+                self.kernel
+            )));
+        }
+        if self.kernel.may_fall_short() && self.split.is_some() {
+            return Err(crate::EngineError::Config(format!(
+                "--kernel {} returns short batches at random, which a time split cannot \
+                 account for; use an exact kernel with --split-at",
+                self.kernel
+            )));
+        }
         if self.chunk_rows == 0 || self.target_part_bytes == 0 {
             return Err(crate::EngineError::Config(
                 "chunk and part sizes must be positive".into(),
@@ -182,5 +200,20 @@ mod replacement_name {
                 "unknown replacement {other:?}"
             ))),
         }
+    }
+}
+
+mod kernel_name {
+    use negsamp_kernel::uniform::Kernel;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(k: &Kernel, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(k.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Kernel, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }

@@ -111,7 +111,15 @@ pub fn sample_split(
     at: i64,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<[RunSummary; 2], EngineError> {
-    config.validate()?;
+    let train = Split {
+        at,
+        side: Side::Train,
+    };
+    SampleConfig {
+        split: Some(train),
+        ..config.clone()
+    }
+    .validate()?;
     if !store.has_timestamps() {
         return Err(EngineError::Config(
             "--split-at needs timestamps, and this store has none; ingest with a time column"

@@ -144,6 +144,9 @@ impl UserSampler {
         // The proposal law of each negative: weight / mass (uniform: 1 / candidates).
         let (shortfall, mass) = match &context.weights {
             None => {
+                if self.uniform.kernel() != config.kernel {
+                    self.uniform = UniformSampler::new(config.kernel);
+                }
                 let d = self
                     .uniform
                     .sample(

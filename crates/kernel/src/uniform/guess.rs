@@ -64,7 +64,6 @@ impl Positivity for Bisect {
 #[derive(Debug, Default)]
 pub struct GuessAndCheck<P: Positivity> {
     positivity: P,
-    adjusted: Vec<u32>,
     seen: DrawnSet,
 }
 
@@ -80,14 +79,11 @@ impl<P: Positivity> GuessAndCheck<P> {
         out: &mut Vec<u32>,
     ) -> Result<Drawn, KernelError> {
         out.clear();
-        check_ascending(positives, n_items)?;
-        let m = u64::from(n_items) - positives.len() as u64;
+        let candidates = Candidates::new(positives, n_items)?;
+        let m = u64::from(candidates.count());
         let produced = match replacement {
             _ if m == 0 || request == 0 => 0,
-            Replacement::Without if request >= m => {
-                let candidates = Candidates::prepare(positives, n_items, &mut self.adjusted)?;
-                take_enumerated(rng, &candidates, request, out)
-            }
+            Replacement::Without if request >= m => take_enumerated(rng, &candidates, request, out),
             _ => {
                 let distinct = replacement == Replacement::Without;
                 self.positivity.prepare(positives);

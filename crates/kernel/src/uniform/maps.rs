@@ -4,17 +4,21 @@
 
 use super::{count_at_most_partition_point, BranchFree, Candidates, RankMap};
 
-/// One `partition_point` binary search per rank: the NumPy article's
-/// `searchsorted(pos - arange(k), r, side='right')`, rank by rank.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PartitionPoint;
+/// The NumPy article's pre-verified search as written: materialise
+/// `pos - arange(k)`, then one `partition_point` (`searchsorted(side='right')`) per
+/// rank.
+#[derive(Debug, Default)]
+pub struct PartitionPoint {
+    adjusted: Vec<u32>,
+}
 
 impl RankMap for PartitionPoint {
-    fn prepare(&mut self, _: &Candidates<'_>, _: u64) {}
-    fn map(&self, candidates: &Candidates<'_>, ranks: &mut [u32]) {
-        let adjusted = candidates.adjusted();
+    fn prepare(&mut self, candidates: &Candidates<'_>, _: u64) {
+        candidates.adjusted_into(&mut self.adjusted);
+    }
+    fn map(&self, _: &Candidates<'_>, ranks: &mut [u32]) {
         for rank in ranks {
-            *rank += count_at_most_partition_point(adjusted, *rank);
+            *rank += count_at_most_partition_point(&self.adjusted, *rank);
         }
     }
 }
@@ -59,14 +63,15 @@ pub struct Bucketed {
 
 impl RankMap for Bucketed {
     fn prepare(&mut self, candidates: &Candidates<'_>, _: u64) {
-        let adjusted = candidates.adjusted();
+        let positives = candidates.positives();
         self.runs.clear();
-        for (j, &value) in adjusted.iter().enumerate() {
+        for (j, &positive) in positives.iter().enumerate() {
+            let value = positive - j as u32;
             if self.runs.last().is_none_or(|run| run[0] != value) {
                 self.runs.push([value, j as u32]);
             }
         }
-        self.runs.push([u32::MAX, adjusted.len() as u32]);
+        self.runs.push([u32::MAX, positives.len() as u32]);
         let m = candidates.count();
         self.first_run.clear();
         if m == 0 {
@@ -104,6 +109,9 @@ impl RankMap for Bucketed {
 /// Which map [`Auto`] uses for a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AutoChoice {
+    /// Interleaved search computing the adjusted positives on the fly: no per-user
+    /// pass, for users asking for few negatives relative to their degree.
+    OnTheFly,
     BranchFree,
     Bucketed,
     Complement,
@@ -115,6 +123,7 @@ pub enum AutoChoice {
 /// the choice changes speed only, never output.
 #[derive(Debug, Default)]
 pub struct Auto {
+    branch_free: BranchFree,
     bucketed: Bucketed,
     complement: Complement,
     choice: Option<AutoChoice>,
@@ -127,7 +136,9 @@ impl Auto {
         let m = u64::from(m);
         if m <= ranks.saturating_mul(COMPLEMENT_RANKS_PER_CANDIDATE) && m <= COMPLEMENT_MAX {
             AutoChoice::Complement
-        } else if k >= BUCKETED_MIN_DEGREE && ranks.saturating_mul(BUCKETED_RANKS_PER_DEGREE) >= k {
+        } else if ranks < k {
+            AutoChoice::OnTheFly
+        } else if k >= BUCKETED_MIN_DEGREE {
             AutoChoice::Bucketed
         } else {
             AutoChoice::BranchFree
@@ -140,16 +151,16 @@ impl Auto {
 const COMPLEMENT_RANKS_PER_CANDIDATE: u64 = 1;
 /// ...and fits in the cache.
 const COMPLEMENT_MAX: u64 = 1 << 16;
-/// The bucketed index beats the interleaved search from this degree...
+/// The bucketed index beats the interleaved search from this degree, given at least
+/// as many ranks as positives to amortise its O(k) build.
 const BUCKETED_MIN_DEGREE: u64 = 256;
-/// ...when there are enough ranks to amortise its O(k) build.
-const BUCKETED_RANKS_PER_DEGREE: u64 = 1;
 
 impl RankMap for Auto {
     fn prepare(&mut self, candidates: &Candidates<'_>, ranks: u64) {
-        let choice = Self::choose(candidates.adjusted().len(), candidates.count(), ranks);
+        let choice = Self::choose(candidates.positives().len(), candidates.count(), ranks);
         match choice {
-            AutoChoice::BranchFree => {}
+            AutoChoice::OnTheFly => {}
+            AutoChoice::BranchFree => self.branch_free.prepare(candidates, ranks),
             AutoChoice::Bucketed => self.bucketed.prepare(candidates, ranks),
             AutoChoice::Complement => self.complement.prepare(candidates, ranks),
         }
@@ -158,9 +169,10 @@ impl RankMap for Auto {
 
     fn map(&self, candidates: &Candidates<'_>, ranks: &mut [u32]) {
         match self.choice {
+            Some(AutoChoice::BranchFree) => self.branch_free.map(candidates, ranks),
             Some(AutoChoice::Bucketed) => self.bucketed.map(candidates, ranks),
             Some(AutoChoice::Complement) => self.complement.map(candidates, ranks),
-            Some(AutoChoice::BranchFree) | None => BranchFree.map(candidates, ranks),
+            Some(AutoChoice::OnTheFly) | None => candidates.map_ranks(ranks),
         }
     }
 }

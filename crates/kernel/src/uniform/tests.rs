@@ -27,8 +27,7 @@ proptest! {
     /// single-rank search and the interleaved search (full groups and remainders).
     #[test]
     fn rank_mapping_agrees_with_reference((positives, n_items) in positives_strategy()) {
-        let mut buf = Vec::new();
-        let cands = Candidates::prepare(&positives, n_items, &mut buf).unwrap();
+        let cands = Candidates::new(&positives, n_items).unwrap();
         let reference = naive_candidates(&positives, n_items);
         prop_assert_eq!(cands.count() as usize, reference.len());
         let mut ranks: Vec<u32> = (0..cands.count()).collect();
@@ -147,9 +146,8 @@ fn vectorized_reports_short_batches() {
 
 #[test]
 fn rejects_unsorted_duplicate_and_out_of_range_positives() {
-    let mut buf = Vec::new();
     assert!(matches!(
-        Candidates::prepare(&[3, 2], 10, &mut buf),
+        Candidates::new(&[3, 2], 10),
         Err(KernelError::PositivesNotAscending {
             position: 1,
             previous: 3,
@@ -157,11 +155,11 @@ fn rejects_unsorted_duplicate_and_out_of_range_positives() {
         })
     ));
     assert!(matches!(
-        Candidates::prepare(&[2, 2], 10, &mut buf),
+        Candidates::new(&[2, 2], 10),
         Err(KernelError::PositivesNotAscending { .. })
     ));
     assert_eq!(
-        Candidates::prepare(&[1, 10], 10, &mut buf).unwrap_err(),
+        Candidates::new(&[1, 10], 10).unwrap_err(),
         KernelError::PositiveOutOfRange {
             item: 10,
             n_items: 10
@@ -171,8 +169,7 @@ fn rejects_unsorted_duplicate_and_out_of_range_positives() {
 
 #[test]
 fn the_articles_example_maps_every_rank() {
-    let mut buf = Vec::new();
-    let cands = Candidates::prepare(&[3, 7], 10, &mut buf).unwrap();
+    let cands = Candidates::new(&[3, 7], 10).unwrap();
     let mut ranks: Vec<u32> = (0..8).collect();
     cands.map_ranks(&mut ranks);
     assert_eq!(ranks, [0, 1, 2, 4, 5, 6, 8, 9]);
@@ -297,8 +294,7 @@ fn without_replacement_orders_are_uniform() {
         exact_kernels().flat_map(|k| cases.clone().map(|c| (k, c)))
     {
         let m = (n_items as usize) - positives.len();
-        let mut buf = Vec::new();
-        let cands = Candidates::prepare(&positives, n_items, &mut buf).unwrap();
+        let cands = Candidates::new(&positives, n_items).unwrap();
         let mut rank_of = vec![usize::MAX; n_items as usize];
         for r in 0..m {
             rank_of[cands.item_at(r as u32) as usize] = r;
@@ -345,8 +341,7 @@ fn first_draw_is_uniform_on_every_path() {
         let mut sampler = UniformSampler::new(kernel);
         let mut out = Vec::new();
         let mut counts = vec![0u64; m];
-        let mut buf = Vec::new();
-        let cands = Candidates::prepare(&positives, n_items, &mut buf).unwrap();
+        let cands = Candidates::new(&positives, n_items).unwrap();
         let mut rank_of = vec![0usize; n_items as usize];
         for r in 0..m {
             rank_of[cands.item_at(r as u32) as usize] = r;
