@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive; doc comments are the `--help` text).
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
+use negsamp_kernel::uniform::Kernel;
 use std::path::PathBuf;
 
 /// Exact, fast, reproducible negative sampling for implicit-feedback data.
@@ -10,9 +11,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "negsamp", version, about, long_about)]
 pub struct Args {
-    /// Worker threads (default: all cores).
-    #[arg(long, global = true)]
-    pub threads: Option<usize>,
+    /// Worker threads (default: all cores). `bench` takes a list, e.g. `1,2`, and
+    /// measures each.
+    #[arg(long, global = true, value_delimiter = ',', num_args = 1)]
+    pub threads: Vec<usize>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -32,6 +34,9 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Generate → ingest → sample → verify on synthetic data, in a temporary directory.
     Demo(DemoArgs),
+    /// Time every uniform kernel on a store's users, bucketed by degree: prints a
+    /// table, writes OUT/results.csv and OUT/throughput.png. Progress on stderr.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, ClapArgs)]
@@ -145,6 +150,12 @@ pub struct SampleArgs {
     /// OUT/test/, each a complete dataset (needs a store with timestamps).
     #[arg(long, value_name = "T", allow_negative_numbers = true)]
     pub split_at: Option<i64>,
+    /// Uniform kernel (see `negsamp bench`): auto, branch-free, bucketed, complement,
+    /// partition-point (pre-verified: identical output), guess-linear, guess-hash,
+    /// guess-bisect (guess and check: identical output, same law), guess-vectorized
+    /// (may return fewer negatives, reported as shortfall).
+    #[arg(long, default_value = "auto", value_parser = parse_kernel)]
+    pub kernel: Kernel,
     /// Replace an existing dataset.
     #[arg(long)]
     pub overwrite: bool,
@@ -152,6 +163,46 @@ pub struct SampleArgs {
     /// killed run never leaves a half-written dataset either way.
     #[arg(long)]
     pub fsync: bool,
+}
+
+fn parse_kernel(name: &str) -> Result<Kernel, String> {
+    name.parse()
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct BenchArgs {
+    /// The store directory. Without it, a synthetic store (Zipf popularity,
+    /// log-normal degrees) of --users users is generated in a temporary directory.
+    pub store: Option<PathBuf>,
+    /// Kernels to time: `all` or a comma-separated list of names.
+    #[arg(long, default_value = "all")]
+    pub kernels: String,
+    /// Directory for results.csv and throughput.png.
+    #[arg(long, default_value = "report")]
+    pub out: PathBuf,
+    /// Negatives per positive.
+    #[arg(long, conflicts_with = "per_user")]
+    pub ratio: Option<u32>,
+    /// Negatives per user.
+    #[arg(long)]
+    pub per_user: Option<u32>,
+    /// Time draws with replacement (default: distinct negatives, as `sample`).
+    #[arg(long)]
+    pub with_replacement: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Users timed per degree bucket (evenly spaced in user order).
+    #[arg(long, default_value_t = 2000)]
+    pub users_per_bucket: usize,
+    /// Timed passes per kernel and bucket; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Seconds after which a pass stops early (the cell is marked incomplete).
+    #[arg(long, default_value_t = 2.0)]
+    pub budget: f64,
+    /// Users of the generated store (without STORE).
+    #[arg(long, default_value_t = 200_000)]
+    pub users: u64,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

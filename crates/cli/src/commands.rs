@@ -1,5 +1,6 @@
 //! One function per subcommand.
 
+use crate::bench;
 use crate::cli::{
     Args, Command, DemoArgs, GenerateArgs, InfoArgs, IngestArgs, SampleArgs, StrategyArg,
     VerifyArgs,
@@ -9,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use negsamp_engine::manifest::{Manifest, MANIFEST_FILE};
 use negsamp_engine::verify::verify_output;
 use negsamp_engine::{sample_split, sample_to_dir, Amount, RunSummary, SampleConfig, Strategy};
-use negsamp_kernel::uniform::Replacement;
+use negsamp_kernel::uniform::{Kernel, Replacement};
 use negsamp_store::ingest::{ingest, IngestOptions, TimeColumn};
 use negsamp_store::publish::staging_path;
 use negsamp_store::stats::{describe, StoreInfo};
@@ -20,8 +21,16 @@ use std::io::BufWriter;
 use std::path::Path;
 
 pub fn run(args: Args) -> Result<()> {
+    if let Command::Bench(a) = &args.command {
+        return bench::bench_cmd(a, &args.threads);
+    }
+    let threads = match args.threads[..] {
+        [] => 0,
+        [n] => n,
+        _ => bail!("--threads takes one number here; only `bench` measures a list"),
+    };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
+        .num_threads(threads)
         .build()
         .context("starting the thread pool")?;
     pool.install(|| match args.command {
@@ -31,7 +40,25 @@ pub fn run(args: Args) -> Result<()> {
         Command::Sample(a) => sample_cmd(&a),
         Command::Generate(a) => generate_cmd(&a),
         Command::Demo(a) => demo_cmd(&a),
+        Command::Bench(_) => unreachable!("handled above"),
     })
+}
+
+/// `--ratio R` / `--per-user N` (default 1:1).
+pub fn amount(ratio: Option<u32>, per_user: Option<u32>) -> Amount {
+    match (ratio, per_user) {
+        (_, Some(n)) => Amount::PerUser(n),
+        (r, None) => Amount::Ratio(r.unwrap_or(1)),
+    }
+}
+
+/// `--with-replacement` (default: distinct negatives).
+pub fn replacement(with: bool) -> Replacement {
+    if with {
+        Replacement::With
+    } else {
+        Replacement::Without
+    }
 }
 
 fn ingest_cmd(a: &IngestArgs) -> Result<()> {
@@ -181,15 +208,9 @@ fn sample_config(a: &SampleArgs) -> SampleConfig {
         skip_unknown: a.skip_unknown,
         log_q: a.log_q,
         split: None,
-        amount: match (a.ratio, a.per_user) {
-            (_, Some(n)) => Amount::PerUser(n),
-            (r, None) => Amount::Ratio(r.unwrap_or(1)),
-        },
-        replacement: if a.with_replacement {
-            Replacement::With
-        } else {
-            Replacement::Without
-        },
+        amount: amount(a.ratio, a.per_user),
+        replacement: replacement(a.with_replacement),
+        kernel: a.kernel,
         negatives_only: a.negatives_only,
         seed: a.seed,
         shards: a.shards,
@@ -305,7 +326,7 @@ fn generate_cmd(a: &GenerateArgs) -> Result<()> {
 }
 
 /// Generates into a hidden sibling and renames, so the CSV is never half-written.
-fn write_csv(options: &SynthOptions, out: &Path) -> Result<u64> {
+pub fn write_csv(options: &SynthOptions, out: &Path) -> Result<u64> {
     let staging = staging_path(out);
     let file = File::create(&staging).with_context(|| format!("creating {}", staging.display()))?;
     let bar = progress::bar(options.users, "users");
@@ -383,6 +404,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         skip_unknown: false,
         log_q: false,
         split_at: None,
+        kernel: Kernel::Auto,
         overwrite: true,
         fsync: false,
     };

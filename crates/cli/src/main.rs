@@ -3,6 +3,7 @@
 //! [`commands`]; everything that does real work is in `negsamp-store` and
 //! `negsamp-engine`.
 
+mod bench;
 mod cli;
 mod commands;
 mod progress;

@@ -279,3 +279,118 @@ fn popularity_split_and_log_q_from_the_command_line() {
         text(&out)
     );
 }
+
+/// `--kernel` picks a uniform kernel: every one verifies, the pre-verified ones write
+/// the same bytes as the default, and a wrong name lists the right ones.
+#[test]
+fn sample_with_each_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = ingest_pandas_example(dir.path());
+    let items = |out: &str| std::fs::read(Path::new(out).join("part-00000/item.npy")).unwrap();
+    let default = path(dir.path(), "default");
+    assert!(
+        negsamp(&["sample", &store, "--out", &default, "--ratio", "2"])
+            .status
+            .success()
+    );
+    for kernel in [
+        "guess-linear",
+        "guess-hash",
+        "guess-bisect",
+        "guess-vectorized",
+        "partition-point",
+        "branch-free",
+        "complement",
+        "bucketed",
+        "auto",
+    ] {
+        let out = path(dir.path(), kernel);
+        let run = negsamp(&[
+            "sample", &store, "--out", &out, "--ratio", "2", "--kernel", kernel,
+        ]);
+        assert!(run.status.success(), "{kernel}: {}", text(&run));
+        let check = negsamp(&["verify", &out]);
+        assert!(check.status.success(), "{kernel}: {}", text(&check));
+        if !kernel.starts_with("guess") {
+            assert_eq!(items(&out), items(&default), "{kernel}");
+        }
+    }
+    let wrong = negsamp(&[
+        "sample",
+        &store,
+        "--out",
+        &path(dir.path(), "x"),
+        "--kernel",
+        "fast",
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(text(&wrong).contains("guess-bisect"), "{}", text(&wrong));
+}
+
+/// `negsamp bench` on a store: a table naming every kernel, results.csv with one row
+/// per kernel, thread count and degree bucket (kernel names `--kernel` accepts), and a
+/// PNG plot.
+#[test]
+fn bench_writes_table_csv_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = path(dir.path(), "g.csv");
+    let store = path(dir.path(), "g.store");
+    let report = path(dir.path(), "report");
+    assert!(
+        negsamp(&["generate", "--out", &csv, "--users", "300", "--items", "400"])
+            .status
+            .success()
+    );
+    assert!(negsamp(&["ingest", &csv, "--out", &store]).status.success());
+    let out = negsamp(&[
+        "bench",
+        &store,
+        "--threads",
+        "1,2",
+        "--out",
+        &report,
+        "--users-per-bucket",
+        "20",
+        "--repeats",
+        "1",
+        "--budget",
+        "0.2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let results = std::fs::read_to_string(Path::new(&report).join("results.csv")).unwrap();
+    let mut lines = results.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("kernel,family,threads,degree_low,degree_high"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let buckets = rows
+        .iter()
+        .filter(|r| r[0] == "auto" && r[2] == "1")
+        .count();
+    assert!(buckets >= 3, "{results}");
+    assert_eq!(rows.len(), 9 * 2 * buckets);
+    for row in &rows {
+        let ns: f64 = row[10].parse().unwrap();
+        assert!(ns > 0.0 && ns.is_finite(), "{row:?}");
+    }
+    let names: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(names.len(), 9);
+    for name in names {
+        assert!(stdout.contains(name), "{stdout}");
+        let probe = path(dir.path(), "probe");
+        let run = negsamp(&[
+            "sample",
+            &store,
+            "--out",
+            &probe,
+            "--kernel",
+            name,
+            "--overwrite",
+        ]);
+        assert!(run.status.success(), "{name}: {}", text(&run));
+    }
+    let png = std::fs::read(Path::new(&report).join("throughput.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}

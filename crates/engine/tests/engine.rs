@@ -6,7 +6,7 @@ use negsamp_engine::manifest::Manifest;
 use negsamp_engine::verify::{read_part, verify_output};
 use negsamp_engine::{sample_split, sample_to_dir, Amount, EngineError, SampleConfig, Strategy};
 use negsamp_kernel::stream::user_key;
-use negsamp_kernel::uniform::Replacement;
+use negsamp_kernel::uniform::{Kernel, Replacement};
 use negsamp_store::ingest::{ingest, IngestOptions};
 use negsamp_store::synth::{generate, SynthOptions};
 use negsamp_store::write::{to_bytes, Columns};
@@ -185,6 +185,66 @@ fn output_bytes_do_not_depend_on_threads_chunks_or_shards() {
     let other_seed = dir.path().join("other");
     run(&store, &other_seed, &SampleConfig { seed: 8, ..base });
     assert!(dataset_bytes(&other_seed) != reference);
+}
+
+/// Every kernel's output is independent of threads and chunks; kernels of one family
+/// write the same bytes (pre-verified ones the same as the default `auto`).
+#[test]
+fn kernels_are_deterministic_and_families_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&generated_store(dir.path(), 1500, 300, 3)).unwrap();
+    let mut by_family: std::collections::HashMap<&str, Vec<Vec<u8>>> = Default::default();
+    for kernel in Kernel::ALL {
+        let config = SampleConfig {
+            seed: 11,
+            amount: Amount::Ratio(3),
+            kernel,
+            ..Default::default()
+        };
+        let one = dir.path().join(format!("{kernel}-1"));
+        pool(1).install(|| run(&store, &one, &config));
+        let three = dir.path().join(format!("{kernel}-3"));
+        let chunked = SampleConfig {
+            chunk_rows: 37,
+            shards: Some(3),
+            ..config
+        };
+        let manifest = pool(3).install(|| run(&store, &three, &chunked));
+        assert_eq!(manifest.parameters.kernel, kernel);
+        verify_output(&three, Some(&store)).unwrap();
+        let bytes = dataset_bytes(&one);
+        assert!(
+            dataset_bytes(&three) == bytes,
+            "{kernel}: threads or chunks changed the output"
+        );
+        match by_family.get(kernel.family()) {
+            Some(first) => assert!(*first == bytes, "{kernel} differs from its family"),
+            None => {
+                by_family.insert(kernel.family(), bytes);
+            }
+        }
+    }
+    assert_eq!(by_family.len(), 3);
+}
+
+/// `--kernel` is a uniform choice; combinations that cannot hold are refused.
+#[test]
+fn kernel_misuse_is_a_config_error() {
+    let store = store_from_lists(&[vec![0, 1]], 5);
+    let dir = tempfile::tempdir().unwrap();
+    let popularity = SampleConfig {
+        strategy: Strategy::Popularity { alpha: 1.0 },
+        kernel: Kernel::GuessHash,
+        ..Default::default()
+    };
+    let err = sample_to_dir(&store, &dir.path().join("a"), &popularity, &|_| {}).unwrap_err();
+    assert!(err.to_string().contains("uniform kernel"), "{err}");
+    let vectorized = SampleConfig {
+        kernel: Kernel::GuessVectorized,
+        ..Default::default()
+    };
+    let err = sample_split(&store, &dir.path().join("b"), &vectorized, 500, &|_| {}).unwrap_err();
+    assert!(err.to_string().contains("short batches"), "{err}");
 }
 
 /// A store holding only some users (with the same item catalog) reproduces exactly
@@ -432,10 +492,13 @@ proptest! {
         seed in any::<u64>(),
         popularity in proptest::option::of(0.0f64..2.0),
         log_q in any::<bool>(),
+        kernel in proptest::sample::select(Kernel::ALL.to_vec()),
     ) {
         let store = store_from_lists(&lists, n_items);
+        let kernel = if popularity.is_some() { Kernel::Auto } else { kernel };
         let config = SampleConfig {
             strategy: popularity.map_or(Strategy::Uniform, |alpha| Strategy::Popularity { alpha }),
+            kernel,
             log_q,
             amount: per_user.map_or(Amount::Ratio(ratio), Amount::PerUser),
             replacement: if with { Replacement::With } else { Replacement::Without },
@@ -453,7 +516,7 @@ proptest! {
         prop_assert_eq!(t.positives, if negatives_only { 0 } else { positives });
         let requested: u64 = lists.iter().map(|l| config.amount.request(l.len())).sum();
         prop_assert_eq!(t.negatives + t.shortfall, requested);
-        if popularity.is_none() && !with {
+        if popularity.is_none() && !with && !kernel.may_fall_short() {
             // uniform without replacement: the shortfall is exactly what candidates lack
             let short: u64 = lists.iter().map(|l| config.amount.request(l.len()).saturating_sub(u64::from(n_items) - l.len() as u64)).sum();
             prop_assert_eq!(t.shortfall, short);
