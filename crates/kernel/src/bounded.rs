@@ -33,7 +33,10 @@ pub fn fill_below_u32<R: RngCore + ?Sized>(rng: &mut R, n: u32, count: usize, ou
     let start = out.len();
     out.resize(start + count, 0);
     let slots = &mut out[start..];
-    let threshold = n.wrapping_neg() % n;
+    // The rejection threshold `2^32 mod n` is below n, so a low half of at least n is
+    // accepted without it: the division runs only for the rare low half below n (it
+    // dominated the cost of a one-negative user).
+    let mut threshold = None;
     let mut filled = 0;
     // Written by index into a sized slice (no capacity checks); a rejected half
     // simply leaves its slot to the next one.
@@ -41,7 +44,9 @@ pub fn fill_below_u32<R: RngCore + ?Sized>(rng: &mut R, n: u32, count: usize, ou
         let word = rng.next_u64();
         for half in [word as u32, (word >> 32) as u32] {
             let product = u64::from(half) * u64::from(n);
-            if (product as u32) >= threshold && filled < count {
+            let low = product as u32;
+            let accept = low >= n || low >= *threshold.get_or_insert_with(|| n.wrapping_neg() % n);
+            if accept && filled < count {
                 slots[filled] = (product >> 32) as u32;
                 filled += 1;
             }
