@@ -67,11 +67,14 @@ fn one_user_grid(c: &mut Criterion) {
             let pos = positives(n, k, 1);
             for request in REQUESTS {
                 let mut group = c.benchmark_group(format!("grid/n={n}/k={k}/s={request}"));
+                // ~950 benchmarks: short windows and a small bootstrap keep the grid
+                // near ten minutes; medians of 10 samples are what the summary reads.
                 group
                     .throughput(Throughput::Elements(request))
                     .sample_size(10)
-                    .warm_up_time(Duration::from_millis(100))
-                    .measurement_time(Duration::from_millis(400));
+                    .nresamples(1000)
+                    .warm_up_time(Duration::from_millis(50))
+                    .measurement_time(Duration::from_millis(200));
                 for kernel in Kernel::ALL {
                     let id = format!("grid/n={n}/k={k}/s={request}/{kernel}");
                     if filter.as_ref().is_some_and(|f| !id.contains(f.as_str())) {
@@ -129,11 +132,13 @@ fn many_users(c: &mut Criterion) {
     group
         .throughput(Throughput::Elements(total))
         .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     for kernel in [
         Kernel::GuessBisect,
         Kernel::PartitionPoint,
         Kernel::BranchFree,
+        Kernel::Bucketed,
         Kernel::Auto,
     ] {
         let mut sampler = UniformSampler::new(kernel);

@@ -1,21 +1,15 @@
-//! ns/sample of the uniform kernel against the `partition_point` and guess-and-check
-//! variants, in a 1M-item catalog, for users of degree 1 … 100k.
-//!
-//! Each iteration draws `BATCH` negatives with replacement for one user (draw + map),
-//! so throughput reads in samples/s. Also: the engine's default path, distinct
-//! negatives at 1:1 (request = degree).
+//! The engine's default path — distinct negatives at 1:1 (request = degree) — for the
+//! uniform kernels in a 1M-item catalog, users of degree 1 … 100k; and the weighted
+//! kernel's two paths. The full grid of uniform kernels is `benches/grid.rs`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use negsamp_kernel::bounded::{below, fill_below_u32};
-use negsamp_kernel::stream::{user_rng, UserRng};
-use negsamp_kernel::uniform::{
-    count_at_most_partition_point, Candidates, Replacement, UniformSampler,
-};
+use negsamp_kernel::bounded::below;
+use negsamp_kernel::stream::user_rng;
+use negsamp_kernel::uniform::{Kernel, Replacement, UniformSampler};
 use negsamp_kernel::weighted::{WeightedSampler, Weights};
 use std::hint::black_box;
 
 const N_ITEMS: u32 = 1_000_000;
-const BATCH: usize = 4096;
 const DEGREES: [u32; 5] = [1, 8, 64, 1024, 100_000];
 
 /// `k` distinct positives spread over the catalog, sorted.
@@ -28,80 +22,42 @@ fn positives(k: u32) -> Vec<u32> {
     set.into_iter().collect()
 }
 
-fn draw_ranks(rng: &mut UserRng, m: u32, out: &mut Vec<u32>) {
-    out.clear();
-    fill_below_u32(rng, m, BATCH, out);
-}
-
-fn uniform_with_replacement(c: &mut Criterion) {
-    let mut group = c.benchmark_group("uniform_ns_per_sample");
-    group.throughput(Throughput::Elements(BATCH as u64));
-    for k in DEGREES {
-        let pos = positives(k);
-        let candidates = Candidates::new(&pos, N_ITEMS).unwrap();
-        let adj: Vec<u32> = pos.iter().enumerate().map(|(j, &p)| p - j as u32).collect();
-        let m = candidates.count();
-        let mut rng = user_rng(7, 7);
-        let mut ranks = Vec::with_capacity(BATCH);
-
-        group.bench_with_input(BenchmarkId::new("negsamp", k), &k, |b, _| {
-            b.iter(|| {
-                draw_ranks(&mut rng, m, &mut ranks);
-                candidates.map_ranks(&mut ranks);
-                black_box(&ranks);
-            })
-        });
-        group.bench_with_input(BenchmarkId::new("partition_point", k), &k, |b, _| {
-            b.iter(|| {
-                draw_ranks(&mut rng, m, &mut ranks);
-                for r in ranks.iter_mut() {
-                    *r += count_at_most_partition_point(&adj, *r);
-                }
-                black_box(&ranks);
-            })
-        });
-        group.bench_with_input(BenchmarkId::new("guess_and_check", k), &k, |b, _| {
-            b.iter(|| {
-                ranks.clear();
-                while ranks.len() < BATCH {
-                    let item = below(&mut rng, u64::from(N_ITEMS)) as u32;
-                    if pos.binary_search(&item).is_err() {
-                        ranks.push(item);
-                    }
-                }
-                black_box(&ranks);
-            })
-        });
-    }
-    group.finish();
-}
-
-/// The engine's default: distinct negatives, as many as positives (1:1).
+/// The engine's default setting: distinct negatives, as many as positives (1:1), for
+/// each kernel that keeps up at these degrees (guess-linear and complement are in the
+/// grid bench, where they belong).
 fn uniform_distinct_one_to_one(c: &mut Criterion) {
     let mut group = c.benchmark_group("uniform_distinct_1to1");
     for k in DEGREES {
         let pos = positives(k);
         group.throughput(Throughput::Elements(u64::from(k)));
-        let mut sampler = UniformSampler::default();
-        let mut out = Vec::new();
-        let mut user = 0u64;
-        group.bench_with_input(BenchmarkId::new("negsamp", k), &k, |b, _| {
-            b.iter(|| {
-                user += 1;
-                let mut rng = user_rng(3, user);
-                sampler
-                    .sample(
-                        &mut rng,
-                        &pos,
-                        N_ITEMS,
-                        u64::from(k),
-                        Replacement::Without,
-                        &mut out,
-                    )
-                    .unwrap();
-                black_box(&out);
-            })
-        });
+        for kernel in [
+            Kernel::GuessBisect,
+            Kernel::PartitionPoint,
+            Kernel::BranchFree,
+            Kernel::Bucketed,
+            Kernel::Auto,
+        ] {
+            let mut sampler = UniformSampler::new(kernel);
+            let mut out = Vec::new();
+            let mut user = 0u64;
+            group.bench_with_input(BenchmarkId::new(kernel.name(), k), &k, |b, _| {
+                b.iter(|| {
+                    user += 1;
+                    let mut rng = user_rng(3, user);
+                    sampler
+                        .sample(
+                            &mut rng,
+                            &pos,
+                            N_ITEMS,
+                            u64::from(k),
+                            Replacement::Without,
+                            &mut out,
+                        )
+                        .unwrap();
+                    black_box(&out);
+                })
+            });
+        }
     }
     group.finish();
 }
@@ -151,10 +107,5 @@ fn weighted_paths(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(
-    benches,
-    uniform_with_replacement,
-    uniform_distinct_one_to_one,
-    weighted_paths
-);
+criterion_group!(benches, uniform_distinct_one_to_one, weighted_paths);
 criterion_main!(benches);
