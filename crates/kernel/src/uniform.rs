@@ -181,6 +181,13 @@ pub fn map_interleaved(sorted: &[u32], ranks: &mut [u32]) {
 /// buffer per user).
 fn search_interleaved<const ADJUSTED: bool>(sorted: &[u32], ranks: &mut [u32]) {
     debug_assert!(!sorted.is_empty());
+    if ranks.len() < LANES {
+        // No full group: skip the lanes' setup (measurable for one-negative users).
+        for rank in ranks {
+            *rank += count_one::<ADJUSTED>(sorted, *rank);
+        }
+        return;
+    }
     let value_at = |j: usize, value: u32| if ADJUSTED { value - j as u32 } else { value };
     let mut groups = ranks.chunks_exact_mut(LANES);
     for group in &mut groups {
@@ -205,23 +212,30 @@ fn search_interleaved<const ADJUSTED: bool>(sorted: &[u32], ranks: &mut [u32]) {
         }
     }
     for rank in groups.into_remainder() {
-        let below_or_at = if ADJUSTED {
-            // Adjusted values are non-decreasing, so this is a partition point.
-            let (mut lo, mut hi) = (0usize, sorted.len());
-            while lo < hi {
-                let mid = (lo + hi) / 2;
-                if value_at(mid, sorted[mid]) <= *rank {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
-            }
-            lo as u32
-        } else {
-            count_at_most_partition_point(sorted, *rank)
-        };
-        *rank += below_or_at;
+        *rank += count_one::<ADJUSTED>(sorted, *rank);
     }
+}
+
+/// One lane of [`search_interleaved`]: the same fixed halvings with conditional moves,
+/// for ranks that do not fill a group of [`LANES`] (a user asking for a few negatives
+/// lands here; a branchy search there cost more than the rest of such a user).
+#[inline]
+fn count_one<const ADJUSTED: bool>(sorted: &[u32], rank: u32) -> u32 {
+    let value_at = |j: usize| {
+        if ADJUSTED {
+            sorted[j] - j as u32
+        } else {
+            sorted[j]
+        }
+    };
+    let (mut base, mut size) = (0usize, sorted.len());
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        base = std::hint::select_unpredictable(value_at(mid) <= rank, mid, base);
+        size -= half;
+    }
+    base as u32 + u32::from(value_at(base) <= rank)
 }
 
 /// How a pre-verified kernel turns candidate ranks into items: the one step in which

@@ -65,10 +65,13 @@ impl RankMap for Bucketed {
     fn prepare(&mut self, candidates: &Candidates<'_>, _: u64) {
         let positives = candidates.positives();
         self.runs.clear();
+        self.runs.reserve(positives.len() + 1);
+        let mut previous = None;
         for (j, &positive) in positives.iter().enumerate() {
             let value = positive - j as u32;
-            if self.runs.last().is_none_or(|run| run[0] != value) {
+            if previous != Some(value) {
                 self.runs.push([value, j as u32]);
+                previous = Some(value);
             }
         }
         self.runs.push([u32::MAX, positives.len() as u32]);
@@ -78,19 +81,21 @@ impl RankMap for Bucketed {
             return;
         }
         // Smallest shift leaving at most two buckets per run.
-        let target = (2 * self.runs.len() as u64).max(1);
+        let target = 2 * self.runs.len() as u64;
         self.shift = 0;
         while (u64::from(m) >> self.shift) > target {
             self.shift += 1;
         }
+        // Bucket b's first run is the first with value >= b << shift, so run i is the
+        // first run of buckets floor(v_{i-1} >> shift) + 1 ..= v_i >> shift: filled run
+        // by run (the sentinel fills the rest) with no search.
         let buckets = ((m - 1) >> self.shift) as usize + 1;
-        let mut run = 0usize;
-        for bucket in 0..buckets as u64 {
-            let start = bucket << self.shift;
-            while u64::from(self.runs[run][0]) < start {
-                run += 1;
+        for (i, run) in self.runs.iter().enumerate() {
+            let through = ((u64::from(run[0]) >> self.shift) + 1).min(buckets as u64) as usize;
+            if through > self.first_run.len() {
+                let count = through - self.first_run.len();
+                self.first_run.extend(std::iter::repeat_n(i as u32, count));
             }
-            self.first_run.push(run as u32);
         }
     }
 
@@ -114,7 +119,8 @@ impl RankMap for Bucketed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AutoChoice {
     /// Interleaved search computing the adjusted positives on the fly: no per-user
-    /// pass, for users asking for few negatives relative to their degree.
+    /// pass, for users asking for fewer negatives than their degree, or than one
+    /// group of lanes.
     OnTheFly,
     BranchFree,
     Bucketed,
@@ -134,15 +140,18 @@ pub struct Auto {
 }
 
 impl Auto {
-    /// The measured rule.
+    /// The measured rule (the criterion grid, docs/benchmarks.md).
     pub fn choose(k: usize, m: u32, ranks: u64) -> AutoChoice {
         let k = k as u64;
         let m = u64::from(m);
-        if m <= ranks.saturating_mul(COMPLEMENT_RANKS_PER_CANDIDATE) && m <= COMPLEMENT_MAX {
+        let n = k + m;
+        if n <= ranks.saturating_mul(CATALOG_PER_RANK) && n <= COMPLEMENT_MAX {
             AutoChoice::Complement
-        } else if ranks < k {
+        } else if ranks < k || ranks < super::LANES as u64 {
             AutoChoice::OnTheFly
-        } else if k >= BUCKETED_MIN_DEGREE {
+        } else if (k >= BUCKETED_MIN_DEGREE && ranks >= k.saturating_mul(BUCKETED_RANKS_PER_DEGREE))
+            || k >= BUCKETED_HEAVY_DEGREE
+        {
             AutoChoice::Bucketed
         } else {
             AutoChoice::BranchFree
@@ -150,14 +159,19 @@ impl Auto {
     }
 }
 
-/// The complement table pays for itself once there is a rank to map for every
-/// `1 / COMPLEMENT_RANKS_PER_CANDIDATE` candidates...
-const COMPLEMENT_RANKS_PER_CANDIDATE: u64 = 1;
-/// ...and fits in the cache.
-const COMPLEMENT_MAX: u64 = 1 << 16;
-/// The bucketed index beats the interleaved search from this degree, given at least
-/// as many ranks as positives to amortise its O(k) build.
-const BUCKETED_MIN_DEGREE: u64 = 256;
+/// Enumerating the candidates walks the whole catalog (positives and gaps), so it pays
+/// for itself while there is a rank to map for every `CATALOG_PER_RANK` items...
+const CATALOG_PER_RANK: u64 = 8;
+/// ...and the table (4 bytes per candidate) stays within the L2 cache.
+const COMPLEMENT_MAX: u64 = 1 << 18;
+/// The bucketed index beats the interleaved search from this degree given
+/// `BUCKETED_RANKS_PER_DEGREE` ranks per positive to amortise its O(k) build (at 1:1
+/// small users it costs more than it saves)...
+const BUCKETED_MIN_DEGREE: u64 = 8;
+const BUCKETED_RANKS_PER_DEGREE: u64 = 8;
+/// ...and from this degree at any ratio of ranks to positives of at least 1, where the
+/// `log2(k)` search steps miss the cache.
+const BUCKETED_HEAVY_DEGREE: u64 = 4096;
 
 impl RankMap for Auto {
     fn prepare(&mut self, candidates: &Candidates<'_>, ranks: u64) {
