@@ -7,7 +7,14 @@ and prints a markdown table: for every (catalog n, degree k, request s) cell the
 ns/sample of each kernel (median), the best kernel, and auto's ratio to the best.
 Ends with how many cells auto is within 10% of the best single kernel.
 
-    python3 scripts/grid-summary.py [--criterion target/criterion] [--log grid.log]
+    python3 scripts/grid-summary.py [--criterion DIR ...] [--log grid.log ...] [--plot crossover.png]
+
+--plot draws the density crossover (needs matplotlib): ns/sample against the user's
+density k/n, one line per kernel, one panel per request size, at n = 10^6.
+
+With several criterion directories (copies of target/criterion from repeated runs)
+each kernel's figure is its fastest median across runs: on a shared machine the
+slower runs are the ones other tenants disturbed.
 """
 
 import argparse
@@ -27,9 +34,15 @@ SHORT = {
 CELL = re.compile(r"grid/n=(\d+)/k=(\d+)/s=(\d+)")
 
 
-def load(criterion: Path, log: Path | None):
+def keep_min(cells, key, kernel, ns):
+    cell = cells.setdefault(key, {})
+    cell[kernel] = min(ns, cell.get(kernel, float("inf")))
+
+
+def load(criterions: list[Path], logs: list[Path]):
     cells = {}
-    for bench in criterion.glob("grid_*/*/new/benchmark.json"):
+    benches = [b for c in criterions for b in c.glob("grid_*/*/new/benchmark.json")]
+    for bench in benches:
         meta = json.loads(bench.read_text())
         m = CELL.fullmatch(meta["group_id"])
         if not m:
@@ -38,20 +51,20 @@ def load(criterion: Path, log: Path | None):
         estimates = json.loads((bench.parent / "estimates.json").read_text())
         ns = estimates["median"]["point_estimate"] / s
         kernel = meta.get("function_id") or meta.get("value_str")
-        cells.setdefault((n, k, s), {})[kernel] = ns
-    if log:
+        keep_min(cells, (n, k, s), kernel, ns)
+    for log in logs:
         skipped = re.compile(r"grid/n=(\d+)/k=(\d+)/s=(\d+)/([\w-]+): skipped, one user took ([\d.]+) ms")
         for line in log.read_text().splitlines():
             m = skipped.search(line)
             if m:
                 n, k, s = map(int, m.groups()[:3])
-                cells.setdefault((n, k, s), {})[m.group(4)] = float(m.group(5)) * 1e6 / s
+                keep_min(cells, (n, k, s), m.group(4), float(m.group(5)) * 1e6 / s)
         predicted = re.compile(r"grid/n=(\d+)/k=(\d+)/s=(\d+)/([\w-]+): skipped, predicted .*~(\d+) s")
         for line in log.read_text().splitlines():
             m = predicted.search(line)
             if m:
                 n, k, s = map(int, m.groups()[:3])
-                cells.setdefault((n, k, s), {})[m.group(4)] = float(m.group(5)) * 1e9 / s
+                keep_min(cells, (n, k, s), m.group(4), float(m.group(5)) * 1e9 / s)
     return cells
 
 
@@ -63,10 +76,37 @@ def fmt(ns: float | None) -> str:
     return f"{ns:.1f}" if ns < 100 else f"{ns:.0f}"
 
 
+def plot(cells, path, n=1_000_000):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    requests = sorted({s for (nn, _, s) in cells if nn == n})
+    fig, axes = plt.subplots(1, len(requests), figsize=(6 * len(requests), 4.8), sharey=True)
+    for ax, s in zip(axes, requests):
+        for name in KERNELS:
+            points = sorted((k / n, by[name]) for (nn, k, ss), by in cells.items()
+                            if nn == n and ss == s and name in by)
+            if points:
+                style = dict(color="black", linewidth=2.5) if name == "auto" else dict(linewidth=1.3)
+                ax.plot(*zip(*points), marker="o", markersize=3, label=name, **style)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"n = {n:,} items, {s:,} negative(s) per user")
+        ax.set_xlabel("user density k / n")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("ns per negative (log)")
+    axes[-1].legend(fontsize=8)
+    fig.suptitle("Where each uniform kernel breaks down (criterion grid, with replacement)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--criterion", type=Path, default=Path("target/criterion"))
-    ap.add_argument("--log", type=Path)
+    ap.add_argument("--criterion", type=Path, nargs="+", default=[Path("target/criterion")])
+    ap.add_argument("--log", type=Path, nargs="*", default=[])
+    ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
     cells = load(args.criterion, args.log)
     if not cells:
@@ -91,6 +131,8 @@ def main():
     print(f"auto within 10% of the best single kernel in {within} of {len(cells)} cells "
           f"(ns/sample, median of criterion samples; 'µ' = microseconds).")
     worst = sorted(ratios, reverse=True)[:5]
+    if args.plot:
+        plot(cells, args.plot)
     print("largest auto/best: " + "; ".join(f"{r:.2f} at n={n} k={k} s={s} (best {b})" for r, n, k, s, b in worst))
 
 

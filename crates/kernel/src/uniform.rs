@@ -422,7 +422,7 @@ mod kernels;
 mod maps;
 pub use guess::{Bisect, GuessAndCheck, Hashed, Linear, Positivity, Vectorized};
 pub use kernels::{Kernel, UniformKernel, UniformSampler};
-pub use maps::{Auto, Bucketed, Complement, PartitionPoint};
+pub use maps::{Auto, AutoChoice, Bucketed, Complement, PartitionPoint};
 
 #[cfg(test)]
 mod tests;

@@ -143,14 +143,19 @@ impl Auto {
     /// The measured rule (the criterion grid, docs/benchmarks.md).
     pub fn choose(k: usize, m: u32, ranks: u64) -> AutoChoice {
         let k = k as u64;
-        let m = u64::from(m);
-        let n = k + m;
-        if n <= ranks.saturating_mul(CATALOG_PER_RANK) && n <= COMPLEMENT_MAX {
+        let n = k + u64::from(m);
+        if k < INDEX_MIN_DEGREE || ranks < super::LANES as u64 {
+            // A search of at most three steps beats building anything.
+            if ranks < super::LANES as u64 {
+                AutoChoice::OnTheFly
+            } else {
+                AutoChoice::BranchFree
+            }
+        } else if n <= ranks.saturating_mul(CATALOG_PER_RANK) && n <= COMPLEMENT_MAX {
             AutoChoice::Complement
-        } else if ranks < k || ranks < super::LANES as u64 {
+        } else if ranks.saturating_mul(ON_THE_FLY_DEGREE_PER_RANK) < k {
             AutoChoice::OnTheFly
-        } else if (k >= BUCKETED_MIN_DEGREE && ranks >= k.saturating_mul(BUCKETED_RANKS_PER_DEGREE))
-            || k >= BUCKETED_HEAVY_DEGREE
+        } else if ranks >= k.saturating_mul(BUCKETED_RANKS_PER_DEGREE) || k >= BUCKETED_HEAVY_DEGREE
         {
             AutoChoice::Bucketed
         } else {
@@ -159,21 +164,28 @@ impl Auto {
     }
 }
 
+/// Below this degree the interleaved search takes at most three steps: no per-user
+/// index (complement, bucketed) pays for its build.
+const INDEX_MIN_DEGREE: u64 = 8;
 /// Enumerating the candidates walks the whole catalog (positives and gaps), so it pays
 /// for itself while there is a rank to map for every `CATALOG_PER_RANK` items...
-const CATALOG_PER_RANK: u64 = 8;
+const CATALOG_PER_RANK: u64 = 16;
 /// ...and the table (4 bytes per candidate) stays within the L2 cache.
 const COMPLEMENT_MAX: u64 = 1 << 18;
-/// The bucketed index beats the interleaved search from this degree given
-/// `BUCKETED_RANKS_PER_DEGREE` ranks per positive to amortise its O(k) build (at 1:1
-/// small users it costs more than it saves)...
-const BUCKETED_MIN_DEGREE: u64 = 8;
+/// Materialising `pos - arange(k)` (one pass over the positives) makes each rank
+/// 8–10% cheaper; below one rank per `ON_THE_FLY_DEGREE_PER_RANK` positives the pass
+/// costs more than it saves.
+const ON_THE_FLY_DEGREE_PER_RANK: u64 = 16;
+/// The bucketed index beats the interleaved search given `BUCKETED_RANKS_PER_DEGREE`
+/// ranks per positive to amortise its O(k) build (at 1:1 small users it costs more
+/// than it saves)...
 const BUCKETED_RANKS_PER_DEGREE: u64 = 8;
-/// ...and from this degree at any ratio of ranks to positives of at least 1, where the
-/// `log2(k)` search steps miss the cache.
+/// ...and from this degree at any ratio of ranks to positives, where the `log2(k)`
+/// search steps miss the cache.
 const BUCKETED_HEAVY_DEGREE: u64 = 4096;
 
 impl RankMap for Auto {
+    #[inline]
     fn prepare(&mut self, candidates: &Candidates<'_>, ranks: u64) {
         let choice = Self::choose(candidates.positives().len(), candidates.count(), ranks);
         match choice {
@@ -185,6 +197,7 @@ impl RankMap for Auto {
         self.choice = Some(choice);
     }
 
+    #[inline]
     fn map(&self, candidates: &Candidates<'_>, ranks: &mut [u32]) {
         match self.choice {
             Some(AutoChoice::BranchFree) => self.branch_free.map(candidates, ranks),

@@ -365,3 +365,26 @@ fn first_draw_is_uniform_on_every_path() {
         chi_square_uniform(&counts, 1e-4);
     }
 }
+
+/// Every map `auto` can pick is reachable — and the agreement proptest above, whose
+/// users span all of these regimes, checks each gives the default's bytes.
+#[test]
+fn auto_reaches_every_map() {
+    use super::AutoChoice::*;
+    let cases = [
+        ((1, 999_999, 1), OnTheFly),
+        ((1, 999_999, 10_000), BranchFree),
+        ((100, 900, 10_000), Complement),
+        ((100_000, 900_000, 100), OnTheFly),
+        ((100, 999_900, 10_000), Bucketed),
+        ((10_000, 990_000, 10_000), Bucketed),
+        ((100, 999_900, 100), BranchFree),
+    ];
+    for ((k, m, ranks), expected) in cases {
+        assert_eq!(
+            Auto::choose(k, m, ranks),
+            expected,
+            "k {k}, m {m}, ranks {ranks}"
+        );
+    }
+}
