@@ -52,19 +52,16 @@ def load(criterions: list[Path], logs: list[Path]):
         ns = estimates["median"]["point_estimate"] / s
         kernel = meta.get("function_id") or meta.get("value_str")
         keep_min(cells, (n, k, s), kernel, ns)
+    # kernels the bench did not sample: timed once (ms per user) or predicted (s per user)
+    skipped = re.compile(r"grid/n=(\d+)/k=(\d+)/s=(\d+)/([\w-]+): skipped, "
+                         r"(?:one user took ([\d.]+) ms|predicted .*~(\d+) s)")
     for log in logs:
-        skipped = re.compile(r"grid/n=(\d+)/k=(\d+)/s=(\d+)/([\w-]+): skipped, one user took ([\d.]+) ms")
         for line in log.read_text().splitlines():
             m = skipped.search(line)
             if m:
                 n, k, s = map(int, m.groups()[:3])
-                keep_min(cells, (n, k, s), m.group(4), float(m.group(5)) * 1e6 / s)
-        predicted = re.compile(r"grid/n=(\d+)/k=(\d+)/s=(\d+)/([\w-]+): skipped, predicted .*~(\d+) s")
-        for line in log.read_text().splitlines():
-            m = predicted.search(line)
-            if m:
-                n, k, s = map(int, m.groups()[:3])
-                keep_min(cells, (n, k, s), m.group(4), float(m.group(5)) * 1e9 / s)
+                ns = float(m.group(5)) * 1e6 if m.group(5) else float(m.group(6)) * 1e9
+                keep_min(cells, (n, k, s), m.group(4), ns / s)
     return cells
 
 

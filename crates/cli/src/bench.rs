@@ -2,7 +2,7 @@
 //! the measuring) and reports a table, `results.csv` and `throughput.png`.
 
 use crate::cli::BenchArgs;
-use crate::commands::{amount, replacement, write_csv};
+use crate::commands::write_csv;
 use crate::progress;
 use anyhow::{bail, Context, Result};
 use negsamp_engine::bench::{degree_buckets, measure, BenchOptions, Cell, DegreeBucket};
@@ -44,9 +44,9 @@ pub fn bench_cmd(a: &BenchArgs, threads: &[usize]) -> Result<()> {
     };
     let store = Store::open(&store_dir)?;
     let options = BenchOptions {
-        amount: amount(a.ratio, a.per_user),
-        replacement: replacement(a.with_replacement),
-        seed: a.seed,
+        amount: a.request.amount(),
+        replacement: a.request.replacement(),
+        seed: a.request.seed,
         users_per_bucket: a.users_per_bucket.max(1),
         repeats: a.repeats.max(1),
         budget: Duration::from_secs_f64(a.budget.max(0.001)),

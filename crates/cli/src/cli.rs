@@ -96,13 +96,9 @@ pub struct VerifyArgs {
     pub store: Option<PathBuf>,
 }
 
-#[derive(Debug, ClapArgs)]
-pub struct SampleArgs {
-    /// The store directory.
-    pub store: PathBuf,
-    /// The dataset directory to create.
-    #[arg(long)]
-    pub out: PathBuf,
+/// What each user is asked for: shared by `sample` and `bench`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RequestArgs {
     /// Seed of every user's random stream.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -116,6 +112,17 @@ pub struct SampleArgs {
     /// distinct negatives, like numpy's choice(replace=False).
     #[arg(long)]
     pub with_replacement: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct SampleArgs {
+    /// The store directory.
+    pub store: PathBuf,
+    /// The dataset directory to create.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub request: RequestArgs,
     /// Write only negative rows.
     #[arg(long)]
     pub negatives_only: bool,
@@ -180,17 +187,8 @@ pub struct BenchArgs {
     /// Directory for results.csv and throughput.png.
     #[arg(long, default_value = "report")]
     pub out: PathBuf,
-    /// Negatives per positive.
-    #[arg(long, conflicts_with = "per_user")]
-    pub ratio: Option<u32>,
-    /// Negatives per user.
-    #[arg(long)]
-    pub per_user: Option<u32>,
-    /// Time draws with replacement (default: distinct negatives, as `sample`).
-    #[arg(long)]
-    pub with_replacement: bool,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub request: RequestArgs,
     /// Users timed per degree bucket (evenly spaced in user order).
     #[arg(long, default_value_t = 2000)]
     pub users_per_bucket: usize,

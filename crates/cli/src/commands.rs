@@ -2,8 +2,8 @@
 
 use crate::bench;
 use crate::cli::{
-    Args, Command, DemoArgs, GenerateArgs, InfoArgs, IngestArgs, SampleArgs, StrategyArg,
-    VerifyArgs,
+    Args, Command, DemoArgs, GenerateArgs, InfoArgs, IngestArgs, RequestArgs, SampleArgs,
+    StrategyArg, VerifyArgs,
 };
 use crate::progress;
 use anyhow::{bail, Context, Result};
@@ -44,20 +44,22 @@ pub fn run(args: Args) -> Result<()> {
     })
 }
 
-/// `--ratio R` / `--per-user N` (default 1:1).
-pub fn amount(ratio: Option<u32>, per_user: Option<u32>) -> Amount {
-    match (ratio, per_user) {
-        (_, Some(n)) => Amount::PerUser(n),
-        (r, None) => Amount::Ratio(r.unwrap_or(1)),
+impl RequestArgs {
+    /// `--ratio R` / `--per-user N` (default 1:1).
+    pub fn amount(&self) -> Amount {
+        match (self.ratio, self.per_user) {
+            (_, Some(n)) => Amount::PerUser(n),
+            (r, None) => Amount::Ratio(r.unwrap_or(1)),
+        }
     }
-}
 
-/// `--with-replacement` (default: distinct negatives).
-pub fn replacement(with: bool) -> Replacement {
-    if with {
-        Replacement::With
-    } else {
-        Replacement::Without
+    /// `--with-replacement` (default: distinct negatives).
+    pub fn replacement(&self) -> Replacement {
+        if self.with_replacement {
+            Replacement::With
+        } else {
+            Replacement::Without
+        }
     }
 }
 
@@ -208,11 +210,11 @@ fn sample_config(a: &SampleArgs) -> SampleConfig {
         skip_unknown: a.skip_unknown,
         log_q: a.log_q,
         split: None,
-        amount: amount(a.ratio, a.per_user),
-        replacement: replacement(a.with_replacement),
+        amount: a.request.amount(),
+        replacement: a.request.replacement(),
         kernel: a.kernel,
         negatives_only: a.negatives_only,
-        seed: a.seed,
+        seed: a.request.seed,
         shards: a.shards,
         overwrite: a.overwrite,
         fsync: a.fsync,
@@ -391,10 +393,12 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
     let sample = SampleArgs {
         store: store.clone(),
         out: train.clone(),
-        seed: 42,
-        ratio: Some(1),
-        per_user: None,
-        with_replacement: false,
+        request: RequestArgs {
+            seed: 42,
+            ratio: Some(1),
+            per_user: None,
+            with_replacement: false,
+        },
         negatives_only: false,
         shards: Some(2),
         strategy: StrategyArg::Uniform,

@@ -21,6 +21,7 @@
 //! candidate. Either way the result is in uniformly random order.
 
 use crate::bounded::{below, fill_below_u32, index_below, shuffle};
+use crate::stream::UserRng;
 use crate::KernelError;
 use rand_core::RngCore;
 
@@ -281,16 +282,10 @@ pub struct PreVerified<M: RankMap> {
     seen: DrawnSet,
 }
 
-impl<M: RankMap> PreVerified<M> {
-    /// Writes into `out` (cleared first) `request` negatives of the user whose sorted
-    /// positives are `positives`, in a catalog of `n_items` items, in random order.
-    ///
-    /// Without replacement a user with fewer than `request` candidates gets all of
-    /// them; the difference is returned as the shortfall. A user with every item gets
-    /// none, with either replacement mode.
-    pub fn sample<R: RngCore + ?Sized>(
+impl<M: RankMap> UniformKernel for PreVerified<M> {
+    fn sample(
         &mut self,
-        rng: &mut R,
+        rng: &mut UserRng,
         positives: &[u32],
         n_items: u32,
         request: u64,

@@ -5,10 +5,10 @@
 //! are `n / m`, which is what breaks them on dense users.
 
 use super::{check_ascending, map_interleaved, take_enumerated};
-use super::{Candidates, Drawn, DrawnSet, Replacement};
+use super::{Candidates, Drawn, DrawnSet, Replacement, UniformKernel};
 use crate::bounded::{below, fill_below_u32};
+use crate::stream::UserRng;
 use crate::KernelError;
-use rand_core::RngCore;
 
 /// How a guess-and-check kernel tells whether an item is a positive.
 pub trait Positivity: Default + std::fmt::Debug + Send + Sync {
@@ -67,11 +67,10 @@ pub struct GuessAndCheck<P: Positivity> {
     seen: DrawnSet,
 }
 
-impl<P: Positivity> GuessAndCheck<P> {
-    /// Same contract as [`super::PreVerified::sample`].
-    pub fn sample<R: RngCore + ?Sized>(
+impl<P: Positivity> UniformKernel for GuessAndCheck<P> {
+    fn sample(
         &mut self,
-        rng: &mut R,
+        rng: &mut UserRng,
         positives: &[u32],
         n_items: u32,
         request: u64,
@@ -120,11 +119,10 @@ pub struct Vectorized {
     seen: DrawnSet,
 }
 
-impl Vectorized {
-    /// Same contract as [`super::PreVerified::sample`], except the shortfall.
-    pub fn sample<R: RngCore + ?Sized>(
+impl UniformKernel for Vectorized {
+    fn sample(
         &mut self,
-        rng: &mut R,
+        rng: &mut UserRng,
         positives: &[u32],
         n_items: u32,
         request: u64,

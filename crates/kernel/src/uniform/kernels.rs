@@ -35,36 +35,6 @@ pub trait UniformKernel: std::fmt::Debug + Send + Sync {
     ) -> Result<Drawn, KernelError>;
 }
 
-macro_rules! impl_uniform_kernel {
-    ($($kernel:ty),* $(,)?) => {$(
-        impl UniformKernel for $kernel {
-            fn sample(
-                &mut self,
-                rng: &mut UserRng,
-                positives: &[u32],
-                n_items: u32,
-                request: u64,
-                replacement: Replacement,
-                out: &mut Vec<u32>,
-            ) -> Result<Drawn, KernelError> {
-                <$kernel>::sample(self, rng, positives, n_items, request, replacement, out)
-            }
-        }
-    )*};
-}
-
-impl_uniform_kernel!(
-    GuessAndCheck<Linear>,
-    GuessAndCheck<Hashed>,
-    GuessAndCheck<Bisect>,
-    Vectorized,
-    PreVerified<PartitionPoint>,
-    PreVerified<BranchFree>,
-    PreVerified<Complement>,
-    PreVerified<Bucketed>,
-    PreVerified<Auto>,
-);
-
 /// The uniform kernels by name, as `negsamp sample --kernel` and `negsamp bench`
 /// accept them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
