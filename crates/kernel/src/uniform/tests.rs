@@ -378,6 +378,7 @@ fn auto_reaches_every_map() {
         ((100_000, 900_000, 100), OnTheFly),
         ((100, 999_900, 10_000), Bucketed),
         ((10_000, 990_000, 10_000), Bucketed),
+        ((100_000, 900_000, 100_000), BranchFree),
         ((100, 999_900, 100), BranchFree),
     ];
     for ((k, m, ranks), expected) in cases {
