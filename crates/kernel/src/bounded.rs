@@ -28,6 +28,7 @@ pub fn below<R: RngCore + ?Sized>(rng: &mut R, n: u64) -> u64 {
 /// Lemire's method at 32 bits, taking two draws from each `next_u64`: the bound of a
 /// rank is a catalog size, below 2^32, and halving the generator calls is the largest
 /// saving left on the sampling hot path.
+#[inline]
 pub fn fill_below_u32<R: RngCore + ?Sized>(rng: &mut R, n: u32, count: usize, out: &mut Vec<u32>) {
     debug_assert!(n > 0, "empty range");
     let start = out.len();
