@@ -151,7 +151,10 @@ impl Auto {
             } else {
                 AutoChoice::BranchFree
             }
-        } else if n <= ranks.saturating_mul(CATALOG_PER_RANK) && k <= ranks && n <= COMPLEMENT_MAX {
+        } else if n <= ranks.saturating_mul(CATALOG_PER_RANK)
+            && k <= ranks.saturating_mul(2)
+            && n <= COMPLEMENT_MAX
+        {
             AutoChoice::Complement
         } else if ranks.saturating_mul(ON_THE_FLY_DEGREE_PER_RANK) < k {
             AutoChoice::OnTheFly
@@ -171,8 +174,8 @@ impl Auto {
 const INDEX_MIN_DEGREE: u64 = 8;
 /// Enumerating the candidates walks the whole catalog, one short copy per gap between
 /// positives, so it pays for itself while there is a rank to map for every
-/// `CATALOG_PER_RANK` items and for every positive (at 50% density and one rank per
-/// five positives it measured 4× slower than the search)...
+/// `CATALOG_PER_RANK` items and for every two positives (at 50% density and one rank
+/// per five positives it measured 4× slower than the search)...
 const CATALOG_PER_RANK: u64 = 16;
 /// ...and the table (4 bytes per candidate) stays within the L2 cache.
 const COMPLEMENT_MAX: u64 = 1 << 18;
