@@ -12,7 +12,7 @@
 //!   directory is published atomically; an interrupted run resumes from its finished
 //!   parts.
 //! * [`verify`] checks a written dataset against its manifest and its store.
-//! * [`bench`] times the uniform kernels on a store's users, bucketed by degree.
+//! * [`mod@bench`] times the uniform kernels on a store's users, bucketed by degree.
 //!
 //! Output bytes depend only on the store, the seed and the sampling parameters — not
 //! on threads, chunking or the number of parts.
