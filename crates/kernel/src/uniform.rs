@@ -19,6 +19,13 @@
 //! no rejection) when the request is sparse, and from a partial Fisher–Yates over the
 //! enumerated candidates when it is dense; a request of at least `m` takes every
 //! candidate. Either way the result is in uniformly random order.
+//!
+//! Every variant of the NumPy article is here behind one trait, [`UniformKernel`],
+//! named by [`Kernel`]: the pre-verified family [`PreVerified`] over a [`RankMap`]
+//! (this search, `partition_point`, the complement table, a bucketed index, and
+//! [`Auto`] choosing per user), whose members write identical output, and the
+//! guess-and-check family ([`GuessAndCheck`] over a [`Positivity`] test, and
+//! [`Vectorized`]).
 
 use crate::bounded::{below, fill_below_u32, index_below, shuffle};
 use crate::stream::UserRng;
