@@ -34,9 +34,6 @@ pub fn fill_below_u32<R: RngCore + ?Sized>(rng: &mut R, n: u32, count: usize, ou
     let start = out.len();
     out.resize(start + count, 0);
     let slots = &mut out[start..];
-    // The rejection threshold `2^32 mod n` is below n, so a low half of at least n is
-    // accepted without it: the division runs only for the rare low half below n (it
-    // dominated the cost of a one-negative user).
     let mut threshold = None;
     let mut filled = 0;
     // Written by index into a sized slice (no capacity checks); a rejected half
@@ -44,15 +41,42 @@ pub fn fill_below_u32<R: RngCore + ?Sized>(rng: &mut R, n: u32, count: usize, ou
     while filled < count {
         let word = rng.next_u64();
         for half in [word as u32, (word >> 32) as u32] {
-            let product = u64::from(half) * u64::from(n);
-            let low = product as u32;
-            let accept = low >= n || low >= *threshold.get_or_insert_with(|| n.wrapping_neg() % n);
-            if accept && filled < count {
-                slots[filled] = (product >> 32) as u32;
-                filled += 1;
+            if let Some(value) = lemire_u32(half, n, &mut threshold) {
+                if filled < count {
+                    slots[filled] = value;
+                    filled += 1;
+                }
             }
         }
     }
+}
+
+/// The first value [`fill_below_u32`] would write, without a buffer: the same
+/// stream consumption, so a caller may switch between them freely.
+#[inline]
+pub fn one_below_u32<R: RngCore + ?Sized>(rng: &mut R, n: u32) -> u32 {
+    debug_assert!(n > 0, "empty range");
+    let mut threshold = None;
+    loop {
+        let word = rng.next_u64();
+        for half in [word as u32, (word >> 32) as u32] {
+            if let Some(value) = lemire_u32(half, n, &mut threshold) {
+                return value;
+            }
+        }
+    }
+}
+
+/// One 32-bit Lemire step: `half` mapped into `[0, n)`, or `None` if rejected. The
+/// rejection threshold `2^32 mod n` is below n, so a low half of at least n is accepted
+/// without it: the division runs only for the rare low half below n (it dominated the
+/// cost of a one-negative user), and only once per call site (`threshold` caches it).
+#[inline]
+fn lemire_u32(half: u32, n: u32, threshold: &mut Option<u32>) -> Option<u32> {
+    let product = u64::from(half) * u64::from(n);
+    let low = product as u32;
+    let accept = low >= n || low >= *threshold.get_or_insert_with(|| n.wrapping_neg() % n);
+    accept.then_some((product >> 32) as u32)
 }
 
 /// A uniform index in `[0, n)` for slice positions (`n > 0`).
@@ -87,6 +111,20 @@ mod tests {
             }
             if n > 1 {
                 chi_square_uniform(&counts, 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn one_below_u32_is_the_first_value_of_fill_below_u32() {
+        // n near 2^32 makes rejections (and so the second half and the next word) common
+        for n in [1u32, 3, 1000, 3_000_000_000, u32::MAX - 1] {
+            for key in 0..2000 {
+                let (mut a, mut b) = (user_rng(3, key), user_rng(3, key));
+                let mut out = Vec::new();
+                fill_below_u32(&mut a, n, 1, &mut out);
+                assert_eq!(one_below_u32(&mut b, n), out[0], "n {n}, key {key}");
+                assert_eq!(a.next_u64(), b.next_u64(), "same stream consumption");
             }
         }
     }

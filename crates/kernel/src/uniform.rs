@@ -27,7 +27,7 @@
 //! guess-and-check family ([`GuessAndCheck`] over a [`Positivity`] test, and
 //! [`Vectorized`]).
 
-use crate::bounded::{below, fill_below_u32, index_below, shuffle};
+use crate::bounded::{below, fill_below_u32, index_below, one_below_u32, shuffle};
 use crate::stream::UserRng;
 use crate::KernelError;
 use rand_core::RngCore;
@@ -257,6 +257,10 @@ fn count_one<const ADJUSTED: bool>(sorted: &[u32], rank: u32) -> u32 {
 /// for the same rank, so all pre-verified kernels write byte-identical output and
 /// `auto` may switch maps per user without changing a dataset.
 pub trait RankMap: Default + std::fmt::Debug + Send + Sync {
+    /// Whether a user asking for one negative may bypass this map (its item is the
+    /// same whichever map gives it). Off for the named variants, so each is measured
+    /// as itself; on for `auto`.
+    const SINGLE_RANK_SHORTCUT: bool = false;
     /// Called once per user before [`RankMap::map`], with the number of ranks about
     /// to be mapped (a map with a per-user index amortises its build over them).
     fn prepare(&mut self, candidates: &Candidates<'_>, ranks: u64);
@@ -310,6 +314,20 @@ impl<M: RankMap> UniformKernel for PreVerified<M> {
         let m = u64::from(candidates.count());
         let produced = match replacement {
             _ if m == 0 || request == 0 => 0,
+            // One negative: the rank the batch paths would draw (one_below_u32 is
+            // fill_below_u32's first value; Floyd with one draw is `below(m)`),
+            // mapped by a single search, without the batch and map set-up.
+            _ if M::SINGLE_RANK_SHORTCUT
+                && request == 1
+                && (replacement == Replacement::With || DENSE_FACTOR < m) =>
+            {
+                let rank = match replacement {
+                    Replacement::With => one_below_u32(rng, m as u32),
+                    Replacement::Without => below(rng, m) as u32,
+                };
+                out.push(candidates.item_at(rank));
+                1
+            }
             Replacement::With => {
                 fill_below_u32(rng, m as u32, request as usize, out);
                 self.map.prepare(&candidates, request);

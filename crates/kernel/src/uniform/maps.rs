@@ -196,6 +196,8 @@ const BUCKETED_HEAVY_DEGREE: u64 = 4096;
 const BUCKETED_MAX_DEGREE: u64 = 1 << 14;
 
 impl RankMap for Auto {
+    const SINGLE_RANK_SHORTCUT: bool = true;
+
     #[inline]
     fn prepare(&mut self, candidates: &Candidates<'_>, ranks: u64) {
         let choice = Self::choose(candidates.positives().len(), candidates.count(), ranks);

@@ -389,3 +389,33 @@ fn auto_reaches_every_map() {
         );
     }
 }
+
+/// `auto` answers a one-negative user without the batch paths; the bytes (and the
+/// stream left behind) must be those of `branch-free`, in both modes and on the dense
+/// path.
+#[test]
+fn auto_single_negative_matches_branch_free() {
+    let (mut auto, mut branch_free) = (
+        UniformSampler::new(Kernel::Auto),
+        UniformSampler::new(Kernel::BranchFree),
+    );
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for (n_items, positives) in [
+        (1000u32, spread_positives(30, 1000)),
+        (5, vec![1, 3]),
+        (7, vec![]),
+    ] {
+        for replacement in [Replacement::With, Replacement::Without] {
+            for user in 0..500 {
+                let (mut ra, mut rb) = (user_rng(8, user), user_rng(8, user));
+                auto.sample(&mut ra, &positives, n_items, 1, replacement, &mut a)
+                    .unwrap();
+                branch_free
+                    .sample(&mut rb, &positives, n_items, 1, replacement, &mut b)
+                    .unwrap();
+                assert_eq!(a, b, "n {n_items}, {replacement:?}, user {user}");
+                assert_eq!(ra.next_u64(), rb.next_u64());
+            }
+        }
+    }
+}
