@@ -157,18 +157,19 @@ impl UniformSampler {
     pub fn kernel(&self) -> Kernel {
         self.kernel
     }
+}
 
-    /// See [`UniformKernel::sample`].
-    pub fn sample(
-        &mut self,
-        rng: &mut UserRng,
-        positives: &[u32],
-        n_items: u32,
-        request: u64,
-        replacement: Replacement,
-        out: &mut Vec<u32>,
-    ) -> Result<Drawn, KernelError> {
-        self.inner
-            .sample(rng, positives, n_items, request, replacement, out)
+/// The sampler is used as its kernel: `sampler.sample(...)` is
+/// [`UniformKernel::sample`], with no second copy of the signature to keep in step.
+impl std::ops::Deref for UniformSampler {
+    type Target = dyn UniformKernel;
+    fn deref(&self) -> &Self::Target {
+        &*self.inner
+    }
+}
+
+impl std::ops::DerefMut for UniformSampler {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut *self.inner
     }
 }

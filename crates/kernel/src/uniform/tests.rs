@@ -2,6 +2,7 @@ use super::*;
 use crate::stream::user_rng;
 use crate::testutil::{chi_square, chi_square_uniform};
 use proptest::prelude::*;
+use rand_core::RngCore;
 use std::collections::HashSet;
 
 /// The plain reference: enumerate the complement by membership test.
