@@ -51,6 +51,7 @@ fn store_from_lists(lists: &[Vec<u32>], n_items: u32) -> Store {
         rows: &rows,
         timestamps: Some(&timestamps),
         user_keys: &user_keys,
+        kept: &[],
     };
     Store::from_bytes(&to_bytes(&columns)).unwrap()
 }
@@ -839,6 +840,7 @@ fn split_at_cuts_the_unsplit_run_by_anchor_time() {
         rows: &[0],
         timestamps: None,
         user_keys: &keys,
+        kept: &[],
     };
     let no_time = Store::from_bytes(&to_bytes(&columns)).unwrap();
     let err = sample_split(&no_time, &dir.path().join("x"), &config, at, &|_| {});
@@ -867,6 +869,7 @@ fn corrupt_but_checksummed_stores_are_errors() {
             rows: &rows,
             timestamps: None,
             user_keys: &keys,
+            kept: &[],
         };
         let store = Store::from_bytes(&to_bytes(&columns)).unwrap();
         let dir = tempfile::tempdir().unwrap();

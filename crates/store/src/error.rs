@@ -117,6 +117,24 @@ pub enum IngestError {
         line: u64,
         problem: String,
     },
+    #[error("{path}: line {line}, column {column:?}: {value:?} is not {}; fix the value, declare another type (--keep {column}:TYPE) or leave the field empty for a missing value", describe(*value_type))]
+    BadValue {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+        value_type: crate::kept::ValueType,
+    },
+    #[error("--keep: {0}")]
+    BadKeep(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+fn describe(t: crate::kept::ValueType) -> &'static str {
+    match t {
+        crate::kept::ValueType::I64 => "a 64-bit integer",
+        crate::kept::ValueType::F64 => "a number",
+        crate::kept::ValueType::Str => "a string",
+    }
 }

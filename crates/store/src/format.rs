@@ -1,16 +1,23 @@
-//! The binary layout of `store.bin`, version 1. `docs/store-format.md` is the grammar;
-//! this module is its single implementation (parsing and serialising the header).
+//! The binary layout of `store.bin`, version 2 (version 1 files still open).
+//! `docs/store-format.md` is the grammar; this module is its single implementation
+//! (parsing and serialising the header).
 //!
 //! All integers are little-endian. Sections start at multiples of [`SECTION_ALIGN`] so
 //! every column can be viewed in place as a typed slice.
 
+use crate::kept::{self, KeptColumn, MAX_KEPT_COLUMNS};
 use crate::StoreError;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// First eight bytes of every store file.
 pub const MAGIC: [u8; 8] = *b"NEGSAMP\0";
-/// The format version this code reads and writes.
-pub const VERSION: u32 = 1;
+/// The format version this code writes.
+pub const VERSION: u32 = 2;
+/// The oldest version this code reads: version 1 is version 2 without kept columns.
+pub const OLDEST_VERSION: u32 = 1;
+/// The most sections a header may list: the five fixed ones, the kept-column schema,
+/// and a values and a dictionary section per kept column.
+pub const MAX_SECTIONS: usize = 6 + 2 * MAX_KEPT_COLUMNS;
 /// Written as a little-endian u32; read back as this value only by a little-endian
 /// reader of a little-endian file.
 pub const ENDIAN_MARKER: u32 = 0x0A0B_0C0D;
@@ -34,36 +41,49 @@ pub enum SectionKind {
     Timestamp = 4,
     /// u64 × users: XXH3-64 of the user's original id, keys the user's RNG stream.
     UserKey = 5,
+    /// Format 2: the kept columns' schema (`name<TAB>type` lines); present iff any
+    /// column is kept.
+    Columns = 6,
+    /// Format 2: one kept column's values (tag = its position in the schema), one per
+    /// interaction: i64, f64 or u32 dictionary codes.
+    ColumnValues = 7,
+    /// Format 2: a string column's dictionary (tag = its position in the schema).
+    ColumnDictionary = 8,
 }
 
 impl SectionKind {
-    pub const ALL: [SectionKind; 5] = [
+    pub const ALL: [SectionKind; 8] = [
         Self::Indptr,
         Self::Indices,
         Self::Row,
         Self::Timestamp,
         Self::UserKey,
+        Self::Columns,
+        Self::ColumnValues,
+        Self::ColumnDictionary,
     ];
+
+    /// The kinds that can appear once each, untagged.
+    fn is_fixed(self) -> bool {
+        (self as u32) <= Self::Columns as u32
+    }
 
     fn from_code(code: u32) -> Option<Self> {
         Self::ALL.into_iter().find(|k| *k as u32 == code)
     }
 
-    /// Width of one element in bytes.
-    pub fn element_size(self) -> u64 {
-        match self {
-            Self::Indices => 4,
-            _ => 8,
-        }
-    }
-
-    /// Number of elements the section must hold for the given counts.
-    pub fn element_count(self, counts: &Counts) -> u64 {
-        match self {
-            Self::Indptr => counts.users + 1,
-            Self::UserKey => counts.users,
-            Self::Indices | Self::Row | Self::Timestamp => counts.interactions,
-        }
+    /// The byte length the section must have, when fixed by the counts (and for a
+    /// column's values, by its type); `None` for the variable-length sections.
+    fn expected_len(self, counts: &Counts, kept: Option<&KeptColumn>) -> Option<u64> {
+        // Saturating: a crafted count must fail the comparison, not wrap.
+        Some(match self {
+            Self::Indptr => (counts.users + 1).saturating_mul(8),
+            Self::UserKey => counts.users.saturating_mul(8),
+            Self::Indices => counts.interactions.saturating_mul(4),
+            Self::Row | Self::Timestamp => counts.interactions.saturating_mul(8),
+            Self::ColumnValues => counts.interactions.saturating_mul(kept?.value_type.width()),
+            Self::Columns | Self::ColumnDictionary => return None,
+        })
     }
 
     pub fn name(self) -> &'static str {
@@ -73,11 +93,17 @@ impl SectionKind {
             Self::Row => "row",
             Self::Timestamp => "timestamp",
             Self::UserKey => "user_key",
+            Self::Columns => "columns",
+            Self::ColumnValues => "column_values",
+            Self::ColumnDictionary => "column_dictionary",
         }
     }
 
     pub fn required(self) -> bool {
-        self != Self::Timestamp
+        matches!(
+            self,
+            Self::Indptr | Self::Indices | Self::Row | Self::UserKey
+        )
     }
 }
 
@@ -93,6 +119,9 @@ pub struct Counts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Section {
     pub kind: SectionKind,
+    /// Which kept column a column section belongs to (its position in the schema);
+    /// 0 for every other kind.
+    pub tag: u32,
     pub offset: u64,
     pub length: u64,
     /// XXH3-64 of the section's bytes.
@@ -103,8 +132,11 @@ pub struct Section {
 /// inside a file of `file_len` bytes, aligned, of the right length, not overlapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    pub version: u32,
     pub counts: Counts,
     pub sections: Vec<Section>,
+    /// The kept columns, in schema order (empty in a version-1 file).
+    pub kept: Vec<KeptColumn>,
     /// XXH3-64 of the header bytes (counts and the table with its checksums): the
     /// store's fingerprint.
     pub checksum: u64,
@@ -117,7 +149,14 @@ impl Header {
     }
 
     pub fn section(&self, kind: SectionKind) -> Option<&Section> {
-        self.sections.iter().find(|s| s.kind == kind)
+        self.tagged(kind, 0)
+    }
+
+    /// The section of `kind` belonging to kept column `tag`.
+    pub fn tagged(&self, kind: SectionKind, tag: u32) -> Option<&Section> {
+        self.sections
+            .iter()
+            .find(|s| s.kind == kind && s.tag == tag)
     }
 
     /// Serialises counts and sections; returns the bytes and fills in `checksum`.
@@ -133,7 +172,7 @@ impl Header {
         out.extend_from_slice(&0u32.to_le_bytes());
         for s in sections {
             out.extend_from_slice(&(s.kind as u32).to_le_bytes());
-            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&s.tag.to_le_bytes());
             for v in [s.offset, s.length, s.checksum] {
                 out.extend_from_slice(&v.to_le_bytes());
             }
@@ -157,7 +196,7 @@ impl Header {
             });
         }
         let version = u32_at(fixed, 8);
-        if version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
             return Err(StoreError::UnsupportedVersion {
                 found: version,
                 supported: VERSION,
@@ -173,7 +212,7 @@ impl Header {
             interactions: u64_at(fixed, 32),
         };
         let n_sections = u32_at(fixed, 40) as usize;
-        if n_sections > SectionKind::ALL.len() {
+        if n_sections > MAX_SECTIONS {
             return Err(StoreError::corrupt(format!(
                 "section table claims {n_sections} sections"
             )));
@@ -199,24 +238,47 @@ impl Header {
             let entry = &all[FIXED_HEADER_LEN + i * SECTION_ENTRY_LEN..][..SECTION_ENTRY_LEN];
             let code = u32_at(entry, 0);
             let kind = SectionKind::from_code(code)
-                .ok_or_else(|| StoreError::corrupt(format!("unknown section kind {code}")))?;
-            if sections.iter().any(|s: &Section| s.kind == kind) {
+                .filter(|k| version >= 2 || (*k as u32) <= SectionKind::UserKey as u32)
+                .ok_or_else(|| {
+                    StoreError::corrupt(format!("unknown section kind {code} in version {version}"))
+                })?;
+            let tag = u32_at(entry, 4);
+            if kind.is_fixed() && tag != 0 {
                 return Err(StoreError::corrupt(format!(
-                    "section {} appears twice",
+                    "section {} has tag {tag}",
+                    kind.name()
+                )));
+            }
+            if sections
+                .iter()
+                .any(|s: &Section| s.kind == kind && s.tag == tag)
+            {
+                return Err(StoreError::corrupt(format!(
+                    "section {} (tag {tag}) appears twice",
                     kind.name()
                 )));
             }
             sections.push(Section {
                 kind,
+                tag,
                 offset: u64_at(entry, 8),
                 length: u64_at(entry, 16),
                 checksum: u64_at(entry, 24),
             });
         }
-        validate_sections(&counts, &mut sections, header_len as u64, file_len)?;
+        validate_bounds(&mut sections, header_len as u64, file_len)?;
+        let kept = match sections.iter().find(|s| s.kind == SectionKind::Columns) {
+            Some(s) => {
+                kept::decode_schema(&bytes[s.offset as usize..(s.offset + s.length) as usize])?
+            }
+            None => Vec::new(),
+        };
+        validate_sections(&counts, &sections, &kept)?;
         Ok(Header {
+            version,
             counts,
             sections,
+            kept,
             checksum,
         })
     }
@@ -238,31 +300,17 @@ fn validate_counts(c: &Counts) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn validate_sections(
-    counts: &Counts,
+/// Sorts the sections by offset and checks each is aligned, inside the file and clear
+/// of the header and the others.
+fn validate_bounds(
     sections: &mut [Section],
     header_len: u64,
     file_len: u64,
 ) -> Result<(), StoreError> {
-    for kind in SectionKind::ALL {
-        if kind.required() && !sections.iter().any(|s| s.kind == kind) {
-            return Err(StoreError::corrupt(format!(
-                "required section {} is missing",
-                kind.name()
-            )));
-        }
-    }
     sections.sort_by_key(|s| s.offset);
     let mut end_of_previous = header_len;
     for s in sections.iter() {
         let name = s.kind.name();
-        let expected = s.kind.element_count(counts) * s.kind.element_size();
-        if s.length != expected {
-            return Err(StoreError::corrupt(format!(
-                "section {name} is {} bytes, expected {expected}",
-                s.length
-            )));
-        }
         if s.offset % SECTION_ALIGN != 0 {
             return Err(StoreError::corrupt(format!(
                 "section {name} at offset {} is not {SECTION_ALIGN}-aligned",
@@ -286,6 +334,60 @@ fn validate_sections(
             });
         }
         end_of_previous = end;
+    }
+    Ok(())
+}
+
+/// Checks presence and lengths: every required section, exactly a values section per
+/// kept column and a dictionary for (only) its string columns.
+fn validate_sections(
+    counts: &Counts,
+    sections: &[Section],
+    kept: &[KeptColumn],
+) -> Result<(), StoreError> {
+    let present = |kind, tag| sections.iter().any(|s| s.kind == kind && s.tag == tag);
+    for kind in SectionKind::ALL {
+        if kind.required() && !present(kind, 0) {
+            return Err(StoreError::corrupt(format!(
+                "required section {} is missing",
+                kind.name()
+            )));
+        }
+    }
+    for (tag, column) in kept.iter().enumerate() {
+        let tag = tag as u32;
+        let needs_dictionary = column.value_type == kept::ValueType::Str;
+        if !present(SectionKind::ColumnValues, tag)
+            || present(SectionKind::ColumnDictionary, tag) != needs_dictionary
+        {
+            return Err(StoreError::corrupt(format!(
+                "kept column {:?} lacks its values or has the wrong dictionary sections",
+                column.name
+            )));
+        }
+    }
+    for s in sections {
+        let column = match s.kind {
+            SectionKind::ColumnValues | SectionKind::ColumnDictionary => {
+                Some(kept.get(s.tag as usize).ok_or_else(|| {
+                    StoreError::corrupt(format!(
+                        "section {} belongs to kept column {}, which the schema lacks",
+                        s.kind.name(),
+                        s.tag
+                    ))
+                })?)
+            }
+            _ => None,
+        };
+        if let Some(expected) = s.kind.expected_len(counts, column) {
+            if s.length != expected {
+                return Err(StoreError::corrupt(format!(
+                    "section {} is {} bytes, expected {expected}",
+                    s.kind.name(),
+                    s.length
+                )));
+            }
+        }
     }
     Ok(())
 }

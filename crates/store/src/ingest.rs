@@ -17,7 +17,10 @@
 
 use crate::csv::{field, parse_i64, split, trim_cr, LineError, Span};
 use crate::ids::{read_lines, Interner};
-use crate::write::{write_store_dir, Columns, PublishOptions};
+use crate::kept::{
+    check_column_name, encode_dictionary, KeptColumn, ValueType, Values, MISSING_CODE, MISSING_I64,
+};
+use crate::write::{write_store_dir, Columns, KeptData, PublishOptions};
 use crate::IngestError;
 use memchr::{memchr, memrchr};
 use negsamp_kernel::stream::user_key;
@@ -44,12 +47,41 @@ pub enum TimeColumn {
     Ignore,
 }
 
+/// A source column to keep in the store (`--keep NAME[:TYPE]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeepSpec {
+    pub name: String,
+    /// The declared type; `None` infers it from the values: integers if every value
+    /// is one, else floats if every value is one, else strings.
+    pub declared: Option<ValueType>,
+}
+
+impl std::str::FromStr for KeepSpec {
+    type Err = String;
+    /// `NAME` or `NAME:TYPE` (`i64`, `f64`, `str`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, declared) = match s.rsplit_once(':') {
+            Some((name, t)) if ValueType::ALL.iter().any(|v| v.name() == t) => {
+                (name, Some(t.parse()?))
+            }
+            _ => (s, None),
+        };
+        check_column_name(name)?;
+        Ok(Self {
+            name: name.into(),
+            declared,
+        })
+    }
+}
+
 /// How to read the CSV.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     pub user_col: String,
     pub item_col: String,
     pub time_col: TimeColumn,
+    /// Extra columns stored with each interaction (the kept row's value).
+    pub keep: Vec<KeepSpec>,
     /// A file with the full item catalog, one id per line; line i becomes item i.
     pub items_file: Option<PathBuf>,
     /// Skip and count malformed rows instead of stopping at the first.
@@ -68,6 +100,7 @@ impl Default for IngestOptions {
             user_col: "user".into(),
             item_col: "item".into(),
             time_col: TimeColumn::IfPresent("timestamp".into()),
+            keep: Vec::new(),
             items_file: None,
             skip_bad_rows: false,
             overwrite: false,
@@ -89,6 +122,8 @@ pub struct IngestSummary {
     pub items: u64,
     pub interactions: u64,
     pub has_timestamps: bool,
+    /// The kept columns and the types they were stored with.
+    pub kept: Vec<(String, ValueType)>,
     pub bytes: u64,
     #[serde(skip)]
     pub elapsed: Duration,
@@ -112,7 +147,20 @@ pub fn ingest(
         .into());
     }
     let mut parsed = Parser::new(csv, options)?.run(progress)?;
+    let types = parsed
+        .kept
+        .iter()
+        .zip(&options.keep)
+        .map(|(k, spec)| k.resolve_type(spec, csv))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kept_parse = std::mem::take(&mut parsed.kept);
     let csr = Csr::build(&mut parsed);
+    let kept = kept_parse
+        .into_iter()
+        .zip(options.keep.iter().zip(&types))
+        .map(|(k, (spec, &t))| k.gather(&spec.name, t, &csr.rows))
+        .collect::<Vec<_>>();
+    let kept_data: Vec<KeptData<'_>> = kept.iter().map(KeptStore::data).collect();
     let user_keys: Vec<u64> = (0..parsed.users.len() as u32)
         .into_par_iter()
         .map(|u| user_key(parsed.users.get(u)))
@@ -124,6 +172,7 @@ pub fn ingest(
         rows: &csr.rows,
         timestamps: csr.timestamps.as_deref(),
         user_keys: &user_keys,
+        kept: &kept_data,
     };
     let publish = PublishOptions {
         overwrite: options.overwrite,
@@ -138,6 +187,12 @@ pub fn ingest(
         items: parsed.items.len() as u64,
         interactions: csr.indices.len() as u64,
         has_timestamps: csr.timestamps.is_some(),
+        kept: options
+            .keep
+            .iter()
+            .map(|k| k.name.clone())
+            .zip(types)
+            .collect(),
         bytes: parsed.bytes,
         elapsed: start.elapsed(),
         fingerprint,
@@ -152,18 +207,132 @@ struct Parsed {
     user_of_row: Vec<u32>,
     item_of_row: Vec<u32>,
     time_of_row: Option<Vec<i64>>,
+    /// Per kept column: its value dictionary and a code per data row.
+    kept: Vec<KeptParse>,
     records: u64,
     bad_rows: u64,
     bytes: u64,
 }
 
 /// Column positions found in the header.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Layout {
     n_fields: usize,
     user: usize,
     item: usize,
     time: Option<usize>,
+    /// The kept columns' positions, in `--keep` order.
+    kept: Vec<usize>,
+}
+
+/// A kept column during the parse: distinct values in order of first appearance (the
+/// line of each, for errors) and each data row's code.
+#[derive(Debug, Default)]
+struct KeptParse {
+    dict: Interner,
+    first_line: Vec<u64>,
+    code_of_row: Vec<u32>,
+}
+
+/// A kept column ready for the store: values in CSR order.
+#[derive(Debug)]
+enum KeptStore {
+    I64(String, Vec<i64>),
+    F64(String, Vec<f64>),
+    Str(String, Vec<u32>, Vec<u8>),
+}
+
+impl KeptStore {
+    fn data(&self) -> KeptData<'_> {
+        let (name, values, dictionary) = match self {
+            KeptStore::I64(n, v) => (n, Values::I64(v), None),
+            KeptStore::F64(n, v) => (n, Values::F64(v), None),
+            KeptStore::Str(n, v, d) => (n, Values::Str(v), Some(&d[..])),
+        };
+        KeptData {
+            column: KeptColumn {
+                name: name.clone(),
+                value_type: values.value_type(),
+            },
+            values,
+            dictionary,
+        }
+    }
+}
+
+fn parse_int(value: &[u8]) -> Option<i64> {
+    parse_i64(value).filter(|&v| v != MISSING_I64)
+}
+
+fn parse_float(value: &[u8]) -> Option<f64> {
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
+}
+
+impl KeptParse {
+    /// The declared type, checked against every distinct value, or the narrowest type
+    /// all values parse as.
+    fn resolve_type(&self, spec: &KeepSpec, path: &Path) -> Result<ValueType, IngestError> {
+        let fits = |t: ValueType, v: &[u8]| match t {
+            ValueType::I64 => parse_int(v).is_some(),
+            ValueType::F64 => parse_float(v).is_some(),
+            ValueType::Str => true,
+        };
+        match spec.declared {
+            Some(t) => match self.dict.iter().position(|v| !fits(t, v)) {
+                Some(at) => Err(IngestError::BadValue {
+                    path: path.into(),
+                    line: self.first_line[at],
+                    column: spec.name.clone(),
+                    value: String::from_utf8_lossy(self.dict.get(at as u32)).into_owned(),
+                    value_type: t,
+                }),
+                None => Ok(t),
+            },
+            None => Ok(ValueType::ALL
+                .into_iter()
+                .find(|&t| self.dict.iter().all(|v| fits(t, v)))
+                .expect("every value is a string")),
+        }
+    }
+
+    /// The column's values in CSR order: each interaction takes its kept row's value.
+    fn gather(self, name: &str, value_type: ValueType, rows: &[u64]) -> KeptStore {
+        match value_type {
+            ValueType::I64 => {
+                KeptStore::I64(name.into(), self.by_code(rows, MISSING_I64, parse_int))
+            }
+            ValueType::F64 => {
+                KeptStore::F64(name.into(), self.by_code(rows, f64::NAN, parse_float))
+            }
+            ValueType::Str => KeptStore::Str(
+                name.into(),
+                rows.par_iter()
+                    .map(|&r| self.code_of_row[r as usize])
+                    .collect(),
+                encode_dictionary(self.dict.iter()),
+            ),
+        }
+    }
+
+    /// Each interaction's value, parsed once per distinct value.
+    fn by_code<T: Copy + Send + Sync>(
+        &self,
+        rows: &[u64],
+        missing: T,
+        parse: fn(&[u8]) -> Option<T>,
+    ) -> Vec<T> {
+        let table: Vec<T> = self
+            .dict
+            .iter()
+            .map(|v| parse(v).expect("type resolved"))
+            .collect();
+        rows.par_iter()
+            .map(|&r| match self.code_of_row[r as usize] {
+                MISSING_CODE => missing,
+                c => table[c as usize],
+            })
+            .collect()
+    }
 }
 
 /// A malformed row found by a range parser, before it knows its global line.
@@ -173,6 +342,13 @@ enum RowProblem {
     Quote,
     EmptyId(&'static str),
     BadTimestamp(String),
+}
+
+/// A kept column's parse state within one range.
+#[derive(Debug, Default)]
+struct RangeKept {
+    ids: RangeIds,
+    codes: Vec<u32>,
 }
 
 /// One range's parse output; reused across blocks so its buffers stay warm.
@@ -187,6 +363,7 @@ struct RangeOut {
     user_local: Vec<u32>,
     item_local: Vec<u32>,
     time: Vec<i64>,
+    kept: Vec<RangeKept>,
     lines: u64,
     bad_rows: u64,
     first_problem: Option<(u64, RowProblem)>,
@@ -278,13 +455,18 @@ impl RangeOut {
         self.user_local.clear();
         self.item_local.clear();
         self.time.clear();
+        for k in &mut self.kept {
+            k.ids.clear();
+            k.codes.clear();
+        }
         self.lines = 0;
         self.bad_rows = 0;
         self.first_problem = None;
     }
 
     /// Parses complete lines of `text` (each ending in `\n`, except possibly the last).
-    fn parse(&mut self, text: &[u8], layout: Layout, skip_bad_rows: bool) {
+    fn parse(&mut self, text: &[u8], layout: &Layout, skip_bad_rows: bool) {
+        self.kept.resize_with(layout.kept.len(), RangeKept::default);
         self.clear();
         let mut line_start = 0;
         while line_start < text.len() {
@@ -310,6 +492,9 @@ impl RangeOut {
                 if layout.time.is_some() {
                     self.time.push(0);
                 }
+                for k in &mut self.kept {
+                    k.codes.push(MISSING_CODE);
+                }
             }
         }
     }
@@ -317,7 +502,7 @@ impl RangeOut {
     fn parse_record(
         &mut self,
         line: &[u8],
-        layout: Layout,
+        layout: &Layout,
         local_line: u64,
     ) -> Result<(), RowProblem> {
         split(line, &mut self.spans).map_err(|LineError::Quote| RowProblem::Quote)?;
@@ -358,6 +543,15 @@ impl RangeOut {
         if let Some(t) = time {
             self.time.push(t);
         }
+        for (k, &at) in self.kept.iter_mut().zip(&layout.kept) {
+            let value = field(line, self.spans[at], &mut self.scratch);
+            let code = if value.is_empty() {
+                MISSING_CODE
+            } else {
+                k.ids.intern(value, local_line)
+            };
+            k.codes.push(code);
+        }
         Ok(())
     }
 }
@@ -392,6 +586,7 @@ impl<'a> Parser<'a> {
                 user_of_row: Vec::new(),
                 item_of_row: Vec::new(),
                 time_of_row: None,
+                kept: options.keep.iter().map(|_| KeptParse::default()).collect(),
                 records: 0,
                 bad_rows: 0,
                 bytes: 0,
@@ -441,7 +636,7 @@ impl<'a> Parser<'a> {
                 self.out.bytes += (complete - rest.len()) as u64;
                 text = rest;
             }
-            let layout = layout.expect("set above");
+            let layout = layout.as_ref().expect("set above");
             next_line = self.parse_block(text, layout, next_line, &mut ranges)?;
             self.out.bytes += text.len() as u64;
             progress(self.out.bytes);
@@ -499,11 +694,18 @@ impl<'a> Parser<'a> {
             }
             TimeColumn::Ignore => None,
         };
+        let kept = self
+            .options
+            .keep
+            .iter()
+            .map(|k| find(&k.name).ok_or_else(|| missing(&k.name, "keep")))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Layout {
             n_fields: names.len(),
             user,
             item,
             time,
+            kept,
         })
     }
 
@@ -512,7 +714,7 @@ impl<'a> Parser<'a> {
     fn parse_block(
         &mut self,
         text: &[u8],
-        layout: Layout,
+        layout: &Layout,
         first_line: u64,
         ranges: &mut [RangeOut],
     ) -> Result<u64, IngestError> {
@@ -538,7 +740,7 @@ impl<'a> Parser<'a> {
         Ok(line)
     }
 
-    fn row_error(&self, line: u64, problem: RowProblem, layout: Layout) -> IngestError {
+    fn row_error(&self, line: u64, problem: RowProblem, layout: &Layout) -> IngestError {
         let path = self.path.into();
         match problem {
             RowProblem::FieldCount(got) => IngestError::FieldCount {
@@ -590,6 +792,7 @@ impl<'a> Parser<'a> {
             (true, true) => Catalog::FixedSkip,
             (true, false) => Catalog::FixedFail,
         };
+        let mut all_kept = std::mem::take(&mut self.out.kept);
         let (mut user_sides, mut item_sides): (Vec<_>, Vec<_>) = ranges
             .iter_mut()
             .map(|r| (&mut r.users, &mut r.items))
@@ -613,9 +816,27 @@ impl<'a> Parser<'a> {
                     id: String::from_utf8_lossy(sides[range].dict.get(local as u32)).into_owned(),
                 },
             };
-        users.map_err(|p| column_error(p, &user_sides, &self.options.user_col))?;
-        items.map_err(|p| column_error(p, &item_sides, &self.options.item_col))?;
-        Ok(())
+        let users = users.map_err(|p| column_error(p, &user_sides, &self.options.user_col));
+        let items = items.map_err(|p| column_error(p, &item_sides, &self.options.item_col));
+        drop((user_sides, item_sides));
+        let merged = all_kept.iter_mut().enumerate().try_for_each(|(c, kept)| {
+            let mut sides: Vec<&mut RangeIds> =
+                ranges.iter_mut().map(|r| &mut r.kept[c].ids).collect();
+            merge_dictionary(&mut kept.dict, &mut sides, Catalog::Open)
+                .map_err(|p| column_error(p, &sides, &self.options.keep[c].name))?;
+            // New values were numbered in exactly this order: record where each first
+            // appeared.
+            for (range, side) in sides.iter().enumerate() {
+                for (local, &global) in side.map.iter().enumerate() {
+                    if global as usize == kept.first_line.len() {
+                        kept.first_line.push(line_of(&sides, range, local));
+                    }
+                }
+            }
+            Ok(())
+        });
+        self.out.kept = all_kept;
+        users.and(items).and(merged)
     }
 
     fn too_many(&self, line: u64, column: String) -> IngestError {
@@ -673,6 +894,16 @@ impl<'a> Parser<'a> {
         if let Some(times) = &mut self.out.time_of_row {
             for r in ranges.iter() {
                 times.extend_from_slice(&r.time);
+            }
+        }
+        for (c, kept) in self.out.kept.iter_mut().enumerate() {
+            for r in ranges.iter() {
+                let (map, codes) = (&r.kept[c].ids.map, &r.kept[c].codes);
+                kept.code_of_row
+                    .extend(codes.iter().map(|&code| match code {
+                        MISSING_CODE => MISSING_CODE,
+                        local => map[local as usize],
+                    }));
             }
         }
         self.out.bad_rows += unknown + ranges.iter().map(|r| r.bad_rows).sum::<u64>();

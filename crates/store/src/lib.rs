@@ -19,6 +19,7 @@ pub mod csv;
 pub mod format;
 pub mod ids;
 pub mod ingest;
+pub mod kept;
 pub mod mapping;
 pub mod publish;
 pub mod stats;

@@ -1,5 +1,6 @@
 use crate::format::{Counts, Header, Section, SectionKind};
 use crate::ids::read_lines;
+use crate::kept::{Dictionary, KeptColumn, ValueType, Values, MISSING_CODE};
 use crate::{mapping, StoreError};
 use memmap2::Mmap;
 use rayon::prelude::*;
@@ -44,6 +45,8 @@ pub struct Store {
     rows: Range<usize>,
     timestamps: Option<Range<usize>>,
     user_keys: Range<usize>,
+    /// Each kept column's values and (strings) dictionary, in schema order.
+    kept: Vec<(Range<usize>, Option<Range<usize>>)>,
 }
 
 impl std::fmt::Debug for Store {
@@ -64,6 +67,9 @@ pub struct UserView<'a> {
     pub timestamps: Option<&'a [i64]>,
     /// The user's stream key (XXH3-64 of the original id).
     pub key: u64,
+    /// Where the user's interactions start in the store's columns (kept columns are
+    /// indexed from here).
+    pub start: usize,
 }
 
 impl Store {
@@ -110,7 +116,20 @@ impl Store {
                 .map(|s: &Section| s.offset as usize..(s.offset + s.length) as usize)
         };
         let required = |kind: SectionKind| range(kind).expect("decode checked required sections");
+        let tagged = |kind, tag| {
+            header
+                .tagged(kind, tag)
+                .map(|s: &Section| s.offset as usize..(s.offset + s.length) as usize)
+        };
+        let kept = (0..header.kept.len() as u32)
+            .map(|tag| {
+                let values = tagged(SectionKind::ColumnValues, tag);
+                let values = values.expect("decode checked every kept column has values");
+                (values, tagged(SectionKind::ColumnDictionary, tag))
+            })
+            .collect();
         let store = Store {
+            kept,
             indptr: required(SectionKind::Indptr),
             indices: required(SectionKind::Indices),
             rows: required(SectionKind::Row),
@@ -136,6 +155,16 @@ impl Store {
         bytemuck::try_cast_slice::<u8, u64>(&bytes[self.user_keys.clone()]).map_err(misaligned)?;
         if let Some(ts) = &self.timestamps {
             bytemuck::try_cast_slice::<u8, i64>(&bytes[ts.clone()]).map_err(misaligned)?;
+        }
+        for ((values, _), column) in self.kept.iter().zip(&self.header.kept) {
+            let values = &bytes[values.clone()];
+            match column.value_type {
+                ValueType::Str => bytemuck::try_cast_slice::<u8, u32>(values).map(drop),
+                ValueType::I64 | ValueType::F64 => {
+                    bytemuck::try_cast_slice::<u8, u64>(values).map(drop)
+                }
+            }
+            .map_err(misaligned)?;
         }
         let indptr = self.indptr();
         let (first, last) = (indptr[0], indptr[indptr.len() - 1]);
@@ -195,6 +224,36 @@ impl Store {
     pub fn user_keys(&self) -> &[u64] {
         self.view(&self.user_keys)
     }
+    /// The format version of the file (1 or 2).
+    pub fn format_version(&self) -> u32 {
+        self.header.version
+    }
+    /// The kept columns, in schema order.
+    pub fn kept_columns(&self) -> &[KeptColumn] {
+        &self.header.kept
+    }
+    /// The position of the kept column named `name`.
+    pub fn kept_column(&self, name: &str) -> Option<usize> {
+        self.header.kept.iter().position(|c| c.name == name)
+    }
+    /// Kept column `c`'s values, one per interaction.
+    pub fn kept_values(&self, c: usize) -> Values<'_> {
+        let range = &self.kept[c].0;
+        match self.header.kept[c].value_type {
+            ValueType::I64 => Values::I64(self.view(range)),
+            ValueType::F64 => Values::F64(self.view(range)),
+            ValueType::Str => Values::Str(self.view(range)),
+        }
+    }
+    /// The dictionary of string column `c` (None for a numeric column); its offsets
+    /// are checked here, once per call.
+    pub fn dictionary(&self, c: usize) -> Result<Option<Dictionary<'_>>, StoreError> {
+        self.kept[c]
+            .1
+            .as_ref()
+            .map(|r| Dictionary::parse(&self.bytes.as_slice()[r.clone()]))
+            .transpose()
+    }
 
     /// The span of user `u` in the interaction columns, checked, so a corrupt `indptr`
     /// is an error here rather than a panic in the caller.
@@ -223,8 +282,9 @@ impl Store {
         Ok(UserView {
             items: &self.indices()[span.clone()],
             rows: &self.rows()[span.clone()],
-            timestamps: self.timestamps().map(|t| &t[span]),
+            timestamps: self.timestamps().map(|t| &t[span.clone()]),
             key: self.user_keys()[u as usize],
+            start: span.start,
         })
     }
 
@@ -266,6 +326,7 @@ impl Store {
                 _ => Ok(()),
             }
         })?;
+        self.verify_kept()?;
         if let Some(dir) = &self.dir {
             let users = read_id_file(&dir.join(USERS_FILE))?;
             let items = read_id_file(&dir.join(ITEMS_FILE))?;
@@ -278,6 +339,27 @@ impl Store {
             {
                 return Err(StoreError::corrupt(format!(
                     "the key of user {u} does not match its id in {USERS_FILE}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every string code names a dictionary entry (or is missing).
+    fn verify_kept(&self) -> Result<(), StoreError> {
+        for (c, column) in self.header.kept.iter().enumerate() {
+            let (Values::Str(codes), Some(dictionary)) = (self.kept_values(c), self.dictionary(c)?)
+            else {
+                continue;
+            };
+            let n = dictionary.len() as u32;
+            if let Some(at) = codes
+                .par_iter()
+                .position_any(|&x| x >= n && x != MISSING_CODE)
+            {
+                return Err(StoreError::corrupt(format!(
+                    "interaction {at} of kept column {:?} has code {} beyond its {n} values",
+                    column.name, codes[at]
                 )));
             }
         }

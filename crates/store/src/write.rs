@@ -2,9 +2,11 @@
 
 use crate::format::{align_up, Counts, Header, Section, SectionKind};
 use crate::ids::Interner;
+use crate::kept::{encode_schema, KeptColumn, Values};
 use crate::publish::{publish, remove_any, staging_path};
 use crate::{StoreError, ITEMS_FILE, STORE_FILE, USERS_FILE};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -19,6 +21,17 @@ pub struct Columns<'a> {
     pub rows: &'a [u64],
     pub timestamps: Option<&'a [i64]>,
     pub user_keys: &'a [u64],
+    /// Kept columns (format 2), in schema order.
+    pub kept: &'a [KeptData<'a>],
+}
+
+/// One kept column's data, in CSR order.
+#[derive(Debug, Clone)]
+pub struct KeptData<'a> {
+    pub column: KeptColumn,
+    pub values: Values<'a>,
+    /// A string column's dictionary section (`kept::encode_dictionary`).
+    pub dictionary: Option<&'a [u8]>,
 }
 
 impl Columns<'_> {
@@ -30,15 +43,40 @@ impl Columns<'_> {
         }
     }
 
-    fn sections(&self) -> Vec<(SectionKind, &[u8])> {
-        let mut out: Vec<(SectionKind, &[u8])> = vec![
-            (SectionKind::Indptr, bytemuck::cast_slice(self.indptr)),
-            (SectionKind::Indices, bytemuck::cast_slice(self.indices)),
-            (SectionKind::Row, bytemuck::cast_slice(self.rows)),
-            (SectionKind::UserKey, bytemuck::cast_slice(self.user_keys)),
+    /// Every section's kind, tag and bytes, in file order.
+    fn sections(&self) -> Vec<(SectionKind, u32, Cow<'_, [u8]>)> {
+        fn borrowed(kind: SectionKind, bytes: &[u8]) -> (SectionKind, u32, Cow<'_, [u8]>) {
+            (kind, 0, Cow::Borrowed(bytes))
+        }
+        let mut out = vec![
+            borrowed(SectionKind::Indptr, bytemuck::cast_slice(self.indptr)),
+            borrowed(SectionKind::Indices, bytemuck::cast_slice(self.indices)),
+            borrowed(SectionKind::Row, bytemuck::cast_slice(self.rows)),
+            borrowed(SectionKind::UserKey, bytemuck::cast_slice(self.user_keys)),
         ];
         if let Some(ts) = self.timestamps {
-            out.push((SectionKind::Timestamp, bytemuck::cast_slice(ts)));
+            out.push(borrowed(SectionKind::Timestamp, bytemuck::cast_slice(ts)));
+        }
+        if !self.kept.is_empty() {
+            let schema: Vec<KeptColumn> = self.kept.iter().map(|k| k.column.clone()).collect();
+            out.push((SectionKind::Columns, 0, Cow::Owned(encode_schema(&schema))));
+        }
+        for (tag, k) in self.kept.iter().enumerate() {
+            assert_eq!(
+                k.values.len(),
+                self.indices.len(),
+                "one value per interaction"
+            );
+            assert_eq!(k.values.value_type(), k.column.value_type);
+            let tag = tag as u32;
+            out.push((
+                SectionKind::ColumnValues,
+                tag,
+                Cow::Borrowed(k.values.bytes()),
+            ));
+            if let Some(d) = k.dictionary {
+                out.push((SectionKind::ColumnDictionary, tag, Cow::Borrowed(d)));
+            }
         }
         out
     }
@@ -52,12 +90,16 @@ pub fn encode<W: Write>(columns: &Columns<'_>, mut out: W) -> std::io::Result<u6
         "indptr must have users + 1 entries"
     );
     let parts = columns.sections();
-    let checksums: Vec<u64> = parts.par_iter().map(|(_, bytes)| xxh3_64(bytes)).collect();
+    let checksums: Vec<u64> = parts
+        .par_iter()
+        .map(|(_, _, bytes)| xxh3_64(bytes))
+        .collect();
     let mut offset = align_up(Header::encoded_len(parts.len()) as u64);
     let mut table = Vec::with_capacity(parts.len());
-    for ((kind, bytes), checksum) in parts.iter().zip(checksums) {
+    for ((kind, tag, bytes), checksum) in parts.iter().zip(checksums) {
         table.push(Section {
             kind: *kind,
+            tag: *tag,
             offset,
             length: bytes.len() as u64,
             checksum,
@@ -67,7 +109,7 @@ pub fn encode<W: Write>(columns: &Columns<'_>, mut out: W) -> std::io::Result<u6
     let (header, fingerprint) = Header::encode(columns.counts(), &table);
     out.write_all(&header)?;
     let mut written = header.len() as u64;
-    for (section, (_, bytes)) in table.iter().zip(&parts) {
+    for (section, (_, _, bytes)) in table.iter().zip(&parts) {
         out.write_all(&vec![0u8; (section.offset - written) as usize])?;
         out.write_all(bytes)?;
         written = section.offset + section.length;

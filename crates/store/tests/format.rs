@@ -35,6 +35,7 @@ impl Owned {
             rows: &self.rows,
             timestamps: self.timestamps.as_deref(),
             user_keys: &self.user_keys,
+            kept: &[],
         }
     }
 
@@ -128,12 +129,12 @@ fn foreign_files_and_other_versions_are_named_as_such() {
         Err(StoreError::BadMagic { .. })
     ));
     let mut newer = bytes.clone();
-    newer[8..12].copy_from_slice(&2u32.to_le_bytes());
+    newer[8..12].copy_from_slice(&3u32.to_le_bytes());
     assert!(matches!(
         Store::from_bytes(&newer),
         Err(StoreError::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         })
     ));
     let mut swapped = bytes.clone();
@@ -217,6 +218,111 @@ proptest::proptest! {
                 let _ = store.user(u);
             }
             let _ = store.verify();
+        }
+    }
+}
+
+/// The committed format-1 store (written by the version-1 writer) still opens, verifies
+/// and reads back what its CSV says.
+#[test]
+fn a_version_1_store_still_opens() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/v1.store");
+    let store = Store::open(&dir).unwrap();
+    store.verify().unwrap();
+    assert_eq!(store.format_version(), 1);
+    assert_eq!(format!("{:016x}", store.fingerprint()), "7bd7c9d1b4fd9498");
+    assert_eq!(
+        (store.n_users(), store.n_items(), store.n_interactions()),
+        (5, 4, 10)
+    );
+    assert!(store.kept_columns().is_empty());
+    // user "2" bought items 101, 103, 104 (indices 0, 2, 3) at 1001, 1011, 1021
+    let user = store.user(1).unwrap();
+    assert_eq!(user.items, [0, 2, 3]);
+    assert_eq!(user.timestamps.unwrap(), [1001, 1011, 1021]);
+    assert_eq!(store.user_ids().unwrap(), ["1", "2", "3", "4", "5"]);
+}
+
+mod kept_columns {
+    use super::*;
+    use negsamp_store::kept::{encode_dictionary, KeptColumn, ValueType, Values};
+    use negsamp_store::write::KeptData;
+
+    fn kept_store(codes: &[u32]) -> Vec<u8> {
+        let owned = Owned::sample();
+        let prices = [1.5, f64::NAN, 2.0, 3.0, 4.0];
+        let counts = [7i64, i64::MIN, 9, 10, 11];
+        let dictionary = encode_dictionary([&b"red"[..], b"blue"]);
+        let kept = [
+            KeptData {
+                column: KeptColumn {
+                    name: "price".into(),
+                    value_type: ValueType::F64,
+                },
+                values: Values::F64(&prices),
+                dictionary: None,
+            },
+            KeptData {
+                column: KeptColumn {
+                    name: "colour".into(),
+                    value_type: ValueType::Str,
+                },
+                values: Values::Str(codes),
+                dictionary: Some(&dictionary),
+            },
+            KeptData {
+                column: KeptColumn {
+                    name: "count".into(),
+                    value_type: ValueType::I64,
+                },
+                values: Values::I64(&counts),
+                dictionary: None,
+            },
+        ];
+        to_bytes(&Columns {
+            kept: &kept,
+            ..owned.columns()
+        })
+    }
+
+    #[test]
+    fn round_trip_and_verify() {
+        let store = Store::from_bytes(&kept_store(&[0, 1, u32::MAX, 0, 1])).unwrap();
+        store.verify().unwrap();
+        assert_eq!(store.format_version(), 2);
+        let names: Vec<_> = store.kept_columns().iter().map(|c| &c.name).collect();
+        assert_eq!(names, ["price", "colour", "count"]);
+        assert_eq!(store.kept_column("colour"), Some(1));
+        let Values::F64(p) = store.kept_values(0) else {
+            panic!("price is f64")
+        };
+        assert_eq!(p[0], 1.5);
+        assert!(p[1].is_nan());
+        assert_eq!(store.kept_values(1), Values::Str(&[0, 1, u32::MAX, 0, 1]));
+        assert_eq!(store.kept_values(2), Values::I64(&[7, i64::MIN, 9, 10, 11]));
+        let d = store.dictionary(1).unwrap().unwrap();
+        assert_eq!(d.iter().collect::<Vec<_>>(), [&b"red"[..], b"blue"]);
+        assert!(store.dictionary(0).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_code_beyond_the_dictionary_fails_verify() {
+        let store = Store::from_bytes(&kept_store(&[0, 1, 2, 0, 1])).unwrap();
+        assert!(matches!(store.verify(), Err(StoreError::Corrupt(m)) if m.contains("colour")));
+    }
+
+    #[test]
+    fn damage_to_a_kept_section_is_caught() {
+        let bytes = kept_store(&[0, 1, u32::MAX, 0, 1]);
+        let store = Store::from_bytes(&bytes).unwrap();
+        for s in &store.header().sections {
+            if s.kind == SectionKind::Columns || s.kind == SectionKind::ColumnDictionary {
+                let mut broken = bytes.clone();
+                broken[s.offset as usize] ^= 0x40;
+                // a damaged schema fails at open, a damaged dictionary at verify
+                let result = Store::from_bytes(&broken).and_then(|st| st.verify());
+                assert!(result.is_err(), "{:?}", s.kind);
+            }
         }
     }
 }

@@ -350,3 +350,123 @@ proptest! {
         prop_assert_eq!(summary.duplicates, rows.len() as u64 - r.indices.len() as u64);
     }
 }
+
+#[test]
+fn kept_columns_take_the_kept_rows_values_with_inferred_types() {
+    let keep = ["price", "clicks", "category"]
+        .map(|k| k.parse().unwrap())
+        .to_vec();
+    let (store, summary, _dir) = run_fixture(
+        "features.csv",
+        &IngestOptions {
+            keep,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        summary.kept,
+        [
+            ("price".to_string(), ValueType::F64),
+            ("clicks".to_string(), ValueType::I64),
+            ("category".to_string(), ValueType::Str)
+        ]
+    );
+    store.verify().unwrap();
+    let dictionary = store.dictionary(2).unwrap().unwrap();
+    let category = |code: u32| match code {
+        MISSING_CODE => None,
+        c => Some(String::from_utf8(dictionary.get(c).to_vec()).unwrap()),
+    };
+    // Each interaction's (row, price, clicks, category), in CSR order.
+    let (Values::F64(price), Values::I64(clicks), Values::Str(codes)) = (
+        store.kept_values(0),
+        store.kept_values(1),
+        store.kept_values(2),
+    ) else {
+        panic!("types")
+    };
+    let got: Vec<(u64, String, i64, Option<String>)> = (0..store.n_interactions() as usize)
+        .map(|k| {
+            (
+                store.rows()[k],
+                format!("{:?}", price[k]),
+                clicks[k],
+                category(codes[k]),
+            )
+        })
+        .collect();
+    let s = |x: &str| Some(x.to_string());
+    let expected = [
+        // a: i1, i2 (row 7 kept over row 1), i3, i4, i5
+        (0, "1.5", 3, s("books")),
+        (7, "3.0", 4, s("music")),
+        (2, "NaN", 7, s("books")),
+        (4, "4.0", 2, s("music")),
+        (9, "5.5", 6, s("books")),
+        // b: i1 (missing clicks and category), i2, i3
+        (3, "9.0", MISSING_I64, None),
+        (5, "0.5", 0, s("books")),
+        (6, "NaN", 5, s("toys, games")),
+        // c
+        (8, "1.0", 1, s("books")),
+    ]
+    .map(|(r, p, c, cat)| (r, p.to_string(), c, cat));
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn kept_column_types_can_be_declared_and_are_checked() {
+    let keep = vec!["clicks:str".parse().unwrap(), "price:f64".parse().unwrap()];
+    let (store, summary, _dir) = run_fixture(
+        "features.csv",
+        &IngestOptions {
+            keep,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(summary.kept[0].1, ValueType::Str);
+    assert_eq!(store.kept_columns()[1].value_type, ValueType::F64);
+    let keep = vec!["category:i64".parse().unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let err = ingest(
+        &fixture("features.csv"),
+        &dir.path().join("s"),
+        &IngestOptions {
+            keep,
+            ..Default::default()
+        },
+        &|_| {},
+    )
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(&err, IngestError::BadValue { line: 2, column, .. } if column == "category"),
+        "{message}"
+    );
+    assert!(
+        message.contains("\"books\" is not a 64-bit integer"),
+        "{message}"
+    );
+    let keep = vec!["nope".parse().unwrap()];
+    let err = ingest(
+        &fixture("features.csv"),
+        &dir.path().join("s"),
+        &IngestOptions {
+            keep,
+            ..Default::default()
+        },
+        &|_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--keep"), "{err}");
+    assert!("a/b".parse::<KeepSpec>().is_err());
+    assert_eq!(
+        "x:y:f64".parse::<KeepSpec>().unwrap(),
+        KeepSpec {
+            name: "x:y".into(),
+            declared: Some(ValueType::F64)
+        }
+    );
+}
