@@ -1,7 +1,9 @@
 //! Command-line arguments (clap derive; doc comments are the `--help` text).
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
+use negsamp_engine::{Format, HistoryOrder, Layout};
 use negsamp_kernel::uniform::Kernel;
+use negsamp_store::ingest::KeepSpec;
 use std::path::PathBuf;
 
 /// Exact, fast, reproducible negative sampling for implicit-feedback data.
@@ -67,6 +69,11 @@ pub struct IngestArgs {
     /// instead of stopping at the first.
     #[arg(long)]
     pub skip_bad_rows: bool,
+    /// Extra columns to store with each interaction, for `sample --carry`:
+    /// `NAME` (type inferred: i64 if every value is an integer, else f64 if every value
+    /// is a number, else str) or `NAME:i64|f64|str`. An empty field is missing.
+    #[arg(long, value_delimiter = ',', value_name = "COL[:TYPE],...")]
+    pub keep: Vec<KeepSpec>,
     /// Replace an existing store.
     #[arg(long)]
     pub overwrite: bool,
@@ -163,6 +170,32 @@ pub struct SampleArgs {
     /// (may return fewer negatives, reported as shortfall).
     #[arg(long, default_value = "auto", value_parser = parse_kernel)]
     pub kernel: Kernel,
+    /// Kept store columns (`ingest --keep`) to copy onto every row from its anchor (a
+    /// positive carries its own). Strings are dictionary codes in .npy (the
+    /// dictionary is OUT/COL.txt) and strings in Parquet.
+    #[arg(long, value_delimiter = ',', value_name = "COL,...")]
+    pub carry: Vec<String>,
+    /// Give every row the N most recent positives of its user strictly before its
+    /// anchor (never the anchor, never one at the same time), oldest first:
+    /// history.npy [rows, N] right-aligned and padded with the item count (the
+    /// manifest's `pad`) plus history_len.npy; a list column in Parquet.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub history: u32,
+    /// What "before" means for --history: by timestamp (ties excluded), or by source
+    /// row (for stores without timestamps).
+    #[arg(long, value_enum, default_value = "time")]
+    pub history_order: HistoryOrderArg,
+    /// Row shape: `long` (a row per positive and per negative, with `label`) or `wide`
+    /// (a row per positive with its --ratio negatives in a `negatives` column).
+    #[arg(long, value_enum, default_value = "long")]
+    pub layout: LayoutArg,
+    /// Part format: `npy` (a directory of .npy files per part) or `parquet` (one file
+    /// per part; metadata files are `_`-prefixed so readers see only data).
+    #[arg(long, value_enum, default_value = "npy")]
+    pub format: FormatArg,
+    /// Add `user_id` and `item_id` string columns with the original ids (Parquet).
+    #[arg(long)]
+    pub original_ids: bool,
     /// Replace an existing dataset.
     #[arg(long)]
     pub overwrite: bool,
@@ -170,6 +203,56 @@ pub struct SampleArgs {
     /// killed run never leaves a half-written dataset either way.
     #[arg(long)]
     pub fsync: bool,
+}
+
+/// `--history-order`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum HistoryOrderArg {
+    /// Strictly earlier timestamps, ordered by (timestamp, row).
+    Time,
+    /// Earlier source rows.
+    Row,
+}
+
+impl From<HistoryOrderArg> for HistoryOrder {
+    fn from(a: HistoryOrderArg) -> Self {
+        match a {
+            HistoryOrderArg::Time => HistoryOrder::Time,
+            HistoryOrderArg::Row => HistoryOrder::Row,
+        }
+    }
+}
+
+/// `--layout`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LayoutArg {
+    Long,
+    Wide,
+}
+
+impl From<LayoutArg> for Layout {
+    fn from(a: LayoutArg) -> Self {
+        match a {
+            LayoutArg::Long => Layout::Long,
+            LayoutArg::Wide => Layout::Wide,
+        }
+    }
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    Npy,
+    Parquet,
+}
+
+impl From<FormatArg> for Format {
+    fn from(a: FormatArg) -> Self {
+        match a {
+            FormatArg::Npy => Format::Npy,
+            FormatArg::Parquet => Format::Parquet,
+        }
+    }
 }
 
 fn parse_kernel(name: &str) -> Result<Kernel, String> {
@@ -240,6 +323,10 @@ pub struct GenerateArgs {
     /// Leave out the timestamp column.
     #[arg(long)]
     pub no_timestamps: bool,
+    /// Add feature columns: `price` and `category` (the item's) and `device` (per
+    /// row), for `ingest --keep` and `sample --carry`.
+    #[arg(long)]
+    pub features: bool,
 }
 
 #[derive(Debug, ClapArgs)]

@@ -73,6 +73,7 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
             (None, false) => TimeColumn::IfPresent("timestamp".into()),
         },
         items_file: a.items.clone(),
+        keep: a.keep.clone(),
         skip_bad_rows: a.skip_bad_rows,
         overwrite: a.overwrite,
         fsync: a.fsync,
@@ -97,6 +98,14 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
         summary.interactions,
         if summary.has_timestamps { "yes" } else { "no" }
     );
+    if !summary.kept.is_empty() {
+        let kept: Vec<String> = summary
+            .kept
+            .iter()
+            .map(|(n, t)| format!("{n} ({t})"))
+            .collect();
+        println!("  kept columns: {}", kept.join(", "));
+    }
     println!(
         "  {:.1} MB in {:.2} s: {:.1} MB/s, {:.2}M rows/s",
         summary.bytes as f64 / 1e6,
@@ -149,6 +158,9 @@ fn print_info(path: &Path, info: &StoreInfo) {
         Some((lo, hi)) => println!("  timestamps: yes, {lo} … {hi}"),
         None => println!("  timestamps: no"),
     }
+    if !info.kept.is_empty() {
+        println!("  kept columns: {}", info.kept.join(", "));
+    }
 }
 
 fn verify_cmd(a: &VerifyArgs) -> Result<()> {
@@ -165,8 +177,7 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
         return Ok(());
     }
     let sides = ["train", "test"].map(|side| a.path.join(side));
-    if !a.path.join(MANIFEST_FILE).exists() && sides.iter().all(|d| d.join(MANIFEST_FILE).exists())
-    {
+    if !Manifest::exists(&a.path) && sides.iter().all(|d| Manifest::exists(d)) {
         for side in sides {
             verify_cmd(&VerifyArgs {
                 path: side,
@@ -175,7 +186,7 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if !a.path.join(MANIFEST_FILE).exists() {
+    if !Manifest::exists(&a.path) {
         bail!(
             "{} is neither a store (no {STORE_FILE}) nor a sampled dataset (no {MANIFEST_FILE})",
             a.path.display()
@@ -209,6 +220,12 @@ fn sample_config(a: &SampleArgs) -> SampleConfig {
         exclude: a.exclude.clone(),
         skip_unknown: a.skip_unknown,
         log_q: a.log_q,
+        carry: a.carry.clone(),
+        history: a.history,
+        history_order: a.history_order.into(),
+        layout: a.layout.into(),
+        format: a.format.into(),
+        original_ids: a.original_ids,
         split: None,
         amount: a.request.amount(),
         replacement: a.request.replacement(),
@@ -308,6 +325,7 @@ fn synth_options(a: &GenerateArgs) -> SynthOptions {
         seed: a.seed,
         string_ids: a.string_ids,
         timestamps: !a.no_timestamps,
+        features: a.features,
         ..Default::default()
     }
 }
@@ -367,6 +385,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         items: 5_000,
         mean_degree: 20.0,
         seed: 42,
+        features: true,
         ..Default::default()
     };
     let rows = write_csv(&options, &csv)?;
@@ -380,6 +399,9 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         time_col: None,
         no_time: false,
         items: None,
+        keep: ["price", "category", "device"]
+            .map(|k| k.parse().expect("valid names"))
+            .to_vec(),
         skip_bad_rows: false,
         overwrite: true,
         fsync: false,
@@ -389,7 +411,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         store: store.clone(),
         json: false,
     })?;
-    println!("\n== sample (1:1, distinct negatives, seed 42)");
+    println!("\n== sample (1:1, distinct negatives, seed 42, carrying price and category, history of 5, Parquet)");
     let sample = SampleArgs {
         store: store.clone(),
         out: train.clone(),
@@ -409,6 +431,12 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         log_q: false,
         split_at: None,
         kernel: Kernel::Auto,
+        carry: vec!["price".into(), "category".into()],
+        history: 5,
+        history_order: crate::cli::HistoryOrderArg::Time,
+        layout: crate::cli::LayoutArg::Long,
+        format: crate::cli::FormatArg::Parquet,
+        original_ids: true,
         overwrite: true,
         fsync: false,
     };
@@ -422,12 +450,14 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         path: train.clone(),
         store: None,
     })?;
-    println!(
-        "\nload it: np.load(\"{}/part-00000/item.npy\", mmap_mode=\"r\")",
-        train.display()
-    );
-    if a.dir.is_none() {
-        println!("(the demo ran in a temporary directory, now removed; pass --dir DIR to keep it)");
+    match &a.dir {
+        Some(_) => println!(
+            "\nload it: pandas.read_parquet(\"{}\")  # user, item, label, anchor, timestamp, price, category, history, …",
+            train.display()
+        ),
+        None => println!(
+            "\n(the demo ran in a temporary directory, now removed; pass --dir DIR to keep it and load it with pandas.read_parquet(\"DIR/train\"))"
+        ),
     }
     Ok(())
 }

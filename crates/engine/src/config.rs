@@ -72,8 +72,43 @@ impl Split {
     }
 }
 
+/// How rows are shaped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// A row per positive and a row per negative (`label` tells them apart).
+    #[default]
+    Long,
+    /// A row per positive, its negatives in a `negatives` column of `--ratio` entries.
+    Wide,
+}
+
+/// The file format of a dataset's parts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// A directory of NumPy `.npy` files per part.
+    #[default]
+    Npy,
+    /// One Parquet file per part.
+    Parquet,
+}
+
+/// Which positives count as "before" an anchor in its history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryOrder {
+    /// Positives with a strictly earlier timestamp, ordered by (timestamp, row).
+    #[default]
+    Time,
+    /// Positives from earlier source rows (for stores without timestamps).
+    Row,
+}
+
 /// The most parts a run may be asked for.
 pub const MAX_SHARDS: u32 = 1_000_000;
+/// The longest history a row may carry.
+pub const MAX_HISTORY: u32 = 4096;
 
 /// Everything that determines a run's output, plus how it is laid out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +132,21 @@ pub struct SampleConfig {
     pub skip_unknown: bool,
     /// Write `log_q.npy`: the log-probability with which each negative was proposed.
     pub log_q: bool,
+    /// Kept store columns copied onto every row from its anchor.
+    #[serde(default)]
+    pub carry: Vec<String>,
+    /// The length of each row's item history (0: no history).
+    #[serde(default)]
+    pub history: u32,
+    #[serde(default)]
+    pub history_order: HistoryOrder,
+    #[serde(default)]
+    pub layout: Layout,
+    #[serde(default)]
+    pub format: Format,
+    /// Add `user_id` and `item_id` string columns (Parquet).
+    #[serde(default)]
+    pub original_ids: bool,
     /// Keep only the rows of one side of a time split (set by `sample_split`).
     pub split: Option<Split>,
     /// Number of parts; `None` sizes parts at about `target_part_bytes`.
@@ -128,6 +178,12 @@ impl Default for SampleConfig {
             exclude: None,
             skip_unknown: false,
             log_q: false,
+            carry: Vec::new(),
+            history: 0,
+            history_order: HistoryOrder::Time,
+            layout: Layout::Long,
+            format: Format::Npy,
+            original_ids: false,
             split: None,
             shards: None,
             target_part_bytes: 1 << 30,
@@ -170,6 +226,31 @@ impl SampleConfig {
                 "--kernel {} returns short batches at random, which a time split cannot \
                  account for; use an exact kernel with --split-at",
                 self.kernel
+            )));
+        }
+        if self.layout == Layout::Wide {
+            if !matches!(self.amount, Amount::Ratio(_)) {
+                return Err(crate::EngineError::Config(
+                    "--layout wide gives each positive --ratio negatives; --per-user does not apply"
+                        .into(),
+                ));
+            }
+            if self.negatives_only {
+                return Err(crate::EngineError::Config(
+                    "--layout wide writes one row per positive; --negatives-only applies to the long layout"
+                        .into(),
+                ));
+            }
+        }
+        if self.original_ids && self.format != Format::Parquet {
+            return Err(crate::EngineError::Config(
+                "--original-ids writes string columns, which need --format parquet; .npy output names users and items by their line in users.txt and items.txt".into(),
+            ));
+        }
+        if self.history > MAX_HISTORY {
+            return Err(crate::EngineError::Config(format!(
+                "--history must be at most {MAX_HISTORY}, not {}",
+                self.history
             )));
         }
         if self.chunk_rows == 0 || self.target_part_bytes == 0 {

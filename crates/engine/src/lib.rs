@@ -23,11 +23,14 @@ pub mod context;
 pub mod manifest;
 pub mod npy;
 pub mod plan;
+pub mod rows;
 pub mod run;
+pub mod schema;
 pub mod user;
 pub mod verify;
+pub mod write;
 
 mod error;
-pub use config::{Amount, SampleConfig, Side, Split, Strategy};
+pub use config::{Amount, Format, HistoryOrder, Layout, SampleConfig, Side, Split, Strategy};
 pub use error::EngineError;
 pub use run::{sample_split, sample_to_dir, RunSummary};

@@ -1,4 +1,4 @@
-//! NumPy `.npy` version 1.0 files: 1-D, little-endian, C order.
+//! NumPy `.npy` version 1.0 files: 1-D or 2-D, little-endian, C order.
 //!
 //! Every header negsamp writes is padded to [`HEADER_LEN`] bytes, so a column file can
 //! be created before its length is known and the header rewritten in place at the end.
@@ -26,7 +26,16 @@ dtypes!(u8 => "|u1", u32 => "<u4", u64 => "<u8", i64 => "<i8", f32 => "<f4", f64
 
 /// The header of a 1-D array of `len` elements of type `descr`.
 pub fn header(descr: &str, len: u64) -> [u8; HEADER_LEN] {
-    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({len},), }}");
+    matrix_header(descr, len, None)
+}
+
+/// The header of `rows` elements (`width` None) or of a `rows × width` matrix.
+pub fn matrix_header(descr: &str, rows: u64, width: Option<u64>) -> [u8; HEADER_LEN] {
+    let shape = match width {
+        None => format!("({rows},)"),
+        Some(w) => format!("({rows}, {w})"),
+    };
+    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     let mut out = [b' '; HEADER_LEN];
     out[..6].copy_from_slice(MAGIC);
     out[6] = 1;
@@ -41,12 +50,16 @@ pub fn header(descr: &str, len: u64) -> [u8; HEADER_LEN] {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArrayInfo {
     pub descr: String,
+    /// Rows: the first dimension.
     pub len: u64,
+    /// The second dimension of a 2-D array.
+    pub width: Option<u64>,
     /// Where the data starts.
     pub data_offset: usize,
 }
 
-/// Parses a v1.0 header of a 1-D C-order array.
+/// Parses a v1.0 header of a 1-D or 2-D C-order array. A key given twice is an error
+/// (readers disagree on which one counts).
 pub fn parse_header(bytes: &[u8]) -> io::Result<ArrayInfo> {
     let bad = |m: &str| {
         io::Error::new(
@@ -65,6 +78,11 @@ pub fn parse_header(bytes: &[u8]) -> io::Result<ArrayInfo> {
         .get(10..10 + dict_len)
         .ok_or_else(|| bad("truncated header"))?;
     let dict = std::str::from_utf8(dict).map_err(|_| bad("header is not text"))?;
+    for key in ["descr", "fortran_order", "shape"] {
+        if dict.matches(&format!("'{key}':")).count() > 1 {
+            return Err(bad(&format!("key {key:?} appears twice")));
+        }
+    }
     let value = |key: &str| -> Option<&str> {
         let at = dict.find(&format!("'{key}':"))? + key.len() + 3;
         Some(dict[at..].trim_start())
@@ -83,18 +101,31 @@ pub fn parse_header(bytes: &[u8]) -> io::Result<ArrayInfo> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
-    let len = match dims[..] {
-        [n] => n.parse().map_err(|_| bad("shape is not a number"))?,
-        _ => return Err(bad("array is not 1-D")),
+    let number = |d: &str| d.parse::<u64>().map_err(|_| bad("shape is not a number"));
+    let (len, width) = match dims[..] {
+        [n] => (number(n)?, None),
+        [n, w] => (number(n)?, Some(number(w)?)),
+        _ => return Err(bad("array is neither 1-D nor 2-D")),
     };
     Ok(ArrayInfo {
         descr: descr.to_owned(),
         len,
+        width,
         data_offset: 10 + dict_len,
     })
 }
 
-/// Reads a whole 1-D array of `T`, checking its type and length.
+impl ArrayInfo {
+    /// Bytes of data the header promises for elements of `size` bytes; `None` when
+    /// that overflows (a crafted header), so no size derived from it is trusted.
+    pub fn data_bytes(&self, size: usize) -> Option<u64> {
+        self.len
+            .checked_mul(self.width.unwrap_or(1))?
+            .checked_mul(size as u64)
+    }
+}
+
+/// Reads a whole array of `T` (flattened), checking its type and length.
 pub fn read<T: Dtype>(path: &std::path::Path) -> io::Result<Vec<T>> {
     let bytes = std::fs::read(path)?;
     let info = parse_header(&bytes)?;
@@ -105,14 +136,18 @@ pub fn read<T: Dtype>(path: &std::path::Path) -> io::Result<Vec<T>> {
         ));
     }
     let data = &bytes[info.data_offset..];
-    let expected = info.len as usize * std::mem::size_of::<T>();
-    if data.len() != expected {
+    let expected = info.data_bytes(std::mem::size_of::<T>());
+    if Some(data.len() as u64) != expected {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{} data bytes where the header says {expected}", data.len()),
+            format!(
+                "{} data bytes where the header says {}",
+                data.len(),
+                expected.map_or("more than 2^64".into(), |e| e.to_string())
+            ),
         ));
     }
-    let mut out = vec![T::zeroed(); info.len as usize];
+    let mut out = vec![T::zeroed(); data.len() / std::mem::size_of::<T>()];
     bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(data);
     Ok(out)
 }
@@ -124,18 +159,33 @@ mod tests {
     #[test]
     fn header_is_fixed_size_and_parses_back() {
         for len in [0u64, 7, u64::MAX] {
-            let h = header("<u4", len);
-            assert_eq!(h.len() % 64, 0, "numpy aligns headers to 64 bytes");
-            let info = parse_header(&h).unwrap();
-            assert_eq!(
-                info,
-                ArrayInfo {
-                    descr: "<u4".into(),
-                    len,
-                    data_offset: HEADER_LEN
-                }
-            );
+            for width in [None, Some(50)] {
+                let h = matrix_header("<u4", len, width);
+                assert_eq!(h.len() % 64, 0, "numpy aligns headers to 64 bytes");
+                let info = parse_header(&h).unwrap();
+                assert_eq!(
+                    info,
+                    ArrayInfo {
+                        descr: "<u4".into(),
+                        len,
+                        width,
+                        data_offset: HEADER_LEN
+                    }
+                );
+            }
         }
+        assert_eq!(
+            parse_header(&header("<u8", 1 << 61)).unwrap().data_bytes(8),
+            None
+        );
+    }
+
+    #[test]
+    fn ambiguous_headers_are_refused() {
+        let mut h = header("<u4", 3).to_vec();
+        let dict = "{'descr': '<u4', 'shape': (3,), 'fortran_order': False, 'shape': (9,), }";
+        h[10..10 + dict.len()].copy_from_slice(dict.as_bytes());
+        assert!(parse_header(&h).unwrap_err().to_string().contains("twice"));
     }
 
     #[test]

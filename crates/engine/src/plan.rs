@@ -6,11 +6,8 @@
 //! short of candidates.
 
 use crate::config::{Amount, SampleConfig};
+use crate::schema::Schema;
 use std::ops::Range;
-
-/// Bytes per output row across all columns (user 4, item 4, label 1, anchor 8,
-/// timestamp 8).
-pub const BYTES_PER_ROW: u64 = 25;
 
 /// Estimated rows of the first `users` users.
 pub fn estimated_rows(indptr: &[u64], users: usize, config: &SampleConfig) -> u64 {
@@ -24,15 +21,23 @@ pub fn estimated_rows(indptr: &[u64], users: usize, config: &SampleConfig) -> u6
     })
 }
 
+/// Estimated output bytes of the whole run, in `schema`'s `.npy` columns.
+pub fn estimated_bytes(indptr: &[u64], config: &SampleConfig, schema: &Schema) -> u64 {
+    let n_users = indptr.len() - 1;
+    let positives = indptr[n_users];
+    let rows = estimated_rows(indptr, n_users, config);
+    let positive_rows = if config.negatives_only { 0 } else { positives };
+    schema.estimated_bytes(positives, positive_rows, rows - positive_rows)
+}
+
 /// The user ranges of the parts: `config.shards` of them, or as many as keep each near
 /// `target_part_bytes`; cut where the estimated rows cross equal fractions.
-pub fn parts(indptr: &[u64], config: &SampleConfig) -> Vec<Range<u32>> {
+pub fn parts(indptr: &[u64], config: &SampleConfig, schema: &Schema) -> Vec<Range<u32>> {
     let n_users = indptr.len() - 1;
     let total = estimated_rows(indptr, n_users, config);
     let count = match config.shards {
         Some(n) => u64::from(n),
-        None => total
-            .saturating_mul(BYTES_PER_ROW)
+        None => estimated_bytes(indptr, config, schema)
             .div_ceil(config.target_part_bytes)
             .clamp(1, (n_users as u64).max(1)),
     };
@@ -78,6 +83,8 @@ pub fn chunks(indptr: &[u64], part: Range<u32>, config: &SampleConfig) -> Vec<Ra
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Layout;
+    use crate::schema::{Column, ColumnKind, Dtype};
 
     fn config(shards: Option<u32>) -> SampleConfig {
         SampleConfig {
@@ -87,17 +94,33 @@ mod tests {
         }
     }
 
+    /// A schema of `bytes` per row.
+    fn schema(bytes: usize, layout: Layout) -> Schema {
+        Schema {
+            columns: vec![Column {
+                name: "x".into(),
+                kind: ColumnKind::User,
+                dtype: Dtype::U8,
+                width: bytes,
+                list_len: None,
+                dictionary_file: None,
+            }],
+            pad: 0,
+            layout,
+        }
+    }
+
     #[test]
     fn parts_cover_every_user_once_and_balance_rows() {
         let indptr: Vec<u64> = (0..=100u64).map(|u| u * 3).collect();
         for shards in [1u32, 2, 3, 7, 100, 150] {
-            let parts = parts(&indptr, &config(Some(shards)));
+            let parts = parts(&indptr, &config(Some(shards)), &schema(25, Layout::Long));
             assert_eq!(parts.len(), shards as usize);
             assert_eq!(parts[0].start, 0);
             assert_eq!(parts.last().unwrap().end, 100);
             assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
         }
-        let halves = parts(&indptr, &config(Some(2)));
+        let halves = parts(&indptr, &config(Some(2)), &schema(25, Layout::Long));
         assert_eq!(halves, [0..50, 50..100]);
     }
 
@@ -109,7 +132,9 @@ mod tests {
             target_part_bytes: 100_000,
             ..Default::default()
         };
-        assert_eq!(parts(&indptr, &c).len(), 5);
+        assert_eq!(parts(&indptr, &c, &schema(25, Layout::Long)).len(), 5);
+        // wide: 10k rows (one per positive) × 50 bytes = 500 kB → 5
+        assert_eq!(parts(&indptr, &c, &schema(50, Layout::Wide)).len(), 5);
     }
 
     #[test]

@@ -2,84 +2,14 @@
 
 use crate::config::SampleConfig;
 use crate::context::Context;
+use crate::rows::{AnchorRows, HistoryIndex, Rows};
+use crate::schema::Schema;
 use crate::EngineError;
 use negsamp_kernel::pairing::spread;
 use negsamp_kernel::stream::user_rng;
 use negsamp_kernel::uniform::UniformSampler;
 use negsamp_kernel::weighted::WeightedSampler;
 use negsamp_store::Store;
-
-/// Output columns of some rows, reused across chunks.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Columns {
-    pub user: Vec<u32>,
-    pub item: Vec<u32>,
-    pub label: Vec<u8>,
-    pub anchor: Vec<u64>,
-    /// Left empty when the store has no timestamps.
-    pub timestamp: Vec<i64>,
-    /// Left empty unless `log_q` is asked for; NaN on positive rows.
-    pub log_q: Vec<f32>,
-}
-
-impl Columns {
-    pub fn clear(&mut self) {
-        self.user.clear();
-        self.item.clear();
-        self.label.clear();
-        self.anchor.clear();
-        self.timestamp.clear();
-        self.log_q.clear();
-    }
-
-    pub fn len(&self) -> usize {
-        self.user.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.user.is_empty()
-    }
-
-    /// The raw bytes of each column, in the order of `manifest::COLUMNS` (optional
-    /// columns are empty when absent).
-    pub fn column_bytes(&self) -> [&[u8]; 6] {
-        [
-            bytemuck::cast_slice(&self.user),
-            bytemuck::cast_slice(&self.item),
-            &self.label,
-            bytemuck::cast_slice(&self.anchor),
-            bytemuck::cast_slice(&self.timestamp),
-            bytemuck::cast_slice(&self.log_q),
-        ]
-    }
-
-    /// Appends one anchor's rows: its positive (unless `None`), then its negatives.
-    /// Column by column, as fills and copies rather than row-by-row pushes.
-    fn push_anchor(
-        &mut self,
-        user: u32,
-        positive: Option<u32>,
-        negatives: &[u32],
-        anchor: u64,
-        timestamp: Option<i64>,
-        log_q: Option<&[f32]>,
-    ) {
-        let n = negatives.len() + usize::from(positive.is_some());
-        self.user.extend(std::iter::repeat_n(user, n));
-        self.item.extend(positive);
-        self.item.extend_from_slice(negatives);
-        self.label.extend(positive.map(|_| 1u8));
-        self.label.extend(std::iter::repeat_n(0u8, negatives.len()));
-        self.anchor.extend(std::iter::repeat_n(anchor, n));
-        if let Some(t) = timestamp {
-            self.timestamp.extend(std::iter::repeat_n(t, n));
-        }
-        if let Some(q) = log_q {
-            self.log_q.extend(positive.map(|_| f32::NAN));
-            self.log_q.extend_from_slice(q);
-        }
-    }
-}
 
 /// Counts of what was produced.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -115,18 +45,21 @@ pub struct UserSampler {
     anchor_order: Vec<(i64, u64, u32)>,
     per_anchor: Vec<u32>,
     scratch: Vec<u32>,
+    history: HistoryIndex,
 }
 
 impl UserSampler {
     /// Appends user `u`'s rows to `out`: each positive in (timestamp, row) order,
-    /// followed by the negatives anchored to it.
+    /// followed by the negatives anchored to it (or, wide, holding them).
+    #[allow(clippy::too_many_arguments)]
     pub fn sample_user(
         &mut self,
         store: &Store,
         context: &Context,
         config: &SampleConfig,
+        schema: &Schema,
         u: u32,
-        out: &mut Columns,
+        out: &mut Rows,
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
         let view = store.user(u)?;
@@ -201,6 +134,10 @@ impl UserSampler {
             &mut self.scratch,
         );
 
+        let history_len = config.history as usize;
+        if history_len > 0 {
+            self.history.build(&view, config.history_order);
+        }
         let before = out.len();
         let mut next_negative = 0;
         for (&(ts, row, j), &count) in self.anchor_order.iter().zip(&self.per_anchor) {
@@ -209,18 +146,25 @@ impl UserSampler {
             if config.split.is_some_and(|split| !split.keeps(ts)) {
                 continue;
             }
-            let positive = (!config.negatives_only).then_some(view.items[j as usize]);
+            let j = j as usize;
+            let positive = (!config.negatives_only).then_some(view.items[j]);
             tally.positives += u64::from(positive.is_some());
             tally.negatives += run.len() as u64;
-            let log_q = config.log_q.then(|| &self.log_q[run.clone()]);
-            out.push_anchor(
-                u,
+            let anchor = AnchorRows {
+                user: u,
                 positive,
-                &self.negatives[run],
-                row,
-                view.timestamps.map(|_| ts),
-                log_q,
-            );
+                negatives: &self.negatives[run.clone()],
+                log_q: if config.log_q { &self.log_q[run] } else { &[] },
+                anchor: row,
+                timestamp: ts,
+                position: view.start + j,
+                history: if history_len > 0 {
+                    self.history.window(j, history_len)
+                } else {
+                    &[]
+                },
+            };
+            out.push_anchor(schema, store, &anchor);
         }
         tally.rows += (out.len() - before) as u64;
         tally.shortfall += shortfall;

@@ -1,21 +1,27 @@
 //! Checking a dataset directory: against its manifest (files, lengths, checksums) and,
-//! given its store, row by row against the sampling contract.
+//! given its store, row by row against the sampling contract, the carried values and
+//! the histories — for `.npy` and Parquet parts alike.
 
-use crate::config::SampleConfig;
+use crate::config::{Format, Layout, SampleConfig};
 use crate::context::Context;
-use crate::manifest::{Manifest, PartRecord};
+use crate::manifest::{ColumnSpec, Manifest, PartRecord};
 use crate::npy;
+use crate::rows::{Buffer, HistoryIndex, Rows};
+use crate::schema::{ColumnKind, Dtype, Schema};
 use crate::user::merge_sorted;
 use crate::user::Tally;
+use crate::write::{hex, load_ids, read_parquet_part, IdColumns, PartPaths};
 use crate::EngineError;
 use negsamp_kernel::uniform::Replacement;
+use negsamp_store::kept::Values;
 use negsamp_store::Store;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use xxhash_rust::xxh3::xxh3_64;
 
-/// The columns of one part, read whole.
+/// A part's rows in the long layout's terms, whatever the dataset's layout: what the
+/// sampling contract is checked on.
 #[derive(Debug, Default)]
 pub struct PartData {
     pub user: Vec<u32>,
@@ -39,6 +45,7 @@ pub struct VerifyReport {
 /// checked; with one, every row is.
 pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, EngineError> {
     let manifest = Manifest::read(dir)?;
+    let mut schema = None;
     if let Some(store) = store {
         let fingerprint = format!("{:016x}", store.fingerprint());
         if fingerprint != manifest.store.fingerprint {
@@ -50,6 +57,14 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
                 ),
             ));
         }
+        let expected = Schema::new(store, &manifest.parameters)?;
+        if ColumnSpec::of(&expected) != manifest.columns || expected.pad != manifest.pad {
+            return Err(EngineError::invalid(
+                dir,
+                "the manifest's columns differ from what its parameters give",
+            ));
+        }
+        schema = Some(expected);
     }
     let mut next_user = 0u32;
     for part in &manifest.parts {
@@ -64,38 +79,36 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
     if u64::from(next_user) != manifest.totals.users {
         return Err(EngineError::invalid(dir, "parts do not cover every user"));
     }
-    let context = store
-        .map(|s| Context::load(s, &manifest.parameters))
-        .transpose()?;
-    let store = store.zip(context.as_ref());
+    let checked = match (store, &schema) {
+        (Some(store), Some(schema)) => Some((
+            store,
+            schema,
+            Context::load(store, &manifest.parameters)?,
+            load_ids(store, schema, manifest.parameters.format)?,
+        )),
+        _ => None,
+    };
     let tallies: Vec<Tally> = manifest
         .parts
         .par_iter()
-        .map(|part| {
-            let names: Vec<String> = part.files.iter().map(|f| f.name.clone()).collect();
-            let expected: Vec<String> = manifest
-                .columns
-                .iter()
-                .map(|c| format!("{}.npy", c.name))
-                .collect();
-            if names != expected {
-                return Err(EngineError::invalid(
-                    dir.join(&part.name),
-                    format!("files {names:?}, expected {expected:?}"),
-                ));
-            }
-            let data = read_part(&dir.join(&part.name), part)?;
-            match store {
-                Some((store, context)) => check_rows(
-                    &dir.join(&part.name),
-                    part,
-                    &data,
-                    store,
-                    context,
-                    &manifest.parameters,
-                ),
-                None => Ok(part.tally),
-            }
+        .enumerate()
+        .map(|(index, part)| {
+            let paths = PartPaths::new(dir, manifest.parameters.format, index);
+            let rows = read_part(
+                &paths,
+                &manifest,
+                part,
+                checked.as_ref().map(|c| (c.1, &c.3)),
+            )?;
+            let Some((store, schema, context, _)) = &checked else {
+                return Ok(part.tally);
+            };
+            let rows = rows.expect("read with a schema");
+            let at = paths.finished.as_path();
+            check_column_hashes(at, schema, part, &rows)?;
+            check_features(at, schema, &manifest.parameters, store, &rows)?;
+            let data = long_view(at, schema, &rows)?;
+            check_rows(at, part, &data, store, context, &manifest.parameters)
         })
         .collect::<Result<_, _>>()?;
     let mut total = Tally::default();
@@ -117,54 +130,319 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
     Ok(VerifyReport {
         parts: manifest.parts.len(),
         rows: total.rows,
-        checked_against_store: store.is_some(),
+        checked_against_store: checked.is_some(),
     })
 }
 
-/// Reads a part's files, checking sizes and checksums against its record.
-pub fn read_part(dir: &Path, record: &PartRecord) -> Result<PartData, EngineError> {
-    for f in &record.files {
-        let path = dir.join(&f.name);
+/// The rows a dataset holds in a part: their count in the file's own terms.
+fn file_rows(manifest: &Manifest, record: &PartRecord) -> u64 {
+    match manifest.parameters.layout {
+        Layout::Long => record.tally.rows,
+        Layout::Wide => record.tally.rows,
+    }
+}
+
+/// Checks a part's files against its record (names, sizes, checksums) and, given a
+/// schema, reads its rows back.
+fn read_part(
+    paths: &PartPaths,
+    manifest: &Manifest,
+    record: &PartRecord,
+    schema: Option<(&Schema, &IdColumns)>,
+) -> Result<Option<Rows>, EngineError> {
+    let expected: Vec<String> = match manifest.parameters.format {
+        Format::Npy => manifest
+            .columns
+            .iter()
+            .map(|c| format!("{}.npy", c.name))
+            .collect(),
+        Format::Parquet => vec![format!("{}.parquet", record.name)],
+    };
+    let names: Vec<&String> = record.files.iter().map(|f| &f.name).collect();
+    if names
+        .iter()
+        .map(|n| n.as_str())
+        .ne(expected.iter().map(String::as_str))
+    {
+        return Err(EngineError::invalid(
+            &paths.finished,
+            format!("files {names:?}, expected {expected:?}"),
+        ));
+    }
+    let mut buffers = Vec::new();
+    for (f, spec) in record.files.iter().zip(&manifest.columns) {
+        let path = paths.base.join(&f.name);
         let bytes = std::fs::read(&path).map_err(|e| EngineError::io(&path, e))?;
-        let info = npy::parse_header(&bytes).map_err(|e| EngineError::io(&path, e))?;
-        if bytes.len() as u64 != f.bytes || info.len != record.tally.rows {
+        let (data, problem) = match manifest.parameters.format {
+            Format::Npy => {
+                let info = npy::parse_header(&bytes).map_err(|e| EngineError::io(&path, e))?;
+                let width = (spec.width > 1).then_some(spec.width as u64);
+                let shape_ok = info.descr == spec.dtype.descr()
+                    && info.width == width
+                    && info.len == file_rows(manifest, record)
+                    && info.data_bytes(spec.dtype.size())
+                        == Some((bytes.len() - info.data_offset) as u64);
+                let problem = (!shape_ok).then(|| {
+                    format!(
+                        "{} {:?} × {:?} rows, manifest says {} {:?} × {} rows",
+                        info.descr,
+                        info.width,
+                        info.len,
+                        spec.dtype.descr(),
+                        width,
+                        file_rows(manifest, record)
+                    )
+                });
+                (&bytes[info.data_offset..], problem)
+            }
+            Format::Parquet => (&bytes[..], None),
+        };
+        if let Some(problem) = problem {
+            return Err(EngineError::invalid(&path, problem));
+        }
+        if bytes.len() as u64 != f.bytes {
             return Err(EngineError::invalid(
                 &path,
-                format!(
-                    "{} bytes / {} rows, manifest says {} / {}",
-                    bytes.len(),
-                    info.len,
-                    f.bytes,
-                    record.tally.rows
-                ),
+                format!("{} bytes, manifest says {}", bytes.len(), f.bytes),
             ));
         }
-        let got = format!("{:016x}", xxh3_64(&bytes[info.data_offset..]));
+        let got = hex(xxh3_64(data));
         if got != f.xxh3 {
             return Err(EngineError::invalid(
                 &path,
                 format!("checksum {got} differs from the manifest's {}", f.xxh3),
             ));
         }
+        if manifest.parameters.format == Format::Npy && schema.is_some() {
+            buffers.push(buffer_from_bytes(spec.dtype, data));
+        }
     }
-    let listed = |name: &str| record.files.iter().any(|f| f.name == format!("{name}.npy"));
-    Ok(PartData {
-        user: read_column(dir, "user")?,
-        item: read_column(dir, "item")?,
-        label: read_column(dir, "label")?,
-        anchor: read_column(dir, "anchor")?,
-        timestamp: listed("timestamp")
-            .then(|| read_column(dir, "timestamp"))
-            .transpose()?,
-        log_q: listed("log_q")
-            .then(|| read_column(dir, "log_q"))
-            .transpose()?,
-    })
+    let Some((schema, ids)) = schema else {
+        return Ok(None);
+    };
+    let rows = match manifest.parameters.format {
+        Format::Npy => Rows::from_columns(buffers, record.tally.rows as usize),
+        Format::Parquet => read_parquet_part(&paths.finished, schema, ids)?,
+    };
+    if rows.len() as u64 != record.tally.rows {
+        return Err(EngineError::invalid(
+            &paths.finished,
+            format!("{} rows, manifest says {}", rows.len(), record.tally.rows),
+        ));
+    }
+    Ok(Some(rows))
 }
 
-fn read_column<T: npy::Dtype>(dir: &Path, name: &str) -> Result<Vec<T>, EngineError> {
-    let path = dir.join(format!("{name}.npy"));
-    npy::read(&path).map_err(|e| EngineError::io(&path, e))
+/// A `.npy` file's data as a typed buffer.
+fn buffer_from_bytes(dtype: Dtype, data: &[u8]) -> Buffer {
+    fn typed<T: bytemuck::Pod>(data: &[u8]) -> Vec<T> {
+        let mut out = vec![T::zeroed(); data.len() / std::mem::size_of::<T>()];
+        bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(data);
+        out
+    }
+    match dtype {
+        Dtype::U8 => Buffer::U8(data.to_vec()),
+        Dtype::U32 | Dtype::Str => Buffer::U32(typed(data)),
+        Dtype::U64 => Buffer::U64(typed(data)),
+        Dtype::I64 => Buffer::I64(typed(data)),
+        Dtype::F32 => Buffer::F32(typed(data)),
+        Dtype::F64 => Buffer::F64(typed(data)),
+    }
+}
+
+/// Every sampled column's logical checksum (format-neutral) matches the record.
+fn check_column_hashes(
+    at: &Path,
+    schema: &Schema,
+    record: &PartRecord,
+    rows: &Rows,
+) -> Result<(), EngineError> {
+    let sampled = schema
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.kind.is_sampled());
+    let names: Vec<&str> = sampled.clone().map(|(_, c)| c.name.as_str()).collect();
+    let recorded: Vec<&str> = record.columns.iter().map(|c| c.name.as_str()).collect();
+    if names != recorded {
+        return Err(EngineError::invalid(
+            at,
+            format!("column checksums for {recorded:?}, expected {names:?}"),
+        ));
+    }
+    for ((c, column), hash) in sampled.zip(&record.columns) {
+        let got = hex(xxh3_64(rows.columns[c].bytes()));
+        if got != hash.xxh3 {
+            return Err(EngineError::invalid(
+                at,
+                format!(
+                    "column {}: checksum {got} differs from the manifest's {}",
+                    column.name, hash.xxh3
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The contract's columns of a part, as long-layout rows (a wide row becomes its
+/// positive's row followed by its negatives' rows); wide padding is checked here.
+fn long_view(at: &Path, schema: &Schema, rows: &Rows) -> Result<PartData, EngineError> {
+    let get = |name: &str| rows.column(schema, name);
+    let u32s = |name: &str| get(name).map(|b| b.u32s().to_vec()).unwrap_or_default();
+    let anchor = match get("anchor") {
+        Some(Buffer::U64(v)) => v.clone(),
+        _ => Vec::new(),
+    };
+    let timestamp = match get("timestamp") {
+        Some(Buffer::I64(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let log_q = match get("log_q") {
+        Some(Buffer::F32(v)) => Some(v.clone()),
+        _ => None,
+    };
+    if schema.layout == Layout::Long {
+        let label = match get("label") {
+            Some(Buffer::U8(v)) => v.clone(),
+            _ => Vec::new(),
+        };
+        return Ok(PartData {
+            user: u32s("user"),
+            item: u32s("item"),
+            label,
+            anchor,
+            timestamp,
+            log_q,
+        });
+    }
+    let (user, item) = (u32s("user"), u32s("item"));
+    let (negatives, lens) = (u32s("negatives"), u32s("negatives_len"));
+    let width = schema.columns[schema.position("negatives").expect("wide")].width;
+    let mut out = PartData {
+        timestamp: timestamp.as_ref().map(|_| Vec::new()),
+        log_q: log_q.as_ref().map(|_| Vec::new()),
+        ..Default::default()
+    };
+    for r in 0..rows.len() {
+        let len = lens[r] as usize;
+        let slots = &negatives[r * width..(r + 1) * width];
+        if len > width || slots[len..].iter().any(|&x| x != schema.pad) {
+            return Err(EngineError::invalid(
+                at,
+                format!("row {r}: negatives_len {len} or the padding after it is wrong"),
+            ));
+        }
+        let n = len + 1;
+        out.user.extend(std::iter::repeat_n(user[r], n));
+        out.item.push(item[r]);
+        out.item.extend_from_slice(&slots[..len]);
+        out.label.push(1);
+        out.label.extend(std::iter::repeat_n(0, len));
+        out.anchor.extend(std::iter::repeat_n(anchor[r], n));
+        if let (Some(t), Some(ts)) = (&mut out.timestamp, &timestamp) {
+            t.extend(std::iter::repeat_n(ts[r], n));
+        }
+        if let (Some(q), Some(lq)) = (&mut out.log_q, &log_q) {
+            let row = &lq[r * width..(r + 1) * width];
+            if row[len..].iter().any(|x| !x.is_nan()) {
+                return Err(EngineError::invalid(
+                    at,
+                    format!("row {r}: log_q padding is not NaN"),
+                ));
+            }
+            q.push(f32::NAN);
+            q.extend_from_slice(&row[..len]);
+        }
+    }
+    Ok(out)
+}
+
+/// Every row's carried values, history and original ids are its anchor's, recomputed
+/// from the store.
+fn check_features(
+    at: &Path,
+    schema: &Schema,
+    config: &SampleConfig,
+    store: &Store,
+    rows: &Rows,
+) -> Result<(), EngineError> {
+    let fail = |r: usize, m: String| EngineError::invalid(at, format!("row {r}: {m}"));
+    let users = rows.users();
+    let anchors = match rows.column(schema, "anchor") {
+        Some(Buffer::U64(v)) => v,
+        _ => return Err(fail(0, "no anchor column".into())),
+    };
+    let history_len = config.history as usize;
+    let mut index = HistoryIndex::default();
+    let mut position_of_row: Vec<(u64, usize)> = Vec::new();
+    let mut r = 0;
+    while r < rows.len() {
+        let u = users[r];
+        let view = store.user(u)?;
+        if history_len > 0 {
+            index.build(&view, config.history_order);
+        }
+        position_of_row.clear();
+        position_of_row.extend(view.rows.iter().enumerate().map(|(j, &row)| (row, j)));
+        position_of_row.sort_unstable();
+        while r < rows.len() && users[r] == u {
+            let j = position_of_row
+                .binary_search_by_key(&anchors[r], |&(row, _)| row)
+                .map(|at| position_of_row[at].1)
+                .map_err(|_| {
+                    fail(
+                        r,
+                        format!("anchor {} is not a positive of user {u}", anchors[r]),
+                    )
+                })?;
+            for (column, buffer) in schema.columns.iter().zip(&rows.columns) {
+                let ok = match (column.kind, buffer) {
+                    (ColumnKind::Carried { kept, .. }, buffer) => {
+                        let p = view.start + j;
+                        match (store.kept_values(kept), buffer) {
+                            (Values::I64(x), Buffer::I64(v)) => v[r] == x[p],
+                            (Values::F64(x), Buffer::F64(v)) => {
+                                v[r].to_bits() == x[p].to_bits() || (v[r].is_nan() && x[p].is_nan())
+                            }
+                            (Values::Str(x), Buffer::U32(v)) => v[r] == x[p],
+                            _ => false,
+                        }
+                    }
+                    (ColumnKind::History, Buffer::U32(v)) => {
+                        let window = index.window(j, history_len);
+                        let row = &v[r * history_len..(r + 1) * history_len];
+                        let (padding, entries) = row.split_at(history_len - window.len());
+                        entries == window && padding.iter().all(|&x| x == schema.pad)
+                    }
+                    (ColumnKind::HistoryLen, Buffer::U32(v)) => {
+                        v[r] as usize == index.window(j, history_len).len()
+                    }
+                    (ColumnKind::UserId | ColumnKind::ItemId, Buffer::U32(v)) => {
+                        let source = if column.kind == ColumnKind::UserId {
+                            "user"
+                        } else {
+                            "item"
+                        };
+                        let ids = rows.column(schema, source).expect("has ids").u32s();
+                        v.is_empty() || v[r] == ids[r]
+                    }
+                    _ => true,
+                };
+                if !ok {
+                    return Err(fail(
+                        r,
+                        format!(
+                            "{} differs from its anchor's (user {u}, source row {})",
+                            column.name, anchors[r]
+                        ),
+                    ));
+                }
+            }
+            r += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Walks a part's rows user by user and checks the contract; returns the counts found.

@@ -54,6 +54,8 @@ pub struct StoreInfo {
     pub untouched_items: u64,
     /// The store fingerprint, as recorded in output manifests.
     pub fingerprint: String,
+    /// Kept columns as `name (type)`.
+    pub kept: Vec<String>,
 }
 
 /// Scans a store (O(interactions), in parallel) and describes it.
@@ -105,6 +107,11 @@ pub fn describe(store: &Store) -> StoreInfo {
         },
         untouched_items,
         fingerprint: format!("{:016x}", store.fingerprint()),
+        kept: store
+            .kept_columns()
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.value_type))
+            .collect(),
     }
 }
 

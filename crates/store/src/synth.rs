@@ -29,7 +29,17 @@ pub struct SynthOptions {
     /// Timestamps are drawn uniformly from `[start_time, start_time + time_span)`.
     pub start_time: i64,
     pub time_span: u64,
+    /// Add feature columns for `ingest --keep`: `price` (f64, the item's), `category`
+    /// (str, the item's) and `device` (str, drawn per row).
+    pub features: bool,
 }
+
+/// The values of the synthetic `category` column.
+const CATEGORIES: [&str; 8] = [
+    "books", "music", "toys", "garden", "food", "sports", "home", "games",
+];
+/// The values of the synthetic `device` column.
+const DEVICES: [&str; 3] = ["web", "ios", "android"];
 
 impl Default for SynthOptions {
     fn default() -> Self {
@@ -42,6 +52,7 @@ impl Default for SynthOptions {
             seed: 0,
             string_ids: false,
             timestamps: true,
+            features: false,
             start_time: 1_600_000_000,
             time_span: 100_000_000,
         }
@@ -69,11 +80,14 @@ pub fn generate<W: Write>(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<u64, SynthError> {
     let model = Model::new(options)?;
-    out.write_all(if options.timestamps {
-        b"user,item,timestamp\n"
-    } else {
-        b"user,item\n"
-    })?;
+    out.write_all(b"user,item")?;
+    if options.timestamps {
+        out.write_all(b",timestamp")?;
+    }
+    if options.features {
+        out.write_all(b",price,category,device")?;
+    }
+    out.write_all(b"\n")?;
     let mut rows = 0u64;
     let batch_users = USERS_PER_TASK * TASKS_PER_BATCH;
     let mut buffers: Vec<Vec<u8>> = (0..TASKS_PER_BATCH).map(|_| Vec::new()).collect();
@@ -162,6 +176,17 @@ impl<'a> Model<'a> {
                 buf.push(b',');
                 let t = o.start_time + below(&mut rng, o.time_span.max(1)) as i64;
                 buf.extend_from_slice(num.format(t).as_bytes());
+            }
+            if o.features {
+                let cents = item.wrapping_mul(2_654_435_761) % 100_000;
+                buf.push(b',');
+                buf.extend_from_slice(num.format(cents / 100).as_bytes());
+                buf.push(b'.');
+                buf.extend_from_slice(format!("{:02}", cents % 100).as_bytes());
+                buf.push(b',');
+                buf.extend_from_slice(CATEGORIES[(item % 8) as usize].as_bytes());
+                buf.push(b',');
+                buf.extend_from_slice(DEVICES[below(&mut rng, 3) as usize].as_bytes());
             }
             buf.push(b'\n');
         }

@@ -1,0 +1,375 @@
+//! Output rows in memory: one typed buffer per schema column, filled anchor by anchor,
+//! reused from chunk to chunk (cleared, never freed, so the hot path stops allocating
+//! once warm).
+
+use crate::config::HistoryOrder;
+use crate::schema::{ColumnKind, Dtype, Schema};
+use negsamp_store::kept::Values;
+use negsamp_store::{Store, UserView};
+
+/// One column's values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Buffer {
+    U8(Vec<u8>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+impl Buffer {
+    /// An empty buffer for `dtype` (strings are held as dictionary codes).
+    pub fn new(dtype: Dtype) -> Self {
+        match dtype {
+            Dtype::U8 => Buffer::U8(Vec::new()),
+            Dtype::U32 | Dtype::Str => Buffer::U32(Vec::new()),
+            Dtype::U64 => Buffer::U64(Vec::new()),
+            Dtype::I64 => Buffer::I64(Vec::new()),
+            Dtype::F32 => Buffer::F32(Vec::new()),
+            Dtype::F64 => Buffer::F64(Vec::new()),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        match self {
+            Buffer::U8(v) => v.clear(),
+            Buffer::U32(v) => v.clear(),
+            Buffer::U64(v) => v.clear(),
+            Buffer::I64(v) => v.clear(),
+            Buffer::F32(v) => v.clear(),
+            Buffer::F64(v) => v.clear(),
+        }
+    }
+
+    /// Elements held (rows × width).
+    pub fn len(&self) -> usize {
+        match self {
+            Buffer::U8(v) => v.len(),
+            Buffer::U32(v) => v.len(),
+            Buffer::U64(v) => v.len(),
+            Buffer::I64(v) => v.len(),
+            Buffer::F32(v) => v.len(),
+            Buffer::F64(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values as little-endian bytes: exactly a `.npy` file's data, and what the
+    /// manifest's column checksums cover whatever the file format.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Buffer::U8(v) => v,
+            Buffer::U32(v) => bytemuck::cast_slice(v),
+            Buffer::U64(v) => bytemuck::cast_slice(v),
+            Buffer::I64(v) => bytemuck::cast_slice(v),
+            Buffer::F32(v) => bytemuck::cast_slice(v),
+            Buffer::F64(v) => bytemuck::cast_slice(v),
+        }
+    }
+
+    /// Appends `other`'s values (same type).
+    pub fn extend_from(&mut self, other: &Buffer) {
+        match (self, other) {
+            (Buffer::U8(a), Buffer::U8(b)) => a.extend_from_slice(b),
+            (Buffer::U32(a), Buffer::U32(b)) => a.extend_from_slice(b),
+            (Buffer::U64(a), Buffer::U64(b)) => a.extend_from_slice(b),
+            (Buffer::I64(a), Buffer::I64(b)) => a.extend_from_slice(b),
+            (Buffer::F32(a), Buffer::F32(b)) => a.extend_from_slice(b),
+            (Buffer::F64(a), Buffer::F64(b)) => a.extend_from_slice(b),
+            (a, b) => panic!("appending {b:?} to {a:?}"),
+        }
+    }
+
+    /// Drops the first `n` values.
+    fn drain_front(&mut self, n: usize) {
+        match self {
+            Buffer::U8(v) => drop(v.drain(..n)),
+            Buffer::U32(v) => drop(v.drain(..n)),
+            Buffer::U64(v) => drop(v.drain(..n)),
+            Buffer::I64(v) => drop(v.drain(..n)),
+            Buffer::F32(v) => drop(v.drain(..n)),
+            Buffer::F64(v) => drop(v.drain(..n)),
+        }
+    }
+
+    pub fn u32s(&self) -> &[u32] {
+        match self {
+            Buffer::U32(v) => v,
+            other => panic!("a u32 column holds {other:?}"),
+        }
+    }
+}
+
+/// Some rows of a run's schema, one buffer per column (an id column derived by the
+/// writer stays empty).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<Buffer>,
+    rows: usize,
+    /// One history row, padded, copied once per output row of its anchor.
+    history_row: Vec<u32>,
+}
+
+/// One anchor's rows: its positive (unless negatives only), its negatives, and what
+/// each row carries from the anchor.
+#[derive(Debug, Clone, Copy)]
+pub struct AnchorRows<'a> {
+    pub user: u32,
+    pub positive: Option<u32>,
+    pub negatives: &'a [u32],
+    /// `log(w/W)` per negative (when the schema has `log_q`).
+    pub log_q: &'a [f32],
+    /// The anchor's source row and timestamp (0 without timestamps).
+    pub anchor: u64,
+    pub timestamp: i64,
+    /// The anchor's position in the store's interaction columns (for kept values).
+    pub position: usize,
+    /// The anchor's history, oldest first (at most the schema's width).
+    pub history: &'a [u32],
+}
+
+impl Rows {
+    /// Empty buffers for `schema`.
+    pub fn new(schema: &Schema) -> Self {
+        Rows {
+            columns: schema
+                .columns
+                .iter()
+                .map(|c| Buffer::new(c.dtype))
+                .collect(),
+            rows: 0,
+            history_row: Vec::new(),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.columns.iter_mut().for_each(Buffer::clear);
+        self.rows = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends one anchor's rows — long layout: its positive (if any) then one row per
+    /// negative; wide layout: one row — column by column, as fills and copies.
+    pub fn push_anchor(&mut self, schema: &Schema, store: &Store, a: &AnchorRows<'_>) {
+        let wide = schema.layout == crate::config::Layout::Wide;
+        let n = if wide {
+            1
+        } else {
+            a.negatives.len() + usize::from(a.positive.is_some())
+        };
+        let pad = schema.pad;
+        for (column, buffer) in schema.columns.iter().zip(&mut self.columns) {
+            match (column.kind, buffer) {
+                (ColumnKind::User, Buffer::U32(v)) => v.extend(std::iter::repeat_n(a.user, n)),
+                (ColumnKind::Item, Buffer::U32(v)) => {
+                    v.extend(a.positive);
+                    if !wide {
+                        v.extend_from_slice(a.negatives);
+                    }
+                }
+                (ColumnKind::Label, Buffer::U8(v)) => {
+                    v.extend(a.positive.map(|_| 1u8));
+                    v.extend(std::iter::repeat_n(0u8, a.negatives.len()));
+                }
+                (ColumnKind::Anchor, Buffer::U64(v)) => v.extend(std::iter::repeat_n(a.anchor, n)),
+                (ColumnKind::Timestamp, Buffer::I64(v)) => {
+                    v.extend(std::iter::repeat_n(a.timestamp, n))
+                }
+                (ColumnKind::LogQ, Buffer::F32(v)) if wide => {
+                    v.extend_from_slice(a.log_q);
+                    v.extend(std::iter::repeat_n(f32::NAN, column.width - a.log_q.len()));
+                }
+                (ColumnKind::LogQ, Buffer::F32(v)) => {
+                    v.extend(a.positive.map(|_| f32::NAN));
+                    v.extend_from_slice(a.log_q);
+                }
+                (ColumnKind::Carried { kept, .. }, buffer) => {
+                    match (store.kept_values(kept), buffer) {
+                        (Values::I64(x), Buffer::I64(v)) => {
+                            v.extend(std::iter::repeat_n(x[a.position], n))
+                        }
+                        (Values::F64(x), Buffer::F64(v)) => {
+                            v.extend(std::iter::repeat_n(x[a.position], n))
+                        }
+                        (Values::Str(x), Buffer::U32(v)) => {
+                            v.extend(std::iter::repeat_n(x[a.position], n))
+                        }
+                        (values, buffer) => {
+                            unreachable!("schema typed {values:?} as {buffer:?}")
+                        }
+                    }
+                }
+                (ColumnKind::History, Buffer::U32(v)) => {
+                    self.history_row.clear();
+                    self.history_row
+                        .extend(std::iter::repeat_n(pad, column.width - a.history.len()));
+                    self.history_row.extend_from_slice(a.history);
+                    for _ in 0..n {
+                        v.extend_from_slice(&self.history_row);
+                    }
+                }
+                (ColumnKind::HistoryLen, Buffer::U32(v)) => {
+                    v.extend(std::iter::repeat_n(a.history.len() as u32, n))
+                }
+                (ColumnKind::Negatives, Buffer::U32(v)) => {
+                    v.extend_from_slice(a.negatives);
+                    v.extend(std::iter::repeat_n(pad, column.width - a.negatives.len()));
+                }
+                (ColumnKind::NegativesLen, Buffer::U32(v)) => v.push(a.negatives.len() as u32),
+                (ColumnKind::UserId | ColumnKind::ItemId, _) => {}
+                (kind, buffer) => unreachable!("schema typed {kind:?} as {buffer:?}"),
+            }
+        }
+        self.rows += n;
+    }
+
+    /// Appends `other`'s rows (same schema).
+    pub fn extend_from(&mut self, other: &Rows) {
+        for (a, b) in self.columns.iter_mut().zip(&other.columns) {
+            a.extend_from(b);
+        }
+        self.rows += other.rows;
+    }
+
+    /// Drops the first `n` rows.
+    pub fn drain_front(&mut self, schema: &Schema, n: usize) {
+        for (buffer, column) in self.columns.iter_mut().zip(&schema.columns) {
+            if !buffer.is_empty() {
+                buffer.drain_front(n * column.width);
+            }
+        }
+        self.rows -= n;
+    }
+
+    /// The buffer of the column named `name`.
+    pub fn column(&self, schema: &Schema, name: &str) -> Option<&Buffer> {
+        schema.position(name).map(|c| &self.columns[c])
+    }
+
+    /// The `user` column (every schema has it).
+    pub fn users(&self) -> &[u32] {
+        self.columns[0].u32s()
+    }
+
+    /// Rows rebuilt from files by a reader.
+    pub fn from_columns(columns: Vec<Buffer>, rows: usize) -> Self {
+        Rows {
+            columns,
+            rows,
+            history_row: Vec::new(),
+        }
+    }
+}
+
+/// A user's positives in history order, for answering "which positives came before
+/// this anchor" in O(1) per anchor after one sort per user.
+#[derive(Debug, Default, Clone)]
+pub struct HistoryIndex {
+    /// Items in history order.
+    items: Vec<u32>,
+    /// Per position in history order: where its tie group starts (the first position
+    /// not strictly before it).
+    group_start: Vec<u32>,
+    /// Per positive (CSR position within the user): its position in history order.
+    position_of: Vec<u32>,
+    scratch: Vec<(i64, u64, u32)>,
+}
+
+impl HistoryIndex {
+    /// Orders `view`'s positives by (timestamp, row) — ties being equal timestamps —
+    /// or by source row.
+    pub fn build(&mut self, view: &UserView<'_>, order: HistoryOrder) {
+        let k = view.items.len();
+        let time = |j: usize| match order {
+            HistoryOrder::Time => view.timestamps.map_or(0, |t| t[j]),
+            HistoryOrder::Row => 0,
+        };
+        self.scratch.clear();
+        self.scratch
+            .extend((0..k).map(|j| (time(j), view.rows[j], j as u32)));
+        self.scratch.sort_unstable();
+        self.items.clear();
+        self.group_start.clear();
+        self.position_of.resize(k, 0);
+        for (p, &(ts, _, j)) in self.scratch.iter().enumerate() {
+            self.items.push(view.items[j as usize]);
+            let tie = order == HistoryOrder::Time && p > 0 && self.scratch[p - 1].0 == ts;
+            let start = if tie {
+                self.group_start[p - 1]
+            } else {
+                p as u32
+            };
+            self.group_start.push(start);
+            self.position_of[j as usize] = p as u32;
+        }
+    }
+
+    /// The at most `n` most recent positives strictly before positive `j` (its CSR
+    /// position within the user), oldest first.
+    pub fn window(&self, j: usize, n: usize) -> &[u32] {
+        let end = self.group_start[self.position_of[j] as usize] as usize;
+        &self.items[end.saturating_sub(n)..end]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, written as plainly as possible: positives strictly earlier
+    /// (by time, or by row), sorted by (timestamp, row), the last `n`.
+    fn reference(view: &UserView<'_>, order: HistoryOrder, j: usize, n: usize) -> Vec<u32> {
+        let ts = |i: usize| view.timestamps.map_or(0, |t| t[i]);
+        let before = |i: usize| match order {
+            HistoryOrder::Time => ts(i) < ts(j),
+            HistoryOrder::Row => view.rows[i] < view.rows[j],
+        };
+        let mut earlier: Vec<usize> = (0..view.items.len()).filter(|&i| before(i)).collect();
+        earlier.sort_by_key(|&i| (ts(i), view.rows[i]));
+        let from = earlier.len().saturating_sub(n);
+        earlier[from..].iter().map(|&i| view.items[i]).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn windows_match_the_definition(
+            events in proptest::collection::vec((0i64..6, 0u64..1000), 1..40),
+            n in 0usize..8,
+        ) {
+            // distinct rows; items are positions (any distinct values do)
+            let mut rows: Vec<u64> = events.iter().map(|e| e.1).collect();
+            rows.sort_unstable();
+            rows.dedup();
+            let k = rows.len();
+            let ts: Vec<i64> = events.iter().map(|e| e.0).take(k).collect();
+            let items: Vec<u32> = (0..k as u32).map(|i| i * 3 + 1).collect();
+            let view = UserView { items: &items, rows: &rows, timestamps: Some(&ts), key: 0, start: 0 };
+            let mut index = HistoryIndex::default();
+            for order in [HistoryOrder::Time, HistoryOrder::Row] {
+                index.build(&view, order);
+                for j in 0..k {
+                    let got = index.window(j, n);
+                    proptest::prop_assert_eq!(got, &reference(&view, order, j, n)[..]);
+                    if order == HistoryOrder::Time {
+                        // never the anchor, never a same-time or later item
+                        for &item in got {
+                            let i = items.iter().position(|&x| x == item).unwrap();
+                            proptest::prop_assert!(ts[i] < ts[j]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

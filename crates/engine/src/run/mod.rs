@@ -1,0 +1,197 @@
+//! Running a sampling job into a dataset directory: the schema and context built
+//! once, parts planned and written through a sink (`part`), staged, resumed and
+//! published atomically with a manifest (`staging`).
+
+mod part;
+mod staging;
+
+use crate::config::{SampleConfig, Side, Split};
+use crate::context::Context;
+use crate::manifest::{ColumnSpec, Manifest, PartRecord, StoreRef, Totals, MANIFEST_FILE};
+use crate::plan;
+use crate::schema::Schema;
+use crate::write::{load_ids, PartPaths};
+use crate::EngineError;
+use negsamp_store::publish::{publish, staging_path};
+use negsamp_store::Store;
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub(crate) use staging::remove_stale;
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub manifest: Manifest,
+    /// Parts taken over from an interrupted run instead of being recomputed.
+    pub resumed_parts: usize,
+    pub elapsed: Duration,
+}
+
+/// Samples every user of `store` into the dataset directory `out`. `progress` gets the
+/// number of users finished so far.
+pub fn sample_to_dir(
+    store: &Store,
+    out: &Path,
+    config: &SampleConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunSummary, EngineError> {
+    let start = Instant::now();
+    config.validate()?;
+    if out.exists() && !config.overwrite {
+        return Err(EngineError::AlreadyExists {
+            path: out.to_path_buf(),
+        });
+    }
+    let schema = Schema::new(store, config)?;
+    let context = Context::load(store, config)?;
+    let ids = load_ids(store, &schema, config.format)?;
+    let parts = plan::parts(store.indptr(), config, &schema);
+    let key = staging::RunKey {
+        store_fingerprint: format!("{:016x}", store.fingerprint()),
+        parameters: config,
+        parts: parts.iter().map(|p| [p.start, p.end]).collect(),
+    };
+    let staging = staging_path(out);
+    staging::prepare(&staging, &key)?;
+    staging::write_metadata(store, &schema, config.format, &staging)?;
+
+    let job = part::PartJob {
+        store,
+        context: &context,
+        config,
+        schema: &schema,
+        ids: &ids,
+    };
+    let mut records = Vec::with_capacity(parts.len());
+    let mut resumed_parts = 0;
+    let mut users_done = 0u64;
+    for (index, users) in parts.iter().enumerate() {
+        let paths = PartPaths::new(&staging, config.format, index);
+        let record = match part::finished_part(&paths) {
+            Some(record) => {
+                resumed_parts += 1;
+                record
+            }
+            None => job.write(index, users.clone(), &paths, &|n| progress(users_done + n))?,
+        };
+        users_done += u64::from(users.end - users.start);
+        progress(users_done);
+        records.push(record);
+    }
+
+    let mut manifest = build_manifest(store, config, &schema, records, start.elapsed());
+    manifest.totals.exclusions_skipped = context.exclusions.skipped;
+    let path = staging.join(manifest.metadata(MANIFEST_FILE));
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    staging::write_file(&path, &json, config.fsync)?;
+    publish(&staging, out, config.overwrite).map_err(|e| EngineError::io(out, e))?;
+    Ok(RunSummary {
+        manifest,
+        resumed_parts,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Samples `store` once per side of a time split at `at`: `out/train/` holds the rows
+/// whose anchor timestamp is before `at`, `out/test/` the rest, each a complete
+/// dataset with its own manifest. Both are built inside one staging directory and
+/// published together; a finished side is reused when the same command is rerun.
+pub fn sample_split(
+    store: &Store,
+    out: &Path,
+    config: &SampleConfig,
+    at: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<[RunSummary; 2], EngineError> {
+    let train = Split {
+        at,
+        side: Side::Train,
+    };
+    SampleConfig {
+        split: Some(train),
+        ..config.clone()
+    }
+    .validate()?;
+    if !store.has_timestamps() {
+        return Err(EngineError::Config(
+            "--split-at needs timestamps, and this store has none; ingest with a time column"
+                .into(),
+        ));
+    }
+    if out.exists() && !config.overwrite {
+        return Err(EngineError::AlreadyExists {
+            path: out.to_path_buf(),
+        });
+    }
+    let staging = staging_path(out);
+    fs::create_dir_all(&staging).map_err(|e| EngineError::io(&staging, e))?;
+    let run_side = |side| -> Result<RunSummary, EngineError> {
+        let side_config = SampleConfig {
+            split: Some(Split { at, side }),
+            overwrite: true,
+            ..config.clone()
+        };
+        let dir = staging.join(side.name());
+        let recorded = Manifest::read(&dir).ok();
+        let same = |m: &Manifest| {
+            serde_json::to_value(&m.parameters).ok() == serde_json::to_value(&side_config).ok()
+        };
+        match recorded {
+            Some(manifest) if same(&manifest) => {
+                let resumed_parts = manifest.parts.len();
+                Ok(RunSummary {
+                    manifest,
+                    resumed_parts,
+                    elapsed: Duration::ZERO,
+                })
+            }
+            _ => sample_to_dir(store, &dir, &side_config, progress),
+        }
+    };
+    let summaries = [run_side(Side::Train)?, run_side(Side::Test)?];
+    publish(&staging, out, config.overwrite).map_err(|e| EngineError::io(out, e))?;
+    Ok(summaries)
+}
+
+fn build_manifest(
+    store: &Store,
+    config: &SampleConfig,
+    schema: &Schema,
+    parts: Vec<PartRecord>,
+    elapsed: Duration,
+) -> Manifest {
+    let mut totals = Totals {
+        users: u64::from(store.n_users()),
+        parts: parts.len() as u64,
+        ..Default::default()
+    };
+    for p in &parts {
+        totals.tally.add(&p.tally);
+    }
+    let path = store
+        .dir()
+        .map(|d| fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
+    Manifest {
+        format: crate::manifest::FORMAT.into(),
+        format_version: crate::manifest::FORMAT_VERSION,
+        negsamp_version: env!("CARGO_PKG_VERSION").into(),
+        parameters: config.clone(),
+        store: StoreRef {
+            path: path
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            fingerprint: format!("{:016x}", store.fingerprint()),
+            users: store.counts().users,
+            items: store.counts().items,
+            interactions: store.counts().interactions,
+            has_timestamps: store.has_timestamps(),
+        },
+        columns: ColumnSpec::of(schema),
+        pad: schema.pad,
+        parts,
+        totals,
+        elapsed_seconds: elapsed.as_secs_f64(),
+    }
+}
