@@ -227,7 +227,8 @@ fn demo_runs_end_to_end() {
     let out = negsamp(&["demo", "--users", "2000", "--dir", &path(dir.path(), "d")]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("every row checked"), "{}", text(&out));
-    assert!(dir.path().join("d/train/part-00000/item.npy").exists());
+    assert!(dir.path().join("d/train/part-00000.parquet").exists());
+    assert!(dir.path().join("d/train/_manifest.json").exists());
 }
 
 #[test]

@@ -327,8 +327,8 @@ impl HistoryIndex {
 mod tests {
     use super::*;
 
-    /// The definition, written as plainly as possible: positives strictly earlier
-    /// (by time, or by row), sorted by (timestamp, row), the last `n`.
+    /// The definition, written as plainly as possible: positives strictly earlier, by
+    /// time (sorted by (timestamp, row)) or by row (sorted by row), the last `n`.
     fn reference(view: &UserView<'_>, order: HistoryOrder, j: usize, n: usize) -> Vec<u32> {
         let ts = |i: usize| view.timestamps.map_or(0, |t| t[i]);
         let before = |i: usize| match order {
@@ -336,7 +336,10 @@ mod tests {
             HistoryOrder::Row => view.rows[i] < view.rows[j],
         };
         let mut earlier: Vec<usize> = (0..view.items.len()).filter(|&i| before(i)).collect();
-        earlier.sort_by_key(|&i| (ts(i), view.rows[i]));
+        match order {
+            HistoryOrder::Time => earlier.sort_by_key(|&i| (ts(i), view.rows[i])),
+            HistoryOrder::Row => earlier.sort_by_key(|&i| view.rows[i]),
+        }
         let from = earlier.len().saturating_sub(n);
         earlier[from..].iter().map(|&i| view.items[i]).collect()
     }

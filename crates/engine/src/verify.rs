@@ -134,6 +134,21 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
     })
 }
 
+/// Part `index` of the dataset at `dir`, checked against its manifest and read as
+/// long-layout rows (for tests and tools that inspect a dataset).
+pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartData, EngineError> {
+    let manifest = Manifest::read(dir)?;
+    let schema = Schema::new(store, &manifest.parameters)?;
+    let ids = load_ids(store, &schema, manifest.parameters.format)?;
+    let record = manifest
+        .parts
+        .get(index)
+        .ok_or_else(|| EngineError::invalid(dir, format!("no part {index}")))?;
+    let paths = PartPaths::new(dir, manifest.parameters.format, index);
+    let rows = read_part(&paths, &manifest, record, Some((&schema, &ids)))?.expect("read with a schema");
+    long_view(&paths.finished, &schema, &rows)
+}
+
 /// The rows a dataset holds in a part: their count in the file's own terms.
 fn file_rows(manifest: &Manifest, record: &PartRecord) -> u64 {
     match manifest.parameters.layout {

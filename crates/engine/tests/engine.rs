@@ -3,7 +3,7 @@
 //! chunks, shards and user subsets, resumption, and the distribution.
 
 use negsamp_engine::manifest::Manifest;
-use negsamp_engine::verify::{read_part, verify_output};
+use negsamp_engine::verify::{read_part_data, verify_output};
 use negsamp_engine::{sample_split, sample_to_dir, Amount, EngineError, SampleConfig, Strategy};
 use negsamp_kernel::stream::user_key;
 use negsamp_kernel::uniform::{Kernel, Replacement};
@@ -123,7 +123,7 @@ fn the_pandas_example_gives_the_articles_counts() {
         (t.positives, t.negatives, t.shortfall, t.users_short, t.rows),
         (10, 8, 2, 1, 18)
     );
-    let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
+    let data = read_part_data(&out, &store, 0).unwrap();
     let negatives_per_user: Vec<usize> = (0..5)
         .map(|u| {
             data.user
@@ -287,10 +287,10 @@ fn a_subset_of_users_reproduces_their_rows() {
         ..Default::default()
     };
     let (full_out, subset_out) = (dir.path().join("full"), dir.path().join("sub"));
-    let fm = run(&full, &full_out, &config);
-    let sm = run(&subset, &subset_out, &config);
-    let f = read_part(&full_out.join("part-00000"), &fm.parts[0]).unwrap();
-    let s = read_part(&subset_out.join("part-00000"), &sm.parts[0]).unwrap();
+    run(&full, &full_out, &config);
+    run(&subset, &subset_out, &config);
+    let f = read_part_data(&full_out, &full, 0).unwrap();
+    let s = read_part_data(&subset_out, &subset, 0).unwrap();
     let full_ids = full.user_ids().unwrap();
     let subset_ids = subset.user_ids().unwrap();
     // Rows of the users in the subset, keyed by original id. Source rows differ
@@ -439,7 +439,7 @@ fn negatives_are_uniform_over_candidates_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_from_lists(&vec![vec![0, 5]; 4000], 12);
     let out = dir.path().join("o");
-    let manifest = run(
+    run(
         &store,
         &out,
         &SampleConfig {
@@ -448,7 +448,7 @@ fn negatives_are_uniform_over_candidates_end_to_end() {
             ..Default::default()
         },
     );
-    let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
+    let data = read_part_data(&out, &store, 0).unwrap();
     let mut counts = [0u64; 12];
     for &i in &data.item {
         counts[i as usize] += 1;
@@ -601,8 +601,8 @@ fn popularity_negatives_follow_popularity_to_the_alpha() {
             log_q: true,
             ..Default::default()
         };
-        let manifest = run(&store, &out, &config);
-        let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
+        run(&store, &out, &config);
+        let data = read_part_data(&out, &store, 0).unwrap();
         let mut counts = [0u64; 4];
         for r in 0..data.user.len() {
             if users[data.user[r] as usize].starts_with('p') {
@@ -652,8 +652,8 @@ fn weights_files_are_honoured_and_checked() {
         ..Default::default()
     };
     let out = dir.path().join("o");
-    let manifest = run(&store, &out, &config);
-    let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
+    run(&store, &out, &config);
+    let data = read_part_data(&out, &store, 0).unwrap();
     let mut counts = [0u64; 5];
     for r in 0..data.user.len() {
         if data.user[r] < 4000 {
@@ -714,8 +714,8 @@ fn exclusions_are_never_drawn() {
             ..Default::default()
         };
         let out = dir.path().join(format!("o-{strategy:?}"));
-        let manifest = run(&store, &out, &config); // verify checks exclusions and log_q
-        let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
+        run(&store, &out, &config); // verify checks exclusions and log_q
+        let data = read_part_data(&out, &store, 0).unwrap();
         let items = store.item_ids().unwrap();
         let users = store.user_ids().unwrap();
         let mut negatives = 0;
@@ -887,7 +887,7 @@ fn corrupt_but_checksummed_stores_are_errors() {
     }
 }
 
-/// Rewrites one element of a column file and the manifest's checksum for it, as a
+/// Rewrites one element of a column file and the manifest's checksums for it, as a
 /// buggy writer would: only the row checks against the store can then notice.
 fn tamper<T: bytemuck::Pod>(out: &Path, column: &str, row: usize, value: T) {
     let path = out.join("part-00000").join(format!("{column}.npy"));
@@ -906,7 +906,13 @@ fn tamper<T: bytemuck::Pod>(out: &Path, column: &str, row: usize, value: T) {
         .iter_mut()
         .find(|f| f.name == format!("{column}.npy"))
         .unwrap();
-    file.xxh3 = checksum;
+    file.xxh3 = checksum.clone();
+    let logical = manifest.parts[0]
+        .columns
+        .iter_mut()
+        .find(|c| c.name == column)
+        .unwrap();
+    logical.xxh3 = checksum;
     std::fs::write(
         out.join("manifest.json"),
         serde_json::to_vec_pretty(&manifest).unwrap(),
@@ -921,8 +927,8 @@ fn verify_checks_every_row_against_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let fresh = |name: &str| {
         let out = dir.path().join(name);
-        let manifest = run(&store, &out, &SampleConfig::default());
-        let data = read_part(&out.join("part-00000"), &manifest.parts[0]).unwrap();
+        run(&store, &out, &SampleConfig::default());
+        let data = read_part_data(&out, &store, 0).unwrap();
         (out, data)
     };
     let negative_row =
