@@ -145,7 +145,8 @@ pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartDat
         .get(index)
         .ok_or_else(|| EngineError::invalid(dir, format!("no part {index}")))?;
     let paths = PartPaths::new(dir, manifest.parameters.format, index);
-    let rows = read_part(&paths, &manifest, record, Some((&schema, &ids)))?.expect("read with a schema");
+    let rows =
+        read_part(&paths, &manifest, record, Some((&schema, &ids)))?.expect("read with a schema");
     long_view(&paths.finished, &schema, &rows)
 }
 
