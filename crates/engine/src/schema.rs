@@ -30,16 +30,16 @@ pub enum Dtype {
 }
 
 impl Dtype {
-    /// The NumPy type string.
+    /// The NumPy type string of the column's `.npy` file (strings: their dictionary
+    /// codes).
     pub fn descr(self) -> &'static str {
         match self {
             Dtype::U8 => "|u1",
-            Dtype::U32 => "<u4",
+            Dtype::U32 | Dtype::Str => "<u4",
             Dtype::U64 => "<u8",
             Dtype::I64 => "<i8",
             Dtype::F32 => "<f4",
             Dtype::F64 => "<f8",
-            Dtype::Str => "str",
         }
     }
 

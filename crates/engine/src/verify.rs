@@ -108,9 +108,14 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
             check_column_hashes(at, schema, part, &rows)?;
             check_features(at, schema, &manifest.parameters, store, &rows)?;
             let data = long_view(at, schema, &rows)?;
-            check_rows(at, part, &data, store, context, &manifest.parameters)
+            let tally = check_rows(at, part, &data, store, context, &manifest.parameters)?;
+            // A wide row holds a positive and its negatives: count the file's rows.
+            Ok(Tally {
+                rows: rows.len() as u64,
+                ..tally
+            })
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, EngineError>>()?;
     let mut total = Tally::default();
     for (t, part) in tallies.iter().zip(&manifest.parts) {
         if *t != part.tally {
@@ -150,14 +155,6 @@ pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartDat
     long_view(&paths.finished, &schema, &rows)
 }
 
-/// The rows a dataset holds in a part: their count in the file's own terms.
-fn file_rows(manifest: &Manifest, record: &PartRecord) -> u64 {
-    match manifest.parameters.layout {
-        Layout::Long => record.tally.rows,
-        Layout::Wide => record.tally.rows,
-    }
-}
-
 /// Checks a part's files against its record (names, sizes, checksums) and, given a
 /// schema, reads its rows back.
 fn read_part(
@@ -195,7 +192,7 @@ fn read_part(
                 let width = (spec.width > 1).then_some(spec.width as u64);
                 let shape_ok = info.descr == spec.dtype.descr()
                     && info.width == width
-                    && info.len == file_rows(manifest, record)
+                    && info.len == record.tally.rows
                     && info.data_bytes(spec.dtype.size())
                         == Some((bytes.len() - info.data_offset) as u64);
                 let problem = (!shape_ok).then(|| {
@@ -206,7 +203,7 @@ fn read_part(
                         info.len,
                         spec.dtype.descr(),
                         width,
-                        file_rows(manifest, record)
+                        record.tally.rows
                     )
                 });
                 (&bytes[info.data_offset..], problem)
