@@ -1,8 +1,10 @@
-"""Loads a `negsamp demo --dir DIR` dataset with NumPy and pandas as the README
-documents, joins it back to the source CSV through `anchor`, and checks the contract
-from the Python side. Exits non-zero on any mismatch."""
+"""Loads a `negsamp demo --dir DIR` dataset (Parquet, with carried columns, history and
+original ids) with pandas in one line as the README documents, and a `.npy` sample of
+the same store with NumPy; joins both back to the source CSV through `anchor` and
+checks the contract from the Python side. Exits non-zero on any mismatch."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +12,19 @@ import numpy as np
 import pandas as pd
 
 root = Path(sys.argv[1])
-train = root / "train"
+negsamp = sys.argv[2]
+
+# The demo's Parquet dataset: one line of pandas.
+demo = pd.read_parquet(root / "train")
+demo_manifest = json.loads((root / "train" / "_manifest.json").read_text())
+assert len(demo) == demo_manifest["totals"]["rows"]
+for column in ["user", "item", "label", "anchor", "timestamp", "price", "category", "history", "user_id", "item_id"]:
+    assert column in demo.columns, column
+
+# The same store sampled to .npy, loaded with NumPy.
+train = root / "train-npy"
+subprocess.run([negsamp, "sample", root / "data.store", "--out", train, "--shards", "3", "--overwrite"],
+               check=True, stdout=subprocess.DEVNULL)
 manifest = json.loads((train / "manifest.json").read_text())
 users = (train / "users.txt").read_text().splitlines()
 items = (train / "items.txt").read_text().splitlines()
@@ -44,4 +58,11 @@ pairs = set(zip(source.user, source.item))
 negatives = joined[joined.label == 0]
 neg_pairs = zip(np.asarray(users)[negatives.user], np.asarray(items)[negatives.item])
 assert not any(p in pairs for p in neg_pairs), "a negative is a positive"
-print(f"numpy/pandas: {len(df)} rows in {len(frames)} parts load and join back to the source")
+
+# The Parquet dataset's positives and original ids agree with the source too.
+joined = demo.join(source.add_prefix("src_"), on="anchor")
+assert (joined.user_id.astype(str) == joined.src_user).all(), "user_id differs from the anchor's"
+positives = joined[joined.label == 1]
+assert (positives.item_id.astype(str) == positives.src_item).all(), "item_id of a positive differs"
+assert (joined.src_price == joined.price).all(), "carried price differs from the anchor's row"
+print(f"numpy/pandas: {len(df)} .npy rows in {len(frames)} parts and {len(demo)} Parquet rows load and join back to the source")
