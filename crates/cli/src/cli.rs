@@ -323,8 +323,8 @@ pub struct GenerateArgs {
     /// Leave out the timestamp column.
     #[arg(long)]
     pub no_timestamps: bool,
-    /// Add feature columns: `price` and `category` (the item's) and `device` (per
-    /// row), for `ingest --keep` and `sample --carry`.
+    /// Add feature columns: `price` and `category` (the item's), `rating` and `device`
+    /// (per row), for `ingest --keep` and `sample --carry`.
     #[arg(long)]
     pub features: bool,
 }

@@ -29,8 +29,9 @@ pub struct SynthOptions {
     /// Timestamps are drawn uniformly from `[start_time, start_time + time_span)`.
     pub start_time: i64,
     pub time_span: u64,
-    /// Add feature columns for `ingest --keep`: `price` (f64, the item's), `category`
-    /// (str, the item's) and `device` (str, drawn per row).
+    /// Add feature columns for `ingest --keep`: `price` (f64, the item's), `rating`
+    /// (i64 1–5, drawn per row), `category` (str, the item's) and `device` (str, drawn
+    /// per row).
     pub features: bool,
 }
 
@@ -85,7 +86,7 @@ pub fn generate<W: Write>(
         out.write_all(b",timestamp")?;
     }
     if options.features {
-        out.write_all(b",price,category,device")?;
+        out.write_all(b",price,rating,category,device")?;
     }
     out.write_all(b"\n")?;
     let mut rows = 0u64;
@@ -182,7 +183,11 @@ impl<'a> Model<'a> {
                 buf.push(b',');
                 buf.extend_from_slice(num.format(cents / 100).as_bytes());
                 buf.push(b'.');
-                buf.extend_from_slice(format!("{:02}", cents % 100).as_bytes());
+                let fraction = cents % 100;
+                buf.push(b'0' + (fraction / 10) as u8);
+                buf.push(b'0' + (fraction % 10) as u8);
+                buf.push(b',');
+                buf.push(b'1' + below(&mut rng, 5) as u8);
                 buf.push(b',');
                 buf.extend_from_slice(CATEGORIES[(item % 8) as usize].as_bytes());
                 buf.push(b',');
