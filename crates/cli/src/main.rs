@@ -12,10 +12,11 @@ use clap::Parser;
 use std::process::ExitCode;
 
 /// Exit codes, in one place: 0 success, 1 bad input or a failed check, 2 usage
-/// errors (clap exits with 2 itself).
+/// errors — clap's own and a request the engine refuses as a configuration error.
 #[derive(Debug, Clone, Copy)]
 enum Exit {
     Failure = 1,
+    Usage = 2,
 }
 
 fn main() -> ExitCode {
@@ -27,7 +28,13 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
-            ExitCode::from(Exit::Failure as u8)
+            let usage = err.chain().any(|e| {
+                matches!(
+                    e.downcast_ref::<negsamp_engine::EngineError>(),
+                    Some(negsamp_engine::EngineError::Config(_))
+                )
+            });
+            ExitCode::from(if usage { Exit::Usage } else { Exit::Failure } as u8)
         }
     }
 }

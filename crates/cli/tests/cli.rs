@@ -395,3 +395,54 @@ fn bench_writes_table_csv_and_plot() {
     let png = std::fs::read(Path::new(&report).join("throughput.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
+
+/// The README's features commands: ingest with kept columns, sample with carried
+/// columns and history in each format and layout, verify; misuse exits 2 and names
+/// the option.
+#[test]
+fn features_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = path(dir.path(), "s.store");
+    let out = negsamp(&[
+        "ingest",
+        &fixture("features.csv"),
+        "--out",
+        &store,
+        "--keep",
+        "price,clicks,category:str",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("kept columns: price (f64), clicks (i64), category (str)"),
+        "{}",
+        text(&out)
+    );
+    let cases: [&[&str]; 4] = [
+        &["--carry", "price,category", "--history", "3"],
+        &["--carry", "price,category", "--history", "3", "--format", "parquet", "--original-ids"],
+        &["--layout", "wide", "--ratio", "2", "--history", "2"],
+        &["--layout", "wide", "--ratio", "2", "--format", "parquet", "--carry", "clicks"],
+    ];
+    for (k, args) in cases.iter().enumerate() {
+        let ds = path(dir.path(), &format!("ds{k}"));
+        let out = negsamp(&[&["sample", &store, "--out", &ds][..], args].concat());
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        let out = negsamp(&["verify", &ds]);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("every row checked"), "{}", text(&out));
+    }
+    assert!(dir.path().join("ds0/category.txt").exists());
+    assert!(dir.path().join("ds1/part-00000.parquet").exists());
+    let misuse: [(&[&str], &str); 4] = [
+        (&["--carry", "colour"], "--carry colour"),
+        (&["--original-ids"], "--format parquet"),
+        (&["--layout", "wide", "--per-user", "3"], "--per-user"),
+        (&["--history", "5000"], "--history"),
+    ];
+    for (args, needle) in misuse {
+        let ds = path(dir.path(), "bad");
+        let out = negsamp(&[&["sample", &store, "--out", &ds][..], args].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(needle), "{args:?}: {}", text(&out));
+    }
+}

@@ -2,9 +2,12 @@
 //! columns and rows as `.npy` — matrices become lists of their valid entries, strings
 //! are dictionary-encoded, missing carried values are nulls.
 //!
-//! Bytes depend only on the part's rows: rows are handed to the Arrow writer in
-//! batches of exactly [`BATCH_ROWS`] (page boundaries follow the writer's calls), so
-//! neither threads nor work chunks change a file.
+//! Bytes depend only on the part's rows: row groups are cut every [`ROW_GROUP_ROWS`]
+//! rows of the part and each column of a row group is encoded by one call (page
+//! boundaries follow the encoder's calls), so neither threads nor work chunks change
+//! a file. Encoding — the costly part: a list column's levels are computed per value —
+//! runs in parallel over the row groups a wave completes and over their columns, then
+//! the encoded chunks are appended in order.
 
 use super::{ColumnHasher, PartSink};
 use crate::config::Format;
@@ -15,14 +18,17 @@ use crate::EngineError;
 use arrow_array::types::UInt32Type;
 use arrow_array::{
     Array, ArrayRef, DictionaryArray, Float32Array, Float64Array, Int64Array, ListArray,
-    RecordBatch, StringArray, UInt32Array, UInt64Array, UInt8Array,
+    StringArray, UInt32Array, UInt64Array, UInt8Array,
 };
 use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use negsamp_store::kept::{ValueType, MISSING_CODE, MISSING_I64};
 use negsamp_store::Store;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
+use parquet::file::writer::SerializedFileWriter;
+use rayon::prelude::*;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -33,11 +39,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use xxhash_rust::xxh3::Xxh3;
 
-/// Rows per batch handed to the Arrow writer.
+/// Rows per batch the reader returns.
 const BATCH_ROWS: usize = 1 << 16;
-/// Rows per row group: large enough for readers' sequential scans, small enough for
-/// their memory.
-const ROW_GROUP_ROWS: usize = 1 << 20;
+/// Rows per row group: about DuckDB's own choice (122 880), large enough for readers'
+/// sequential scans, small enough that a wave of sampling fills several to encode in
+/// parallel.
+const ROW_GROUP_ROWS: usize = 1 << 17;
 
 /// The string values a run's Parquet columns show: user and item ids
 /// (`--original-ids`) and carried string columns' dictionaries, per schema column.
@@ -107,8 +114,10 @@ pub(super) struct ParquetSink {
     schema: Schema,
     arrow: Arc<ArrowSchema>,
     ids: IdColumns,
-    writer: ArrowWriter<HashingFile>,
-    /// Rows not yet handed to the writer (fewer than a batch between calls).
+    writer: SerializedFileWriter<HashingFile>,
+    factory: ArrowRowGroupWriterFactory,
+    row_groups: usize,
+    /// Rows not yet encoded (fewer than a row group between calls).
     pending: Rows,
     hasher: ColumnHasher,
     path: PathBuf,
@@ -169,13 +178,19 @@ impl ParquetSink {
             hash: Xxh3::new(),
             bytes: 0,
         };
-        let writer = ArrowWriter::try_new(sink, arrow.clone(), Some(properties.build()))
-            .map_err(|e| EngineError::invalid(partial, e.to_string()))?;
+        // The Arrow writer adds the Arrow schema to the file's metadata (so readers get
+        // dictionaries and unsigned types back); its parts then encode in parallel.
+        let (writer, factory) =
+            ArrowWriter::try_new(sink, arrow.clone(), Some(properties.build()))
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(|e| EngineError::invalid(partial, e.to_string()))?;
         Ok(Self {
             schema: schema.clone(),
             arrow,
             ids: ids.clone(),
             writer,
+            factory,
+            row_groups: 0,
             pending: Rows::new(schema),
             hasher: ColumnHasher::new(schema),
             path: partial.to_path_buf(),
@@ -187,18 +202,49 @@ impl ParquetSink {
         EngineError::invalid(&self.path, format!("writing Parquet: {e}"))
     }
 
-    /// Hands rows `range` of `pending` to the writer as one batch.
-    fn write_batch(&mut self, range: std::ops::Range<usize>) -> Result<(), EngineError> {
-        let arrays = self
-            .schema
-            .columns
-            .iter()
+    /// Encodes rows `ranges` of `pending` as consecutive row groups — in parallel over
+    /// row groups and columns — and appends them to the file in order.
+    fn write_row_groups(&mut self, ranges: &[std::ops::Range<usize>]) -> Result<(), EngineError> {
+        let first = self.row_groups;
+        let encoded: Vec<Vec<ArrowColumnChunk>> = ranges
+            .par_iter()
             .enumerate()
-            .map(|(c, column)| self.to_array(c, column, range.clone()))
-            .collect::<Vec<_>>();
-        let batch =
-            RecordBatch::try_new(self.arrow.clone(), arrays).map_err(|e| self.parquet_error(e))?;
-        self.writer.write(&batch).map_err(|e| self.parquet_error(e))
+            .map(|(k, range)| self.encode_row_group(first + k, range.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.parquet_error(e))?;
+        let path = &self.path;
+        let error = |e| EngineError::invalid(path, format!("writing Parquet: {e}"));
+        for chunks in encoded {
+            let mut row_group = self.writer.next_row_group().map_err(error)?;
+            for chunk in chunks {
+                chunk.append_to_row_group(&mut row_group).map_err(error)?;
+            }
+            row_group.close().map_err(error)?;
+        }
+        self.row_groups += ranges.len();
+        Ok(())
+    }
+
+    /// One row group's column chunks, each column encoded by one call.
+    fn encode_row_group(
+        &self,
+        index: usize,
+        rows: std::ops::Range<usize>,
+    ) -> parquet::errors::Result<Vec<ArrowColumnChunk>> {
+        let writers = self.factory.create_column_writers(index)?;
+        let mut leaves = Vec::with_capacity(writers.len());
+        for (c, column) in self.schema.columns.iter().enumerate() {
+            let array = self.to_array(c, column, rows.clone());
+            leaves.extend(compute_leaves(self.arrow.field(c), &array)?);
+        }
+        writers
+            .into_par_iter()
+            .zip(leaves)
+            .map(|(mut writer, leaf)| {
+                writer.write(&leaf)?;
+                writer.close()
+            })
+            .collect()
     }
 
     fn to_array(
@@ -327,11 +373,12 @@ impl PartSink for ParquetSink {
         for rows in chunks {
             self.pending.extend_from(rows);
         }
-        let full = self.pending.len() / BATCH_ROWS * BATCH_ROWS;
-        for start in (0..full).step_by(BATCH_ROWS) {
-            self.write_batch(start..start + BATCH_ROWS)?;
-        }
-        self.pending.drain_front(&self.schema, full);
+        let groups: Vec<_> = (0..self.pending.len() / ROW_GROUP_ROWS)
+            .map(|k| k * ROW_GROUP_ROWS..(k + 1) * ROW_GROUP_ROWS)
+            .collect();
+        self.write_row_groups(&groups)?;
+        self.pending
+            .drain_front(&self.schema, groups.len() * ROW_GROUP_ROWS);
         Ok(())
     }
 
@@ -341,7 +388,7 @@ impl PartSink for ParquetSink {
     ) -> Result<(Vec<FileRecord>, Vec<ColumnHash>), EngineError> {
         let rest = self.pending.len();
         if rest > 0 {
-            self.write_batch(0..rest)?;
+            self.write_row_groups(&[0..rest])?;
         }
         let this = *self;
         let path = this.path.clone();
