@@ -419,9 +419,19 @@ fn features_from_the_command_line() {
     );
     let cases: [&[&str]; 4] = [
         &["--carry", "price,category", "--history", "3"],
-        &["--carry", "price,category", "--history", "3", "--format", "parquet", "--original-ids"],
+        &[
+            "--carry",
+            "price,category",
+            "--history",
+            "3",
+            "--format",
+            "parquet",
+            "--original-ids",
+        ],
         &["--layout", "wide", "--ratio", "2", "--history", "2"],
-        &["--layout", "wide", "--ratio", "2", "--format", "parquet", "--carry", "clicks"],
+        &[
+            "--layout", "wide", "--ratio", "2", "--format", "parquet", "--carry", "clicks",
+        ],
     ];
     for (k, args) in cases.iter().enumerate() {
         let ds = path(dir.path(), &format!("ds{k}"));

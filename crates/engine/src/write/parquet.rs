@@ -27,11 +27,11 @@ use negsamp_store::Store;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
-use parquet::file::writer::SerializedFileWriter;
-use rayon::prelude::*;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -180,10 +180,9 @@ impl ParquetSink {
         };
         // The Arrow writer adds the Arrow schema to the file's metadata (so readers get
         // dictionaries and unsigned types back); its parts then encode in parallel.
-        let (writer, factory) =
-            ArrowWriter::try_new(sink, arrow.clone(), Some(properties.build()))
-                .and_then(ArrowWriter::into_serialized_writer)
-                .map_err(|e| EngineError::invalid(partial, e.to_string()))?;
+        let (writer, factory) = ArrowWriter::try_new(sink, arrow.clone(), Some(properties.build()))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map_err(|e| EngineError::invalid(partial, e.to_string()))?;
         Ok(Self {
             schema: schema.clone(),
             arrow,
