@@ -90,6 +90,47 @@ impl IdColumns {
     }
 }
 
+/// Row groups waiting for the appender at most: bounds the encoded bytes in memory.
+const QUEUED_ROW_GROUPS: usize = 4;
+
+/// The file's writer on its own thread, fed encoded row groups through a channel.
+struct Appender {
+    queue: std::sync::mpsc::SyncSender<Vec<ArrowColumnChunk>>,
+    thread: std::thread::JoinHandle<parquet::errors::Result<HashingFile>>,
+}
+
+impl Appender {
+    fn start(mut writer: SerializedFileWriter<HashingFile>) -> Self {
+        let (queue, row_groups) =
+            std::sync::mpsc::sync_channel::<Vec<ArrowColumnChunk>>(QUEUED_ROW_GROUPS);
+        let thread = std::thread::spawn(move || {
+            for chunks in row_groups {
+                let mut row_group = writer.next_row_group()?;
+                for chunk in chunks {
+                    chunk.append_to_row_group(&mut row_group)?;
+                }
+                row_group.close()?;
+            }
+            writer.into_inner()
+        });
+        Appender { queue, thread }
+    }
+
+    /// Queues a row group; false if the appender stopped (its error comes from
+    /// `finish`).
+    fn append(&self, chunks: Vec<ArrowColumnChunk>) -> bool {
+        self.queue.send(chunks).is_ok()
+    }
+
+    /// Waits for every queued row group, writes the footer and returns the file.
+    fn finish(self) -> parquet::errors::Result<HashingFile> {
+        drop(self.queue);
+        self.thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
 /// A file writer that hashes and counts what goes through it.
 struct HashingFile {
     file: BufWriter<File>,
@@ -114,7 +155,9 @@ pub(super) struct ParquetSink {
     schema: Schema,
     arrow: Arc<ArrowSchema>,
     ids: IdColumns,
-    writer: SerializedFileWriter<HashingFile>,
+    /// The thread appending encoded row groups to the file, in order, while the pool
+    /// encodes the next ones (the append is one thread's copy into the page cache).
+    appender: Appender,
     factory: ArrowRowGroupWriterFactory,
     row_groups: usize,
     /// Rows not yet encoded (fewer than a row group between calls).
@@ -187,7 +230,7 @@ impl ParquetSink {
             schema: schema.clone(),
             arrow,
             ids: ids.clone(),
-            writer,
+            appender: Appender::start(writer),
             factory,
             row_groups: 0,
             pending: Rows::new(schema),
@@ -211,14 +254,10 @@ impl ParquetSink {
             .map(|(k, range)| self.encode_row_group(first + k, range.clone()))
             .collect::<Result<_, _>>()
             .map_err(|e| self.parquet_error(e))?;
-        let path = &self.path;
-        let error = |e| EngineError::invalid(path, format!("writing Parquet: {e}"));
         for chunks in encoded {
-            let mut row_group = self.writer.next_row_group().map_err(error)?;
-            for chunk in chunks {
-                chunk.append_to_row_group(&mut row_group).map_err(error)?;
+            if !self.appender.append(chunks) {
+                break; // the appender failed: `finish` reports why
             }
-            row_group.close().map_err(error)?;
         }
         self.row_groups += ranges.len();
         Ok(())
@@ -392,8 +431,8 @@ impl PartSink for ParquetSink {
         let this = *self;
         let path = this.path.clone();
         let mut sink = this
-            .writer
-            .into_inner()
+            .appender
+            .finish()
             .map_err(|e| EngineError::invalid(&path, format!("writing Parquet: {e}")))?;
         sink.flush().map_err(|e| EngineError::io(&path, e))?;
         if fsync {
