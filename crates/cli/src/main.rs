@@ -12,11 +12,13 @@ use clap::Parser;
 use std::process::ExitCode;
 
 /// Exit codes, in one place: 0 success, 1 bad input or a failed check, 2 usage
-/// errors — clap's own and a request the engine refuses as a configuration error.
+/// errors — clap's own and a request the engine refuses as a configuration error —, 3
+/// the output is being written by another process (retry later).
 #[derive(Debug, Clone, Copy)]
 enum Exit {
     Failure = 1,
     Usage = 2,
+    Locked = 3,
 }
 
 fn main() -> ExitCode {
@@ -28,15 +30,36 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
-            let usage = err.chain().any(|e| {
-                matches!(
-                    e.downcast_ref::<negsamp_engine::EngineError>(),
-                    Some(negsamp_engine::EngineError::Config(_))
-                )
-            });
-            ExitCode::from(if usage { Exit::Usage } else { Exit::Failure } as u8)
+            ExitCode::from(exit_code(&err) as u8)
         }
     }
+}
+
+fn exit_code(err: &anyhow::Error) -> Exit {
+    use negsamp_engine::EngineError;
+    use negsamp_store::{IngestError, StoreError};
+    for e in err.chain() {
+        let store = e
+            .downcast_ref::<StoreError>()
+            .or(match e.downcast_ref::<EngineError>() {
+                Some(EngineError::Store(s)) => Some(s),
+                _ => None,
+            })
+            .or(match e.downcast_ref::<IngestError>() {
+                Some(IngestError::Store(s)) => Some(s),
+                _ => None,
+            });
+        if matches!(store, Some(StoreError::Busy { .. })) {
+            return Exit::Locked;
+        }
+        if matches!(
+            e.downcast_ref::<EngineError>(),
+            Some(EngineError::Config(_))
+        ) {
+            return Exit::Usage;
+        }
+    }
+    Exit::Failure
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

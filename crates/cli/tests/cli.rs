@@ -273,7 +273,7 @@ fn popularity_split_and_log_q_from_the_command_line() {
         "--weights",
         "x.npy",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out).contains("--weights needs --strategy popularity"),
         "{}",
@@ -455,4 +455,109 @@ fn features_from_the_command_line() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
         assert!(text(&out).contains(needle), "{args:?}: {}", text(&out));
     }
+}
+
+/// An output held by another process is refused with exit 3 and left untouched; two
+/// writers racing for one output never publish a mixture: each exits 0 or 3 and the
+/// result verifies.
+#[test]
+fn one_writer_per_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = path(dir.path(), "g.csv");
+    let store = path(dir.path(), "g.store");
+    let gen = [
+        "generate", "--out", &csv, "--users", "20000", "--items", "5000",
+    ];
+    assert!(negsamp(&gen).status.success());
+    assert!(negsamp(&["ingest", &csv, "--out", &store]).status.success());
+    let out = path(dir.path(), "ds");
+    assert!(negsamp(&["sample", &store, "--out", &out]).status.success());
+    let before = std::fs::read(PathBuf::from(&out).join("manifest.json")).unwrap();
+
+    let held = negsamp_store::publish::lock_destination(Path::new(&out)).unwrap();
+    let refused = negsamp(&[
+        "sample",
+        &store,
+        "--out",
+        &out,
+        "--overwrite",
+        "--seed",
+        "7",
+    ]);
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
+    let message = format!("is being written by process {}", std::process::id());
+    assert!(text(&refused).contains(&message), "{}", text(&refused));
+    assert_eq!(
+        std::fs::read(PathBuf::from(&out).join("manifest.json")).unwrap(),
+        before
+    );
+    drop(held);
+
+    for trial in 0..8 {
+        let spawn = |seed: &str| {
+            Command::new(env!("CARGO_BIN_EXE_negsamp"))
+                .args([
+                    "sample",
+                    &store,
+                    "--out",
+                    &out,
+                    "--overwrite",
+                    "--seed",
+                    seed,
+                    "--shards",
+                    "4",
+                ])
+                .output()
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| spawn("1").unwrap());
+            let b = s.spawn(|| spawn("2").unwrap());
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        for o in [&a, &b] {
+            assert!(
+                matches!(o.status.code(), Some(0 | 3)),
+                "trial {trial}: {}",
+                text(o)
+            );
+        }
+        assert!(
+            a.status.success() || b.status.success(),
+            "trial {trial}: both refused"
+        );
+        let verified = negsamp(&["verify", &out]);
+        assert!(
+            verified.status.success(),
+            "trial {trial}: {}",
+            text(&verified)
+        );
+    }
+}
+
+/// `ingest in.csv --out in.csv` and `sample S --out S` would replace their input:
+/// refused, input intact.
+#[test]
+fn an_output_may_not_replace_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = path(dir.path(), "in.csv");
+    std::fs::copy(fixture("duplicates.csv"), &csv).unwrap();
+    let out = negsamp(&["ingest", &csv, "--out", &csv, "--overwrite"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("is the input"), "{}", text(&out));
+    assert_eq!(
+        std::fs::read(&csv).unwrap(),
+        std::fs::read(fixture("duplicates.csv")).unwrap()
+    );
+    let store = path(dir.path(), "s.store");
+    assert!(negsamp(&["ingest", &csv, "--out", &store]).status.success());
+    for target in [
+        store.clone(),
+        path(dir.path(), "s.store/inside"),
+        path(dir.path(), ""),
+    ] {
+        let out = negsamp(&["sample", &store, "--out", &target, "--overwrite"]);
+        assert_eq!(out.status.code(), Some(1), "{target}: {}", text(&out));
+        assert!(text(&out).contains("the input"), "{}", text(&out));
+    }
+    assert!(negsamp(&["verify", &store]).status.success());
 }

@@ -57,6 +57,8 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
                 ),
             ));
         }
+        // Rows are checked against the store, so the store must be sound first.
+        store.verify()?;
         let expected = Schema::new(store, &manifest.parameters)?;
         if ColumnSpec::of(&expected) != manifest.columns || expected.pad != manifest.pad {
             return Err(EngineError::invalid(

@@ -1,12 +1,25 @@
-//! Staging, resumption and publishing: finished parts are reused, an existing output is kept unless --overwrite.
+//! Staging, resumption and publishing: finished parts are reused only by the same job
+//! (store, parameters, input files' contents), an existing output is kept unless
+//! --overwrite, an output never overlaps an input, one writer per output, and the id
+//! maps copied are the mapped store's.
 
 mod common;
 
 use common::*;
 use negsamp_engine::manifest::Manifest;
 use negsamp_engine::verify::verify_output;
-use negsamp_engine::{sample_to_dir, EngineError, SampleConfig};
-use negsamp_store::Store;
+use negsamp_engine::{sample_split, sample_to_dir, EngineError, SampleConfig};
+use negsamp_store::ingest::{ingest, IngestOptions};
+use negsamp_store::publish::staging_path;
+use negsamp_store::{Store, StoreError};
+use std::path::Path;
+
+/// Leaves `out`'s finished dataset as an interrupted run's staging for `next`.
+fn interrupted(out: &Path, next: &Path) {
+    let staging = staging_path(next);
+    copy_dir(out, &staging);
+    let _ = std::fs::remove_file(staging.join("manifest.json"));
+}
 
 #[test]
 fn resumes_from_finished_parts() {
@@ -71,4 +84,205 @@ fn an_existing_output_is_kept_unless_overwrite() {
         },
     );
     assert_eq!(Manifest::read(&out).unwrap().parameters.seed, 1);
+}
+
+/// Appending pairs to the `--exclude` file changes the job: an interrupted run's parts
+/// (sampled against the old file) are not reused, and no now-excluded pair survives.
+#[test]
+fn resume_keys_on_input_contents_not_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&generated_store(dir.path(), 300, 50, 2)).unwrap();
+    let users = store.user_ids().unwrap();
+    let items = store.item_ids().unwrap();
+    let exclude = dir.path().join("exclude.csv");
+    std::fs::write(&exclude, "user,item\n").unwrap();
+    let config = SampleConfig {
+        exclude: Some(exclude.clone()),
+        shards: Some(3),
+        seed: 4,
+        ..Default::default()
+    };
+    let first = dir.path().join("first");
+    run(&store, &first, &config);
+    let second = dir.path().join("second");
+    interrupted(&first, &second);
+    // now exclude every item for the first 100 users
+    let mut text = String::from("user,item\n");
+    for u in &users[..100] {
+        for i in &items {
+            text.push_str(&format!("{u},{i}\n"));
+        }
+    }
+    std::fs::write(&exclude, text).unwrap();
+    let summary = sample_to_dir(&store, &second, &config, &|_| {}).unwrap();
+    assert_eq!(
+        summary.resumed_parts, 0,
+        "parts of the old exclusions were reused"
+    );
+    verify_output(&second, Some(&store)).unwrap();
+}
+
+/// A split run never reuses a side sampled from another store, and never publishes
+/// an unsplit run's leftover parts beside train/ and test/.
+#[test]
+fn split_staging_is_only_reused_by_the_same_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = |name: &str| {
+        let d = dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        d
+    };
+    let a = Store::open(&generated_store(&sub("a"), 200, 80, 1)).unwrap();
+    let b = Store::open(&generated_store(&sub("b"), 200, 80, 2)).unwrap();
+    let config = SampleConfig {
+        seed: 3,
+        ..Default::default()
+    };
+    let at = 1_650_000_000;
+    let from_a = dir.path().join("from-a");
+    sample_split(&a, &from_a, &config, at, &|_| {}).unwrap();
+    let out = dir.path().join("out");
+    interrupted(&from_a, &out);
+    let [train, test] = sample_split(&b, &out, &config, at, &|_| {}).unwrap();
+    assert_eq!((train.resumed_parts, test.resumed_parts), (0, 0));
+    for side in ["train", "test"] {
+        verify_output(&out.join(side), Some(&b)).unwrap();
+    }
+    // an unsplit run's staging under the same output
+    let unsplit = dir.path().join("unsplit");
+    run(
+        &b,
+        &unsplit,
+        &SampleConfig {
+            shards: Some(2),
+            ..config.clone()
+        },
+    );
+    let out2 = dir.path().join("out2");
+    interrupted(&unsplit, &out2);
+    sample_split(&b, &out2, &config, at, &|_| {}).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&out2)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["run.json", "test", "train"]);
+}
+
+/// A store re-ingested in place while a run has it open: the dataset gets the id maps
+/// of the rows it sampled (the open store's), and verifies against that store.
+#[test]
+fn id_maps_come_from_the_open_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("s.store");
+    let csv = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    let old = csv("old.csv", "user,item\nalice,x\nbob,y\n");
+    let new = csv("new.csv", "user,item\ncarol,z\ndave,w\nerin,z\n");
+    ingest(&old, &store_dir, &IngestOptions::default(), &|_| {}).unwrap();
+    let store = Store::open(&store_dir).unwrap();
+    let options = IngestOptions {
+        overwrite: true,
+        ..Default::default()
+    };
+    ingest(&new, &store_dir, &options, &|_| {}).unwrap();
+    let out = dir.path().join("ds");
+    run(&store, &out, &SampleConfig::default());
+    assert_eq!(
+        std::fs::read_to_string(out.join("users.txt")).unwrap(),
+        "alice\nbob\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("items.txt")).unwrap(),
+        "x\ny\n"
+    );
+}
+
+/// A flipped bit in a section is caught before sampling, not turned into a dataset.
+#[test]
+fn sample_checks_section_checksums_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = generated_store(dir.path(), 100, 40, 6);
+    let file = store_dir.join("store.bin");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let store = Store::open(&store_dir).unwrap();
+    let indices = store
+        .header()
+        .sections
+        .iter()
+        .find(|s| s.kind == negsamp_store::format::SectionKind::Indices)
+        .unwrap()
+        .offset as usize;
+    drop(store);
+    bytes[indices + 3] ^= 0x04;
+    std::fs::write(&file, &bytes).unwrap();
+    let store = Store::open(&store_dir).unwrap();
+    let out = dir.path().join("ds");
+    let err = sample_to_dir(&store, &out, &SampleConfig::default(), &|_| {}).unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Store(StoreError::ChecksumMismatch { what, .. }) if what == "section indices"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn an_output_overlapping_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = generated_store(dir.path(), 50, 20, 1);
+    let store = Store::open(&store_dir).unwrap();
+    let overwrite = SampleConfig {
+        overwrite: true,
+        ..Default::default()
+    };
+    for out in [
+        store_dir.clone(),
+        store_dir.join("ds"),
+        dir.path().to_path_buf(),
+    ] {
+        let err = sample_to_dir(&store, &out, &overwrite, &|_| {}).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                EngineError::Store(StoreError::OutputOverlapsInput { .. })
+            ),
+            "{}: {err}",
+            out.display()
+        );
+    }
+    store.verify().unwrap();
+    let exclude = dir.path().join("ex.csv");
+    std::fs::write(&exclude, "user,item\n").unwrap();
+    let config = SampleConfig {
+        exclude: Some(exclude.clone()),
+        ..overwrite
+    };
+    let err = sample_to_dir(&store, &exclude, &config, &|_| {}).unwrap_err();
+    assert!(err.to_string().contains("is the input"), "{err}");
+    assert_eq!(std::fs::read_to_string(&exclude).unwrap(), "user,item\n");
+}
+
+#[test]
+fn a_locked_output_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_from_lists(&[vec![1, 2], vec![0]], 5);
+    let out = dir.path().join("o");
+    run(&store, &out, &SampleConfig::default());
+    let before = dataset_bytes(&out);
+    let _held = negsamp_store::publish::lock_destination(&out).unwrap();
+    let config = SampleConfig {
+        seed: 9,
+        overwrite: true,
+        ..Default::default()
+    };
+    let err = sample_to_dir(&store, &out, &config, &|_| {}).unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Store(StoreError::Busy { pid: Some(p), .. }) if *p == std::process::id()),
+        "{err}"
+    );
+    assert!(!staging_path(&out).exists());
+    assert!(dataset_bytes(&out) == before);
 }

@@ -80,7 +80,13 @@ impl Weights {
                 value: w,
             });
         }
-        let sum: f64 = weights.iter().sum();
+        // Relative to the largest weight first: the sum of raw weights can overflow
+        // (1.7e308 + 1.7e308) or the scale underflow (5e-324), either of which would
+        // quantise to the wrong law. Relative weights are in [0, 1], their sum at most
+        // the item count.
+        let max = weights.iter().copied().fold(0.0f64, f64::max);
+        let relative = |w: f64| if max > 0.0 { w / max } else { 0.0 };
+        let sum: f64 = weights.iter().map(|&w| relative(w)).sum();
         let scale = if sum > 0.0 {
             (1u64 << QUANTUM_BITS) as f64 / sum
         } else {
@@ -90,7 +96,7 @@ impl Weights {
             .iter()
             .map(|&w| {
                 if w > 0.0 {
-                    ((w * scale) as u64).max(1)
+                    ((relative(w) * scale) as u64).max(1)
                 } else {
                     0
                 }

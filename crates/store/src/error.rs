@@ -39,6 +39,16 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{path} already exists; pass --overwrite to replace it")]
     AlreadyExists { path: PathBuf },
+    /// Another process holds the destination's lock.
+    #[error("{} is being written by {}; wait for it to finish (or stop it) and retry", path.display(), pid.map_or("another process".to_string(), |p| format!("process {p}")))]
+    Busy { path: PathBuf, pid: Option<u32> },
+    /// Publishing the output would replace or write into an input of the run.
+    #[error("the output {} {relation} the input {}; choose an output outside the inputs", output.display(), input.display())]
+    OutputOverlapsInput {
+        output: PathBuf,
+        input: PathBuf,
+        relation: &'static str,
+    },
 }
 
 impl StoreError {

@@ -140,6 +140,10 @@ pub fn ingest(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<IngestSummary, IngestError> {
     let start = Instant::now();
+    let mut inputs = vec![csv];
+    inputs.extend(options.items_file.as_deref());
+    crate::publish::check_disjoint(dest, &inputs)?;
+    let _lock = crate::publish::lock_destination(dest)?;
     if dest.exists() && !options.overwrite {
         return Err(crate::StoreError::AlreadyExists {
             path: dest.to_path_buf(),

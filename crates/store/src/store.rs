@@ -40,6 +40,11 @@ pub struct Store {
     bytes: Bytes,
     header: Header,
     dir: Option<PathBuf>,
+    /// `users.txt` and `items.txt`, opened with `store.bin`: a store re-ingested in
+    /// place while this one is open (published by rename) leaves these handles on the
+    /// files that belong with the mapped rows. `None` if a file could not be opened
+    /// (reading it then reports why).
+    id_files: [Option<File>; 2],
     indptr: Range<usize>,
     indices: Range<usize>,
     rows: Range<usize>,
@@ -92,7 +97,13 @@ impl Store {
             ));
         }
         let map = mapping::map_readonly(&file).map_err(|e| StoreError::io(&file, e))?;
-        Self::from_backing(Bytes::Mapped(map), Some(dir.to_path_buf()))
+        // Opened right after the map, before anything else can be swapped in; the
+        // window between the two opens is the publish's single rename, which replaces
+        // the whole directory at once.
+        let id_files = [USERS_FILE, ITEMS_FILE].map(|name| File::open(dir.join(name)).ok());
+        let mut store = Self::from_backing(Bytes::Mapped(map), Some(dir.to_path_buf()))?;
+        store.id_files = id_files;
+        Ok(store)
     }
 
     /// Opens a store held in memory, with exactly the checks of [`Store::open`].
@@ -129,6 +140,7 @@ impl Store {
             })
             .collect();
         let store = Store {
+            id_files: [None, None],
             kept,
             indptr: required(SectionKind::Indptr),
             indices: required(SectionKind::Indices),
@@ -292,20 +304,8 @@ impl Store {
     /// each user's items strictly ascending and inside the catalog, and — for a store
     /// on disk — id maps with one line per user/item whose hashes are the user keys.
     pub fn verify(&self) -> Result<(), StoreError> {
-        let bytes = self.bytes.as_slice();
         self.check_padding()?;
-        self.header.sections.par_iter().try_for_each(|s| {
-            let got = xxh3_64(&bytes[s.offset as usize..(s.offset + s.length) as usize]);
-            if got == s.checksum {
-                Ok(())
-            } else {
-                Err(StoreError::ChecksumMismatch {
-                    what: format!("section {}", s.kind.name()),
-                    expected: s.checksum,
-                    got,
-                })
-            }
-        })?;
+        self.verify_checksums()?;
         let indptr = self.indptr();
         if let Some(u) = indptr.windows(2).position(|w| w[0] > w[1]) {
             return Err(StoreError::corrupt(format!("indptr decreases at user {u}")));
@@ -327,11 +327,9 @@ impl Store {
             }
         })?;
         self.verify_kept()?;
-        if let Some(dir) = &self.dir {
-            let users = read_id_file(&dir.join(USERS_FILE))?;
-            let items = read_id_file(&dir.join(ITEMS_FILE))?;
-            check_id_count(USERS_FILE, users.len(), self.counts().users)?;
-            check_id_count(ITEMS_FILE, items.len(), self.counts().items)?;
+        if self.dir.is_some() {
+            let users = self.user_ids()?;
+            self.item_ids()?;
             if let Some(u) = users
                 .iter()
                 .zip(self.user_keys())
@@ -343,6 +341,25 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Every section's checksum, in parallel: one read of the file. `sample` runs it
+    /// before drawing (a flipped bit in `indices` would otherwise put a real positive
+    /// among the negatives), `verify` as part of the full check.
+    pub fn verify_checksums(&self) -> Result<(), StoreError> {
+        let bytes = self.bytes.as_slice();
+        self.header.sections.par_iter().try_for_each(|s| {
+            let got = xxh3_64(&bytes[s.offset as usize..(s.offset + s.length) as usize]);
+            if got == s.checksum {
+                Ok(())
+            } else {
+                Err(StoreError::ChecksumMismatch {
+                    what: format!("section {}", s.kind.name()),
+                    expected: s.checksum,
+                    got,
+                })
+            }
+        })
     }
 
     /// Every string code names a dictionary entry (or is missing).
@@ -400,19 +417,45 @@ impl Store {
     }
 
     fn id_file(&self, name: &'static str, expected: u64) -> Result<Vec<String>, StoreError> {
+        let bytes = self.id_map_bytes(name)?;
+        let ids = read_lines(BufReader::new(&bytes[..])).map_err(|e| StoreError::io(name, e))?;
+        check_id_count(name, ids.len(), expected)?;
+        Ok(ids)
+    }
+
+    /// The bytes of id map `name` (`users.txt` or `items.txt`) as opened with the
+    /// store, to copy beside a dataset.
+    pub fn id_map_bytes(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        use std::os::unix::fs::FileExt;
         let dir = self
             .dir
             .as_ref()
             .ok_or_else(|| StoreError::corrupt("an in-memory store has no id maps"))?;
-        let ids = read_id_file(&dir.join(name))?;
-        check_id_count(name, ids.len(), expected)?;
-        Ok(ids)
+        let path = dir.join(name);
+        let which = [USERS_FILE, ITEMS_FILE]
+            .iter()
+            .position(|&n| n == name)
+            .ok_or_else(|| StoreError::corrupt(format!("{name} is not an id map")))?;
+        let file = match &self.id_files[which] {
+            Some(file) => file,
+            // not there at open: say why, through the path
+            None => {
+                return Err(StoreError::io(
+                    &path,
+                    File::open(&path).err().unwrap_or_else(|| {
+                        std::io::Error::other(
+                            "it appeared after the store was opened; reopen the store",
+                        )
+                    }),
+                ))
+            }
+        };
+        let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
+        let mut bytes = vec![0u8; len as usize];
+        file.read_exact_at(&mut bytes, 0)
+            .map_err(|e| StoreError::io(&path, e))?;
+        Ok(bytes)
     }
-}
-
-fn read_id_file(path: &Path) -> Result<Vec<String>, StoreError> {
-    let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
-    read_lines(BufReader::new(file)).map_err(|e| StoreError::io(path, e))
 }
 
 fn check_id_count(name: &str, got: usize, expected: u64) -> Result<(), StoreError> {

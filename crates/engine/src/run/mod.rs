@@ -12,7 +12,9 @@ use crate::plan;
 use crate::schema::Schema;
 use crate::write::{load_ids, PartPaths};
 use crate::EngineError;
-use negsamp_store::publish::{publish, staging_path};
+use negsamp_store::publish::{
+    check_disjoint, lock_destination, publish, staging_path, DestinationLock,
+};
 use negsamp_store::Store;
 use std::fs;
 use std::path::Path;
@@ -37,8 +39,34 @@ pub fn sample_to_dir(
     config: &SampleConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunSummary, EngineError> {
+    config.validate()?;
+    let _lock = claim_output(store, out, config)?;
+    sample_unlocked(store, out, config, progress)
+}
+
+/// Refuses an output that overlaps the run's inputs, then takes its lock for the run.
+fn claim_output(
+    store: &Store,
+    out: &Path,
+    config: &SampleConfig,
+) -> Result<DestinationLock, EngineError> {
+    let mut inputs: Vec<&Path> = store.dir().into_iter().collect();
+    inputs.extend(config.exclude.as_deref());
+    inputs.extend(config.weights.as_deref());
+    check_disjoint(out, &inputs)?;
+    Ok(lock_destination(out)?)
+}
+
+/// `sample_to_dir` for a caller that holds the output's lock.
+fn sample_unlocked(
+    store: &Store,
+    out: &Path,
+    config: &SampleConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunSummary, EngineError> {
     let start = Instant::now();
     config.validate()?;
+    store.verify_checksums()?;
     if out.exists() && !config.overwrite {
         return Err(EngineError::AlreadyExists {
             path: out.to_path_buf(),
@@ -48,11 +76,11 @@ pub fn sample_to_dir(
     let context = Context::load(store, config)?;
     let ids = load_ids(store, &schema, config.format)?;
     let parts = plan::parts(store.indptr(), config, &schema);
-    let key = staging::RunKey {
-        store_fingerprint: format!("{:016x}", store.fingerprint()),
-        parameters: config,
-        parts: parts.iter().map(|p| [p.start, p.end]).collect(),
-    };
+    let key = staging::RunKey::new(
+        store,
+        config,
+        parts.iter().map(|p| [p.start, p.end]).collect(),
+    )?;
     let staging = staging_path(out);
     staging::prepare(&staging, &key)?;
     staging::write_metadata(store, &schema, config.format, &staging)?;
@@ -120,13 +148,22 @@ pub fn sample_split(
                 .into(),
         ));
     }
+    let _lock = claim_output(store, out, config)?;
     if out.exists() && !config.overwrite {
         return Err(EngineError::AlreadyExists {
             path: out.to_path_buf(),
         });
     }
     let staging = staging_path(out);
-    fs::create_dir_all(&staging).map_err(|e| EngineError::io(&staging, e))?;
+    // The split's own key: a staging directory left by another job (an unsplit run,
+    // another store, other parameters or input files) is cleared, not mixed in.
+    let split_config = SampleConfig {
+        split: Some(train),
+        ..config.clone()
+    };
+    let key = staging::RunKey::new(store, &split_config, Vec::new())?;
+    staging::prepare(&staging, &key)?;
+    let fingerprint = key.store_fingerprint.clone();
     let run_side = |side| -> Result<RunSummary, EngineError> {
         let side_config = SampleConfig {
             split: Some(Split { at, side }),
@@ -136,7 +173,9 @@ pub fn sample_split(
         let dir = staging.join(side.name());
         let recorded = Manifest::read(&dir).ok();
         let same = |m: &Manifest| {
-            serde_json::to_value(&m.parameters).ok() == serde_json::to_value(&side_config).ok()
+            m.store.fingerprint == fingerprint
+                && serde_json::to_value(&m.parameters).ok()
+                    == serde_json::to_value(&side_config).ok()
         };
         match recorded {
             Some(manifest) if same(&manifest) => {
@@ -147,7 +186,7 @@ pub fn sample_split(
                     elapsed: Duration::ZERO,
                 })
             }
-            _ => sample_to_dir(store, &dir, &side_config, progress),
+            _ => sample_unlocked(store, &dir, &side_config, progress),
         }
     };
     let summaries = [run_side(Side::Train)?, run_side(Side::Test)?];

@@ -13,14 +13,40 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 /// Identifies a run for resumption: a staging directory is only reused by a run with
-/// the same store, parameters and part plan.
+/// the same store, parameters, input files' contents and part plan.
 pub(crate) const RUN_FILE: &str = "run.json";
 
 #[derive(Debug, Serialize)]
 pub(crate) struct RunKey<'a> {
     pub store_fingerprint: String,
     pub parameters: &'a SampleConfig,
+    /// XXH3-64 of each input file named by the parameters (`--exclude`, `--weights`):
+    /// paths alone would let a rerun resume parts sampled against an older file.
+    pub input_contents: Vec<String>,
     pub parts: Vec<[u32; 2]>,
+}
+
+impl<'a> RunKey<'a> {
+    pub(crate) fn new(
+        store: &Store,
+        parameters: &'a SampleConfig,
+        parts: Vec<[u32; 2]>,
+    ) -> Result<Self, EngineError> {
+        let input_contents = [&parameters.exclude, &parameters.weights]
+            .into_iter()
+            .flatten()
+            .map(|path| {
+                let bytes = fs::read(path).map_err(|e| EngineError::io(path, e))?;
+                Ok(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)))
+            })
+            .collect::<Result<_, EngineError>>()?;
+        Ok(Self {
+            store_fingerprint: format!("{:016x}", store.fingerprint()),
+            parameters,
+            input_contents,
+            parts,
+        })
+    }
 }
 
 /// Keeps a staging directory left by an interrupted run of the same job (its finished
@@ -60,12 +86,14 @@ pub(crate) fn write_metadata(
     format: Format,
     staging: &Path,
 ) -> Result<(), EngineError> {
-    let Some(dir) = store.dir() else {
+    if store.dir().is_none() {
         return Ok(());
-    };
+    }
     for name in [USERS_FILE, ITEMS_FILE] {
-        let (from, to) = (dir.join(name), staging.join(metadata_name(format, name)));
-        fs::copy(&from, &to).map_err(|e| EngineError::io(&from, e))?;
+        // Through the handles opened with the store, not by path: the id maps must be
+        // the ones of the mapped rows even if the store is re-ingested meanwhile.
+        let bytes = store.id_map_bytes(name)?;
+        write_file(&staging.join(metadata_name(format, name)), &bytes, false)?;
     }
     for column in &schema.columns {
         let (ColumnKind::Carried { kept, .. }, Some(file)) = (column.kind, &column.dictionary_file)

@@ -426,7 +426,7 @@ impl PartSink for ParquetSink {
     ) -> Result<(Vec<FileRecord>, Vec<ColumnHash>), EngineError> {
         let rest = self.pending.len();
         if rest > 0 {
-            self.write_row_groups(&[0..rest])?;
+            self.write_row_groups(std::slice::from_ref(&(0..rest)))?;
         }
         let this = *self;
         let path = this.path.clone();

@@ -294,3 +294,29 @@ proptest! {
         prop_assert_eq!(d.mass, weights.total() - excluded_mass);
     }
 }
+
+/// Finite but extreme weights keep their proportions: the raw sum of 1.7e308s
+/// overflows and a scale for 5e-324 underflows, so quantisation is relative to the
+/// largest weight.
+#[test]
+fn extreme_finite_weights_keep_their_proportions() {
+    for raw in [
+        vec![1.7e308, 1.7e308, 8.5e307, 0.0],
+        vec![5e-324, 1e-323, 1.5e-323, 0.0],
+        vec![f64::MAX, f64::MAX / 2.0, f64::MAX / 4.0, 0.0],
+    ] {
+        let w = Weights::new(&raw).unwrap();
+        let q: Vec<u64> = (0..4).map(|i| w.weight(i)).collect();
+        assert!(q[3] == 0 && q[0] > 0, "{raw:?}: {q:?}");
+        let total: u64 = q.iter().sum();
+        assert!(total <= 1 << 63, "{raw:?}: the total {total} fits");
+        for (i, &r) in raw.iter().enumerate().take(3) {
+            let expected = r / raw[0];
+            let got = q[i] as f64 / q[0] as f64;
+            assert!(
+                (got - expected).abs() < 1e-9,
+                "{raw:?}: item {i}: {got} vs {expected}"
+            );
+        }
+    }
+}
