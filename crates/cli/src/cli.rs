@@ -28,7 +28,8 @@ pub enum Command {
     /// Print counts, degree and popularity statistics of a store.
     Info(InfoArgs),
     /// Check a store (checksums, CSR invariants) or a sampled dataset (manifest,
-    /// checksums and, with its store, every row). Exit 0 if sound, 1 if not.
+    /// checksums and, with its store, every row against the contract and every part
+    /// recomputed byte for byte). Exit 0 if sound, 1 if not.
     Verify(VerifyArgs),
     /// Sample negatives for every user of a store into a dataset directory.
     Sample(SampleArgs),
@@ -99,8 +100,12 @@ pub struct VerifyArgs {
     pub path: PathBuf,
     /// For a dataset: the store to check rows against (default: the one named in
     /// its manifest, if it still exists).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quick")]
     pub store: Option<PathBuf>,
+    /// For a dataset: check only the manifest's promises (files, sizes, checksums),
+    /// not the rows against the store nor a fresh recomputation of every part.
+    #[arg(long)]
+    pub quick: bool,
 }
 
 /// What each user is asked for: shared by `sample` and `bench`.

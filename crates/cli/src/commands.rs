@@ -182,6 +182,7 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
             verify_cmd(&VerifyArgs {
                 path: side,
                 store: a.store.clone(),
+                quick: a.quick,
             })?;
         }
         return Ok(());
@@ -195,13 +196,22 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
     let manifest = Manifest::read(&a.path)?;
     let store_path = a.store.clone().or_else(|| {
         let recorded = Path::new(&manifest.store.path);
-        (!manifest.store.path.is_empty() && recorded.join(STORE_FILE).exists())
+        (!a.quick && !manifest.store.path.is_empty() && recorded.join(STORE_FILE).exists())
             .then(|| recorded.to_path_buf())
     });
     let store = store_path.as_deref().map(Store::open).transpose()?;
     let report = verify_output(&a.path, store.as_ref())?;
     match store_path {
-        Some(p) => println!("ok: {} rows in {} parts, every row checked against {}", report.rows, report.parts, p.display()),
+        Some(p) => println!(
+            "ok: {} rows in {} parts, every row checked against {} and every part recomputed",
+            report.rows,
+            report.parts,
+            p.display()
+        ),
+        None if a.quick => println!(
+            "ok: {} rows in {} parts match the manifest (--quick: rows not checked)",
+            report.rows, report.parts
+        ),
         None => println!(
             "ok: {} rows in {} parts match the manifest (store {} not found: rows not checked; pass --store)",
             report.rows, report.parts, manifest.store.path
@@ -445,10 +455,12 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
     verify_cmd(&VerifyArgs {
         path: store.clone(),
         store: None,
+        quick: false,
     })?;
     verify_cmd(&VerifyArgs {
         path: train.clone(),
         store: None,
+        quick: false,
     })?;
     match &a.dir {
         Some(_) => println!(

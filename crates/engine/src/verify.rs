@@ -7,14 +7,15 @@ use crate::context::Context;
 use crate::manifest::{ColumnSpec, Manifest, PartRecord};
 use crate::npy;
 use crate::rows::{Buffer, HistoryIndex, Rows};
+use crate::run::part::PartJob;
 use crate::schema::{ColumnKind, Dtype, Schema};
 use crate::user::merge_sorted;
 use crate::user::Tally;
-use crate::write::{hex, load_ids, read_parquet_part, IdColumns, PartPaths};
+use crate::write::{hex, load_ids, read_parquet_part, HashSink, IdColumns, PartPaths, PartSink};
 use crate::EngineError;
 use negsamp_kernel::uniform::Replacement;
 use negsamp_store::kept::Values;
-use negsamp_store::Store;
+use negsamp_store::{Store, ITEMS_FILE, USERS_FILE};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -81,6 +82,18 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
     if u64::from(next_user) != manifest.totals.users {
         return Err(EngineError::invalid(dir, "parts do not cover every user"));
     }
+    if let Some(store) = store.filter(|s| s.dir().is_some()) {
+        for name in [USERS_FILE, ITEMS_FILE] {
+            let path = dir.join(manifest.metadata(name));
+            let bytes = std::fs::read(&path).map_err(|e| EngineError::io(&path, e))?;
+            if bytes != store.id_map_bytes(name)? {
+                return Err(EngineError::invalid(
+                    &path,
+                    format!("differs from the store's {name}: ids would decode wrongly"),
+                ));
+            }
+        }
+    }
     let checked = match (store, &schema) {
         (Some(store), Some(schema)) => Some((
             store,
@@ -110,7 +123,17 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
             check_column_hashes(at, schema, part, &rows)?;
             check_features(at, schema, &manifest.parameters, store, &rows)?;
             let data = long_view(at, schema, &rows)?;
+            // The contract first (an independent statement of the law, with messages
+            // that say which row breaks what), then the byte-exact recomputation.
             let tally = check_rows(at, part, &data, store, context, &manifest.parameters)?;
+            let job = PartJob {
+                store,
+                context,
+                config: &manifest.parameters,
+                schema,
+                ids: &checked.as_ref().expect("checked").3,
+            };
+            check_recomputed(at, &job, part)?;
             // A wide row holds a positive and its negatives: count the file's rows.
             Ok(Tally {
                 rows: rows.len() as u64,
@@ -263,6 +286,37 @@ fn buffer_from_bytes(dtype: Dtype, data: &[u8]) -> Buffer {
         Dtype::F32 => Buffer::F32(typed(data)),
         Dtype::F64 => Buffer::F64(typed(data)),
     }
+}
+
+/// The part sampled afresh from the store and the manifest's parameters hashes to the
+/// recorded column checksums — which the files were just shown to match — so every
+/// byte is what the run must have written: the strongest check, as costly as sampling
+/// without the writes. It catches what row checks cannot: an edited seed, kernel or
+/// replacement in the manifest, a negative swapped for another valid candidate.
+fn check_recomputed(at: &Path, job: &PartJob<'_>, record: &PartRecord) -> Result<(), EngineError> {
+    let mut sink = HashSink::new(job.schema);
+    let users = record.users[0]..record.users[1];
+    let tally = job.sample_into(users, &mut sink, &|_| {})?;
+    let (_, hashes) = Box::new(sink).finish(false)?;
+    if let Some((got, want)) = hashes.iter().zip(&record.columns).find(|(a, b)| a != b) {
+        return Err(EngineError::invalid(
+            at,
+            format!(
+                "column {} differs from a fresh sample of the store with the manifest's parameters (checksum {} against {}): the dataset is not what they give",
+                want.name, want.xxh3, got.xxh3
+            ),
+        ));
+    }
+    if tally != record.tally {
+        return Err(EngineError::invalid(
+            at,
+            format!(
+                "counts {:?} differ from a fresh sample's {tally:?}",
+                record.tally
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Every sampled column's logical checksum (format-neutral) matches the record.

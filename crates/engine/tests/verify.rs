@@ -1,10 +1,26 @@
-//! `verify` catches what it exists for: tampered files, and rows that break the contract even with matching checksums.
+//! `verify` catches what it exists for: tampered files, rows that break the contract
+//! even with matching checksums, and — by sampling every part afresh — anything that
+//! is not exactly what the store and the manifest's parameters give.
 
 mod common;
 
 use common::*;
+use negsamp_engine::manifest::Manifest;
 use negsamp_engine::verify::{read_part_data, verify_output};
 use negsamp_engine::SampleConfig;
+use negsamp_kernel::uniform::{Kernel, Replacement};
+use negsamp_store::Store;
+use std::path::Path;
+
+fn edit_manifest(out: &Path, edit: impl FnOnce(&mut Manifest)) {
+    let mut manifest = Manifest::read(out).unwrap();
+    edit(&mut manifest);
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+}
 
 #[test]
 fn verify_catches_tampering() {
@@ -67,4 +83,67 @@ fn verify_checks_every_row_against_the_store() {
 
     // without the store, only the manifest's promises are checked: these pass
     verify_output(&out, None).unwrap();
+}
+
+/// Tampers that pass every file checksum and every row check are caught by sampling
+/// each part afresh: an edited seed, kernel or replacement, a negative swapped for
+/// another valid candidate, swapped or truncated id maps.
+#[test]
+fn verify_recomputes_every_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&generated_store(dir.path(), 300, 200, 8)).unwrap();
+    let config = SampleConfig {
+        shards: Some(2),
+        seed: 1,
+        ..Default::default()
+    };
+    let fresh = |name: &str| {
+        let out = dir.path().join(name);
+        run(&store, &out, &config);
+        out
+    };
+    let recompute_error = |out: &Path| {
+        let err = verify_output(out, Some(&store)).unwrap_err().to_string();
+        assert!(err.contains("fresh sample"), "{err}");
+    };
+    let out = fresh("seed");
+    edit_manifest(&out, |m| m.parameters.seed = 2);
+    recompute_error(&out);
+    let out = fresh("kernel");
+    edit_manifest(&out, |m| m.parameters.kernel = Kernel::GuessHash);
+    recompute_error(&out);
+    let out = fresh("replacement");
+    edit_manifest(&out, |m| m.parameters.replacement = Replacement::With);
+    recompute_error(&out);
+
+    // A negative replaced by another valid candidate of its user, checksums rewritten.
+    let out = fresh("swap");
+    let data = read_part_data(&out, &store, 0).unwrap();
+    let r = data.label.iter().position(|&l| l == 0).unwrap();
+    let user = store.user(data.user[r]).unwrap();
+    let taken: Vec<u32> = (0..data.user.len())
+        .filter(|&k| data.user[k] == data.user[r])
+        .map(|k| data.item[k])
+        .collect();
+    let other = (0..store.n_items())
+        .find(|i| user.items.binary_search(i).is_err() && !taken.contains(i))
+        .unwrap();
+    tamper(&out, "item", r, other);
+    recompute_error(&out);
+
+    // Id maps swapped or truncated.
+    let out = fresh("ids");
+    let users = std::fs::read_to_string(out.join("users.txt")).unwrap();
+    let mut lines: Vec<&str> = users.lines().collect();
+    lines.swap(0, 1);
+    std::fs::write(out.join("users.txt"), lines.join("\n") + "\n").unwrap();
+    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(
+        err.contains("users.txt") && err.contains("differs"),
+        "{err}"
+    );
+    let out = fresh("ids-cut");
+    std::fs::write(out.join("items.txt"), "0\n").unwrap();
+    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(err.contains("items.txt"), "{err}");
 }

@@ -2,7 +2,7 @@
 //! once, parts planned and written through a sink (`part`), staged, resumed and
 //! published atomically with a manifest (`staging`).
 
-mod part;
+pub(crate) mod part;
 mod staging;
 
 use crate::config::{SampleConfig, Side, Split};

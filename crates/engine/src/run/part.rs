@@ -57,8 +57,45 @@ impl PartJob<'_> {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<PartRecord, EngineError> {
         let config = self.config;
-        let chunks = plan::chunks(self.store.indptr(), users.clone(), config);
         let mut sink = create_sink(config.format, self.schema, self.ids, paths)?;
+        let tally = self.sample_into(users.clone(), sink.as_mut(), progress)?;
+        let (files, columns) = sink.finish(config.fsync)?;
+        let record = PartRecord {
+            name: crate::manifest::part_name(index),
+            users: [users.start, users.end],
+            tally,
+            files,
+            columns,
+        };
+        let json = serde_json::to_vec_pretty(&record).expect("record serialises");
+        match config.format {
+            // The record goes inside the directory, which then appears whole.
+            crate::config::Format::Npy => {
+                super::staging::write_file(
+                    &paths.partial.join(crate::write::PART_FILE),
+                    &json,
+                    config.fsync,
+                )?;
+                publish_part(paths)?;
+            }
+            // The file appears first; without its record it is redone on resume.
+            crate::config::Format::Parquet => {
+                publish_part(paths)?;
+                super::staging::write_file(&paths.record, &json, config.fsync)?;
+            }
+        }
+        Ok(record)
+    }
+
+    /// Samples `users` into `sink`, wave by wave; returns what was produced.
+    pub(crate) fn sample_into(
+        &self,
+        users: Range<u32>,
+        sink: &mut dyn PartSink,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Tally, EngineError> {
+        let config = self.config;
+        let chunks = plan::chunks(self.store.indptr(), users, config);
         let sample_wave =
             |wave: &mut Vec<Slot>, ranges: &[Range<u32>]| -> Result<(), EngineError> {
                 wave.truncate(ranges.len());
@@ -86,13 +123,12 @@ impl PartJob<'_> {
                     })
             };
         let mut tally = Tally::default();
-        let mut written =
-            |sink: &mut Box<dyn PartSink>, wave: &[Slot]| -> Result<(), EngineError> {
-                let chunks: Vec<&Rows> = wave.iter().map(|s| &s.rows).collect();
-                sink.append(&chunks)?;
-                wave.iter().for_each(|slot| tally.add(&slot.tally));
-                Ok(())
-            };
+        let mut written = |sink: &mut dyn PartSink, wave: &[Slot]| -> Result<(), EngineError> {
+            let chunks: Vec<&Rows> = wave.iter().map(|s| &s.rows).collect();
+            sink.append(&chunks)?;
+            wave.iter().for_each(|slot| tally.add(&slot.tally));
+            Ok(())
+        };
         let (mut sampled, mut spare): (Option<Vec<Slot>>, Vec<Slot>) = (None, Vec::new());
         let mut users_done = 0u64;
         for ranges in chunks.chunks(rayon::current_num_threads() * 4) {
@@ -101,7 +137,7 @@ impl PartJob<'_> {
                 None => sample_wave(&mut wave, ranges)?,
                 Some(previous) => {
                     let (write, sample) = rayon::join(
-                        || written(&mut sink, &previous),
+                        || written(&mut *sink, &previous),
                         || sample_wave(&mut wave, ranges),
                     );
                     write?;
@@ -117,33 +153,8 @@ impl PartJob<'_> {
             progress(users_done);
         }
         if let Some(last) = sampled {
-            written(&mut sink, &last)?;
+            written(sink, &last)?;
         }
-        let (files, columns) = sink.finish(config.fsync)?;
-        let record = PartRecord {
-            name: crate::manifest::part_name(index),
-            users: [users.start, users.end],
-            tally,
-            files,
-            columns,
-        };
-        let json = serde_json::to_vec_pretty(&record).expect("record serialises");
-        match config.format {
-            // The record goes inside the directory, which then appears whole.
-            crate::config::Format::Npy => {
-                super::staging::write_file(
-                    &paths.partial.join(crate::write::PART_FILE),
-                    &json,
-                    config.fsync,
-                )?;
-                publish_part(paths)?;
-            }
-            // The file appears first; without its record it is redone on resume.
-            crate::config::Format::Parquet => {
-                publish_part(paths)?;
-                super::staging::write_file(&paths.record, &json, config.fsync)?;
-            }
-        }
-        Ok(record)
+        Ok(tally)
     }
 }
