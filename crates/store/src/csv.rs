@@ -23,6 +23,12 @@ impl Span {
     pub(crate) fn is_empty(self) -> bool {
         self.start == self.end
     }
+
+    /// True when the field's bytes in `line` hold a carriage return (only a quoted
+    /// field can: an unquoted one ends at the line's CR).
+    pub(crate) fn has_carriage_return(self, line: &[u8]) -> bool {
+        memchr::memchr(b'\r', &line[self.start as usize..self.end as usize]).is_some()
+    }
 }
 
 /// Why a line is not a well-formed record.

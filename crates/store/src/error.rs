@@ -105,6 +105,16 @@ pub enum IngestError {
         line: u64,
         column: String,
     },
+    #[error("{path}: line {line}, column {column:?}: the id holds a carriage return, which the id files (one id per line) cannot keep apart from a line end; remove it or pass --skip-bad-rows")]
+    CarriageReturnInId {
+        path: PathBuf,
+        line: u64,
+        column: String,
+    },
+    #[error(
+        "{path}: line 1: the header names column {column:?} more than once; rename one of them"
+    )]
+    DuplicateColumn { path: PathBuf, column: String },
     #[error("{path}: line {line}: unterminated quoted field (fields may be quoted but may not contain line breaks); fix the row or pass --skip-bad-rows")]
     UnterminatedQuote { path: PathBuf, line: u64 },
     #[error("{path}: line {line}, column {column:?}: more than {limit} distinct ids; negsamp indexes users and items with u32")]

@@ -345,6 +345,9 @@ enum RowProblem {
     FieldCount(usize),
     Quote,
     EmptyId(&'static str),
+    /// An id holding a carriage return: `users.txt`/`items.txt` are line files read
+    /// back with CRLF tolerance, so `a` and `a\r` would decode as one id.
+    CarriageReturn(&'static str),
     BadTimestamp(String),
 }
 
@@ -530,6 +533,11 @@ impl RangeOut {
         if self.spans[layout.item].is_empty() {
             return Err(RowProblem::EmptyId("item"));
         }
+        for (column, at) in [("user", layout.user), ("item", layout.item)] {
+            if self.spans[at].has_carriage_return(line) {
+                return Err(RowProblem::CarriageReturn(column));
+            }
+        }
         let u = match self.last_user_local {
             Some(u) if self.last_user == user => u,
             _ => {
@@ -681,6 +689,22 @@ impl<'a> Parser<'a> {
             .map(|&s| String::from_utf8_lossy(field(header, s, &mut scratch)).into_owned())
             .collect();
         let find = |name: &str| names.iter().position(|n| n == name);
+        let chosen = [Some(&self.options.user_col), Some(&self.options.item_col)]
+            .into_iter()
+            .flatten()
+            .chain(self.options.keep.iter().map(|k| &k.name))
+            .chain(match &self.options.time_col {
+                TimeColumn::IfPresent(n) | TimeColumn::Required(n) => Some(n),
+                TimeColumn::Ignore => None,
+            });
+        for name in chosen {
+            if names.iter().filter(|n| *n == name).count() > 1 {
+                return Err(IngestError::DuplicateColumn {
+                    path: self.path.into(),
+                    column: name.clone(),
+                });
+            }
+        }
         let missing = |column: &str, flag| IngestError::MissingColumn {
             path: self.path.into(),
             column: column.into(),
@@ -755,6 +779,11 @@ impl<'a> Parser<'a> {
             },
             RowProblem::Quote => IngestError::UnterminatedQuote { path, line },
             RowProblem::EmptyId(which) => IngestError::EmptyId {
+                path,
+                line,
+                column: self.column_name(which),
+            },
+            RowProblem::CarriageReturn(which) => IngestError::CarriageReturnInId {
                 path,
                 line,
                 column: self.column_name(which),
@@ -958,6 +987,12 @@ fn read_catalog(path: &Path, items: &mut Interner) -> Result<(), IngestError> {
         source: e,
     })?;
     for (i, id) in lines.iter().enumerate() {
+        // a byte-order mark is not part of the first id
+        let id = if i == 0 {
+            id.strip_prefix('\u{feff}').unwrap_or(id)
+        } else {
+            id
+        };
         let bad = |problem: String| IngestError::BadCatalog {
             path: path.into(),
             line: i as u64 + 1,

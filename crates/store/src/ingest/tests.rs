@@ -470,3 +470,53 @@ fn kept_column_types_can_be_declared_and_are_checked() {
         }
     );
 }
+
+/// `a` and `a\r` are distinct ids in a CSV but would collapse when the one-per-line id
+/// files are read back: refused (or skipped) with the line and column.
+#[test]
+fn ids_with_a_carriage_return_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("cr.csv");
+    std::fs::write(&csv, "user,item\na,x\n\"a\r\",x\nb,\"y\r\"\n").unwrap();
+    let err = run(&csv, &IngestOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, IngestError::CarriageReturnInId { line: 3, column, .. } if column == "user"),
+        "{err}"
+    );
+    let options = IngestOptions {
+        skip_bad_rows: true,
+        ..Default::default()
+    };
+    let (store, summary, _dir) = run(&csv, &options).unwrap();
+    assert_eq!(
+        (summary.bad_rows, store.n_users(), store.n_items()),
+        (2, 1, 1)
+    );
+}
+
+#[test]
+fn a_column_named_twice_in_the_header_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("dup.csv");
+    std::fs::write(&csv, "user,item,user\na,x,b\n").unwrap();
+    let err = run(&csv, &IngestOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, IngestError::DuplicateColumn { column, .. } if column == "user"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_catalog_may_start_with_a_byte_order_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("items.txt");
+    std::fs::write(&catalog, "\u{feff}a\nb\nc\n").unwrap();
+    let options = IngestOptions {
+        items_file: Some(catalog),
+        ..Default::default()
+    };
+    let csv = dir.path().join("in.csv");
+    std::fs::write(&csv, "user,item\nu,a\n").unwrap();
+    let (store, _, _dir) = run(&csv, &options).unwrap();
+    assert_eq!(store.item_ids().unwrap(), ["a", "b", "c"]);
+}
