@@ -103,7 +103,7 @@ pub fn bench_cmd(a: &BenchArgs, threads: &[usize]) -> Result<()> {
     write_atomically(&csv, results_csv(&rows, &buckets).as_bytes())?;
     let png = a.out.join("throughput.png");
     plot::throughput(&rows, &buckets, &png)?;
-    println!("wrote {} and {}", csv.display(), png.display());
+    say!("wrote {} and {}", csv.display(), png.display());
     Ok(())
 }
 
@@ -156,7 +156,7 @@ fn store_ns_per_sample(cells: &[Cell], buckets: &[DegreeBucket]) -> f64 {
     nanos / samples
 }
 
-fn naive_of<'a>(rows: &'a [Row], threads: usize) -> Option<&'a Row> {
+fn naive_of(rows: &[Row], threads: usize) -> Option<&Row> {
     rows.iter()
         .find(|r| r.kernel == NAIVE && r.threads == threads)
 }

@@ -9,16 +9,22 @@ use crate::progress;
 use anyhow::{bail, Context, Result};
 use negsamp_engine::manifest::{Manifest, MANIFEST_FILE};
 use negsamp_engine::verify::verify_output;
-use negsamp_engine::{sample_split, sample_to_dir, Amount, RunSummary, SampleConfig, Strategy};
+use negsamp_engine::{
+    sample_split, sample_to_dir, Amount, EngineError, RunSummary, SampleConfig, Strategy,
+};
 use negsamp_kernel::uniform::{Kernel, Replacement};
 use negsamp_store::ingest::{ingest, IngestOptions, TimeColumn};
 use negsamp_store::publish::staging_path;
 use negsamp_store::stats::{describe, StoreInfo};
 use negsamp_store::synth::{generate, SynthOptions};
-use negsamp_store::{Store, STORE_FILE};
+use negsamp_store::{Store, StoreError, STORE_FILE};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
+
+/// More worker threads than this is a typo, not a request (starting 10 000 threads
+/// took a minute to fail).
+const MAX_THREADS: usize = 1024;
 
 pub fn run(args: Args) -> Result<()> {
     if let Command::Bench(a) = &args.command {
@@ -29,6 +35,13 @@ pub fn run(args: Args) -> Result<()> {
         [n] => n,
         _ => bail!("--threads takes one number here; only `bench` measures a list"),
     };
+    if threads > MAX_THREADS {
+        return Err(EngineError::Config(format!(
+            "--threads {threads}: at most {MAX_THREADS} (this machine has {} cores)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ))
+        .into());
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -86,12 +99,14 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
     let summary = ingest(&a.csv, &a.out, &options, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
-    println!("ingested {} → {}", a.csv.display(), a.out.display());
-    println!(
+    say!("ingested {} → {}", a.csv.display(), a.out.display());
+    say!(
         "  rows {} (bad rows skipped: {}), duplicate rows dropped: {}",
-        summary.rows, summary.bad_rows, summary.duplicates
+        summary.rows,
+        summary.bad_rows,
+        summary.duplicates
     );
-    println!(
+    say!(
         "  users {}, items {}, interactions {}, timestamps {}",
         summary.users,
         summary.items,
@@ -104,9 +119,9 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
             .iter()
             .map(|(n, t)| format!("{n} ({t})"))
             .collect();
-        println!("  kept columns: {}", kept.join(", "));
+        say!("  kept columns: {}", kept.join(", "));
     }
-    println!(
+    say!(
         "  {:.1} MB in {:.2} s: {:.1} MB/s, {:.2}M rows/s",
         summary.bytes as f64 / 1e6,
         secs,
@@ -118,56 +133,68 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
 
 fn info_cmd(a: &InfoArgs) -> Result<()> {
     let store = Store::open(&a.store)?;
-    let info = describe(&store);
+    let info = describe(&store)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
+        say!("{}", serde_json::to_string_pretty(&info)?);
     } else {
-        print_info(&a.store, &info);
+        print_info(&a.store, &info)?;
     }
     Ok(())
 }
 
-fn print_info(path: &Path, info: &StoreInfo) {
-    println!(
+fn print_info(path: &Path, info: &StoreInfo) -> Result<()> {
+    say!(
         "store {} (fingerprint {})",
         path.display(),
         info.fingerprint
     );
-    println!(
+    say!(
         "  users {}, items {} ({} never touched), interactions {}",
-        info.users, info.items, info.untouched_items, info.interactions
+        info.users,
+        info.items,
+        info.untouched_items,
+        info.interactions
     );
-    println!("  density {:.3e}", info.density);
+    say!("  density {:.3e}", info.density);
     if let Some(d) = &info.user_degree {
-        println!(
+        say!(
             "  interactions per user: min {} / median {} / mean {:.2} / p99 {} / max {}",
-            d.min, d.median, d.mean, d.p99, d.max
+            d.min,
+            d.median,
+            d.mean,
+            d.p99,
+            d.max
         );
     }
     if let Some(d) = &info.item_popularity {
-        println!(
+        say!(
             "  interactions per item: min {} / median {} / mean {:.2} / p99 {} / max {}",
-            d.min, d.median, d.mean, d.p99, d.max
+            d.min,
+            d.median,
+            d.mean,
+            d.p99,
+            d.max
         );
     }
-    println!(
+    say!(
         "  top 1% of items hold {:.1}% of interactions",
         info.top_1pct_items_share * 100.0
     );
     match info.time_range {
-        Some((lo, hi)) => println!("  timestamps: yes, {lo} … {hi}"),
-        None => println!("  timestamps: no"),
+        Some((lo, hi)) => say!("  timestamps: yes, {lo} … {hi}"),
+        None => say!("  timestamps: no"),
     }
     if !info.kept.is_empty() {
-        println!("  kept columns: {}", info.kept.join(", "));
+        say!("  kept columns: {}", info.kept.join(", "));
     }
+    Ok(())
 }
 
 fn verify_cmd(a: &VerifyArgs) -> Result<()> {
     if a.path.join(STORE_FILE).exists() {
         let store = Store::open(&a.path)?;
         store.verify()?;
-        println!(
+        say!(
             "ok: store {} ({} users, {} items, {} interactions)",
             a.path.display(),
             store.n_users(),
@@ -202,17 +229,17 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
     let store = store_path.as_deref().map(Store::open).transpose()?;
     let report = verify_output(&a.path, store.as_ref())?;
     match store_path {
-        Some(p) => println!(
+        Some(p) => say!(
             "ok: {} rows in {} parts, every row checked against {} and every part recomputed",
             report.rows,
             report.parts,
             p.display()
         ),
-        None if a.quick => println!(
+        None if a.quick => say!(
             "ok: {} rows in {} parts match the manifest (--quick: rows not checked)",
             report.rows, report.parts
         ),
-        None => println!(
+        None => say!(
             "ok: {} rows in {} parts match the manifest (store {} not found: rows not checked; pass --store)",
             report.rows, report.parts, manifest.store.path
         ),
@@ -254,45 +281,59 @@ fn sample_cmd(a: &SampleArgs) -> Result<()> {
     let config = sample_config(a);
     let bar = progress::bar(u64::from(store.n_users()), "users");
     let progress = |done| bar.set_position(done);
-    let runs: Vec<(std::path::PathBuf, RunSummary)> = match a.split_at {
-        None => vec![(
-            a.out.clone(),
-            sample_to_dir(&store, &a.out, &config, &progress)?,
-        )],
-        Some(at) => {
-            let [train, test] = sample_split(&store, &a.out, &config, at, &progress)?;
-            vec![(a.out.join("train"), train), (a.out.join("test"), test)]
+    let result = match a.split_at {
+        None => sample_to_dir(&store, &a.out, &config, &progress)
+            .map(|summary| vec![(a.out.clone(), summary)]),
+        Some(at) => sample_split(&store, &a.out, &config, at, &progress)
+            .map(|[train, test]| vec![(a.out.join("train"), train), (a.out.join("test"), test)]),
+    };
+    let runs: Vec<(std::path::PathBuf, RunSummary)> = match result {
+        Ok(runs) => runs,
+        // Say what a failed run left: its finished parts, kept for a rerun.
+        Err(e)
+            if staging_path(&a.out).exists()
+                && !matches!(e, EngineError::Store(StoreError::Busy { .. })) =>
+        {
+            bar.finish_and_clear();
+            return Err(anyhow::Error::new(e).context(format!(
+                "finished parts are kept in {} for a rerun of the same command; delete it to reclaim the space",
+                staging_path(&a.out).display()
+            )));
         }
+        Err(e) => return Err(e.into()),
     };
     bar.finish_and_clear();
     for (out, summary) in runs {
-        print_run(&a.store, &out, &config, &summary);
+        print_run(&a.store, &out, &config, &summary)?;
     }
     Ok(())
 }
 
-fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSummary) {
+fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSummary) -> Result<()> {
     let t = summary.manifest.totals.tally;
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
-    println!(
+    say!(
         "sampled {} → {} ({})",
         store.display(),
         out.display(),
         describe_config(config)
     );
-    println!(
+    say!(
         "  rows {}: {} positives, {} negatives",
-        t.rows, t.positives, t.negatives
+        t.rows,
+        t.positives,
+        t.negatives
     );
-    println!(
+    say!(
         "  users short of candidates: {} (negatives missing in total: {})",
-        t.users_short, t.shortfall
+        t.users_short,
+        t.shortfall
     );
     if summary.manifest.totals.exclusions_skipped > 0 {
         let skipped = summary.manifest.totals.exclusions_skipped;
-        println!("  --exclude pairs with unknown ids skipped: {skipped}");
+        say!("  --exclude pairs with unknown ids skipped: {skipped}");
     }
-    println!(
+    say!(
         "  {} parts{} in {:.2} s: {:.2}M rows/s, {:.2}M negatives/s",
         summary.manifest.parts.len(),
         if summary.resumed_parts > 0 {
@@ -304,6 +345,7 @@ fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSumma
         t.rows as f64 / 1e6 / secs,
         t.negatives as f64 / 1e6 / secs
     );
+    Ok(())
 }
 
 fn describe_config(c: &SampleConfig) -> String {
@@ -344,7 +386,7 @@ fn generate_cmd(a: &GenerateArgs) -> Result<()> {
     let options = synth_options(a);
     let start = std::time::Instant::now();
     let rows = write_csv(&options, &a.out)?;
-    println!(
+    say!(
         "wrote {} rows ({} users, {} items) to {} in {:.1} s",
         rows,
         options.users,
@@ -386,7 +428,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
     let csv = dir.join("interactions.csv");
     let store = dir.join("data.store");
     let train = dir.join("train");
-    println!(
+    say!(
         "== generate: {} users, Zipf item popularity, log-normal degrees",
         a.users
     );
@@ -399,8 +441,8 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         ..Default::default()
     };
     let rows = write_csv(&options, &csv)?;
-    println!("wrote {rows} rows to {}", csv.display());
-    println!("\n== ingest");
+    say!("wrote {rows} rows to {}", csv.display());
+    say!("\n== ingest");
     ingest_cmd(&IngestArgs {
         csv: csv.clone(),
         out: store.clone(),
@@ -416,12 +458,12 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         overwrite: true,
         fsync: false,
     })?;
-    println!("\n== info");
+    say!("\n== info");
     info_cmd(&InfoArgs {
         store: store.clone(),
         json: false,
     })?;
-    println!("\n== sample (1:1, distinct negatives, seed 42, carrying price and category, history of 5, Parquet)");
+    say!("\n== sample (1:1, distinct negatives, seed 42, carrying price and category, history of 5, Parquet)");
     let sample = SampleArgs {
         store: store.clone(),
         out: train.clone(),
@@ -451,7 +493,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         fsync: false,
     };
     sample_cmd(&sample)?;
-    println!("\n== verify");
+    say!("\n== verify");
     verify_cmd(&VerifyArgs {
         path: store.clone(),
         store: None,
@@ -463,11 +505,11 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         quick: false,
     })?;
     match &a.dir {
-        Some(_) => println!(
+        Some(_) => say!(
             "\nload it: pandas.read_parquet(\"{}\")  # user, item, label, anchor, timestamp, price, category, history, …",
             train.display()
         ),
-        None => println!(
+        None => say!(
             "\n(the demo ran in a temporary directory, now removed; pass --dir DIR to keep it and load it with pandas.read_parquet(\"DIR/train\"))"
         ),
     }

@@ -3,6 +3,15 @@
 //! [`commands`]; everything that does real work is in `negsamp-store` and
 //! `negsamp-engine`.
 
+/// `println!` that returns a write error (`negsamp info > /dev/full`) instead of
+/// panicking; a closed pipe still ends the program quietly (see `is_broken_pipe`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err(|e| anyhow::Error::new(e).context("writing to standard output"))?
+    }};
+}
+
 mod bench;
 mod cli;
 mod commands;

@@ -91,12 +91,10 @@ impl Context {
             Strategy::Popularity { alpha } => {
                 let raw = match &config.weights {
                     Some(path) => read_weights(path, store.n_items())?,
-                    None => popularity_weights(store, alpha),
+                    None => popularity_weights(store, alpha)?,
                 };
-                Some(Weights::new(&raw).map_err(|source| EngineError::Kernel {
-                    user: u32::MAX,
-                    source,
-                })?)
+                // read_weights and popularity_weights have checked every value.
+                Some(Weights::new(&raw).map_err(|e| EngineError::Config(format!("weights: {e}")))?)
             }
         };
         let exclusions = match &config.exclude {
@@ -112,11 +110,18 @@ impl Context {
 
 /// `popularity(i)^alpha`, popularity being the item's interaction count; items nobody
 /// touched weigh 0 for every alpha.
-pub fn popularity_weights(store: &Store, alpha: f64) -> Vec<f64> {
-    item_popularity(store.indices(), store.n_items())
+pub fn popularity_weights(store: &Store, alpha: f64) -> Result<Vec<f64>, EngineError> {
+    let weights: Vec<f64> = item_popularity(store.indices(), store.n_items())?
         .into_iter()
         .map(|c| if c == 0 { 0.0 } else { (c as f64).powf(alpha) })
-        .collect()
+        .collect();
+    match weights.iter().position(|w| !w.is_finite()) {
+        Some(i) => Err(EngineError::Config(format!(
+            "--alpha {alpha}: item {i}'s weight (its {} interactions to the power {alpha}) overflows a float; use a smaller --alpha",
+            store.indices().iter().filter(|&&x| x as usize == i).count()
+        ))),
+        None => Ok(weights),
+    }
 }
 
 /// A `.npy` of `<f8` or `<f4`, one weight per item index.

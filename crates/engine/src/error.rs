@@ -12,10 +12,12 @@ pub enum EngineError {
     /// The store holds data the kernel cannot sample from; `negsamp verify` the store.
     #[error("user {user}: {source}; run `negsamp verify` on the store")]
     Kernel { user: u32, source: KernelError },
-    #[error("{path}: {source}")]
+    /// The cause is part of the message, not a `source()`: printing the chain must
+    /// not say it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} already exists; pass --overwrite to replace it")]
     AlreadyExists { path: PathBuf },
@@ -24,16 +26,25 @@ pub enum EngineError {
     Exclude(negsamp_store::IngestError),
     #[error("invalid parameters: {0}")]
     Config(String),
+    /// The request cannot be carried out with this machine's disk or memory; checked
+    /// before anything is allocated or written.
+    #[error("{what} needs about {needed} bytes, and {available} bytes are available; {hint}")]
+    TooLarge {
+        what: String,
+        needed: u64,
+        available: u64,
+        hint: &'static str,
+    },
     /// The dataset does not match its manifest or its store; the message says where.
     #[error("{path}: {problem}")]
     Invalid { path: PathBuf, problem: String },
 }
 
 impl EngineError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 

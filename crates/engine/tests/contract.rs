@@ -109,7 +109,7 @@ proptest! {
             amount: per_user.map_or(Amount::Ratio(ratio), Amount::PerUser),
             replacement: if with { Replacement::With } else { Replacement::Without },
             negatives_only,
-            shards: Some(shards),
+            shards: Some(shards.min(lists.len() as u32)),
             seed,
             chunk_rows: 7,
             ..Default::default()
@@ -336,4 +336,60 @@ fn split_at_cuts_the_unsplit_run_by_anchor_time() {
     let no_time = Store::from_bytes(&to_bytes(&columns)).unwrap();
     let err = sample_split(&no_time, &dir.path().join("x"), &config, at, &|_| {});
     assert!(matches!(err, Err(EngineError::Config(m)) if m.contains("timestamps")));
+}
+
+/// Sizes derived from input are checked before anything is allocated: a header
+/// claiming 2^32 - 1 items, a request no memory or disk can hold, more parts than
+/// users. Each is an error, never an abort.
+#[test]
+fn impossible_sizes_are_errors_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let indptr = [0u64, 2];
+    let keys = [user_key(b"u0")];
+    let columns = Columns {
+        n_items: u32::MAX,
+        indptr: &indptr,
+        indices: &[1, 7],
+        rows: &[0, 1],
+        timestamps: None,
+        user_keys: &keys,
+        kept: &[],
+    };
+    let huge_catalog = Store::from_bytes(&to_bytes(&columns)).unwrap();
+    let popularity = SampleConfig {
+        strategy: Strategy::Popularity { alpha: 1.0 },
+        ..Default::default()
+    };
+    let err =
+        sample_to_dir(&huge_catalog, &dir.path().join("a"), &popularity, &|_| {}).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("more than this machine can allocate"),
+        "{err}"
+    );
+    assert!(negsamp_store::stats::describe(&huge_catalog).is_err());
+
+    let store = store_from_lists(&[vec![1, 2], vec![0]], 5);
+    let absurd = SampleConfig {
+        amount: Amount::Ratio(u32::MAX),
+        replacement: Replacement::With,
+        ..Default::default()
+    };
+    let err = sample_to_dir(&store, &dir.path().join("b"), &absurd, &|_| {}).unwrap_err();
+    assert!(matches!(&err, EngineError::TooLarge { .. }), "{err}");
+    assert!(!dir.path().join("b").exists());
+    let err = sample_to_dir(
+        &store,
+        &dir.path().join("c"),
+        &SampleConfig {
+            shards: Some(1_000_000),
+            ..Default::default()
+        },
+        &|_| {},
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("--shards 1000000 exceeds"),
+        "{err}"
+    );
 }

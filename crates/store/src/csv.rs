@@ -114,7 +114,7 @@ pub fn read_pairs(
 ) -> Result<Vec<(String, String)>, IngestError> {
     let text = std::fs::read(path).map_err(|e| IngestError::Io {
         path: path.into(),
-        source: e,
+        error: e,
     })?;
     let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
     let (mut spans, mut scratch) = (Vec::new(), Vec::new());

@@ -6,10 +6,12 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("{path}: {source}")]
+    /// The cause is part of the message, not a `source()`: printing the chain must
+    /// not say it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file does not start with the store magic: not a negsamp store.
     #[error(
@@ -39,6 +41,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{path} already exists; pass --overwrite to replace it")]
     AlreadyExists { path: PathBuf },
+    /// A size read from the store needs more memory than this machine can allocate.
+    #[error("{what} needs {bytes} bytes, more than this machine can allocate; is the store's header right? (`negsamp verify` it)")]
+    TooLarge { what: String, bytes: u64 },
     /// Another process holds the destination's lock.
     #[error("{} is being written by {}; wait for it to finish (or stop it) and retry", path.display(), pid.map_or("another process".to_string(), |p| format!("process {p}")))]
     Busy { path: PathBuf, pid: Option<u32> },
@@ -56,10 +61,10 @@ impl StoreError {
         Self::Corrupt(message.into())
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 }
@@ -69,10 +74,12 @@ impl StoreError {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum IngestError {
-    #[error("{path}: {source}")]
+    /// The cause is part of the message, not a `source()`: printing the chain must
+    /// not say it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: the input is empty{detail}; a store needs at least one interaction")]
     EmptyInput { path: PathBuf, detail: &'static str },
@@ -115,6 +122,12 @@ pub enum IngestError {
         "{path}: line 1: the header names column {column:?} more than once; rename one of them"
     )]
     DuplicateColumn { path: PathBuf, column: String },
+    #[error("{path}: line {line} runs past {limit} bytes without a line end; is this a CSV?")]
+    LineTooLong {
+        path: PathBuf,
+        line: u64,
+        limit: u64,
+    },
     #[error("{path}: line {line}: unterminated quoted field (fields may be quoted but may not contain line breaks); fix the row or pass --skip-bad-rows")]
     UnterminatedQuote { path: PathBuf, line: u64 },
     #[error("{path}: line {line}, column {column:?}: more than {limit} distinct ids; negsamp indexes users and items with u32")]

@@ -30,6 +30,9 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The longest line ingest reads (a larger one is not interaction data).
+const MAX_LINE: usize = 1 << 30;
+
 /// Marks a row slot that holds no interaction (a skipped bad row).
 const TOMBSTONE: u32 = u32::MAX;
 /// The largest number of distinct users or items (indices are u32; `u32::MAX` itself
@@ -581,7 +584,7 @@ impl<'a> Parser<'a> {
     fn new(path: &'a Path, options: &'a IngestOptions) -> Result<Self, IngestError> {
         let file = File::open(path).map_err(|e| IngestError::Io {
             path: path.into(),
-            source: e,
+            error: e,
         })?;
         let mut items = Interner::default();
         if let Some(catalog) = &options.items_file {
@@ -609,7 +612,7 @@ impl<'a> Parser<'a> {
     fn io(&self, e: std::io::Error) -> IngestError {
         IngestError::Io {
             path: self.path.into(),
-            source: e,
+            error: e,
         }
     }
 
@@ -622,7 +625,20 @@ impl<'a> Parser<'a> {
         let n_ranges = rayon::current_num_threads() * 2;
         let mut ranges: Vec<RangeOut> = (0..n_ranges).map(|_| RangeOut::default()).collect();
         while !eof || !buf.is_empty() {
-            let want = block_size.max(buf.len() + 1);
+            // A buffer already holding a block without a line end (one very long line)
+            // doubles rather than grows by a byte: reading and rescanning a byte at a
+            // time is quadratic.
+            let want = if buf.len() < block_size {
+                block_size
+            } else if buf.len() >= MAX_LINE {
+                return Err(IngestError::LineTooLong {
+                    path: self.path.into(),
+                    line: next_line,
+                    limit: MAX_LINE as u64,
+                });
+            } else {
+                buf.len() * 2
+            };
             eof = eof || fill(&mut self.file, &mut buf, want).map_err(|e| self.io(e))?;
             let complete = if eof {
                 buf.len()
@@ -980,11 +996,11 @@ fn cut_at_newlines(text: &[u8], parts: usize) -> Vec<usize> {
 fn read_catalog(path: &Path, items: &mut Interner) -> Result<(), IngestError> {
     let file = File::open(path).map_err(|e| IngestError::Io {
         path: path.into(),
-        source: e,
+        error: e,
     })?;
     let lines = read_lines(BufReader::new(file)).map_err(|e| IngestError::Io {
         path: path.into(),
-        source: e,
+        error: e,
     })?;
     for (i, id) in lines.iter().enumerate() {
         // a byte-order mark is not part of the first id

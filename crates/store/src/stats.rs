@@ -1,6 +1,6 @@
 //! What `negsamp info` reports about a store.
 
-use crate::Store;
+use crate::{Store, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -59,10 +59,10 @@ pub struct StoreInfo {
 }
 
 /// Scans a store (O(interactions), in parallel) and describes it.
-pub fn describe(store: &Store) -> StoreInfo {
+pub fn describe(store: &Store) -> Result<StoreInfo, StoreError> {
     let counts = store.counts();
     let mut degrees: Vec<u64> = store.indptr().windows(2).map(|w| w[1] - w[0]).collect();
-    let mut popularity = item_popularity(store.indices(), store.n_items());
+    let mut popularity = item_popularity(store.indices(), store.n_items())?;
     let untouched_items = popularity.iter().filter(|&&c| c == 0).count() as u64;
     let user_degree = Distribution::of(&mut degrees);
     let item_pop = Distribution::of(&mut popularity);
@@ -87,7 +87,7 @@ pub fn describe(store: &Store) -> StoreInfo {
             )
     });
     let cells = counts.users as f64 * counts.items as f64;
-    StoreInfo {
+    Ok(StoreInfo {
         users: counts.users,
         items: counts.items,
         interactions: counts.interactions,
@@ -112,12 +112,26 @@ pub fn describe(store: &Store) -> StoreInfo {
             .iter()
             .map(|c| format!("{} ({})", c.name, c.value_type))
             .collect(),
-    }
+    })
 }
 
 /// Interactions per item index.
-pub fn item_popularity(indices: &[u32], n_items: u32) -> Vec<u64> {
-    indices
+///
+/// The catalog size comes from the store's header, so the counters (one array per
+/// worker) are probed for before they are allocated: a header claiming 2^32 − 1 items
+/// is an error here, not an abort.
+pub fn item_popularity(indices: &[u32], n_items: u32) -> Result<Vec<u64>, StoreError> {
+    let arrays = rayon::current_num_threads() as u64 + 1;
+    let bytes = u64::from(n_items) * 8 * arrays;
+    let mut probe: Vec<u8> = Vec::new();
+    probe
+        .try_reserve_exact(bytes as usize)
+        .map_err(|_| StoreError::TooLarge {
+            what: format!("counting the interactions of {n_items} items"),
+            bytes,
+        })?;
+    drop(probe);
+    Ok(indices
         .par_chunks(1 << 20)
         .fold(
             || vec![0u64; n_items as usize],
@@ -136,5 +150,5 @@ pub fn item_popularity(indices: &[u32], n_items: u32) -> Vec<u64> {
                 a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
                 a
             },
-        )
+        ))
 }

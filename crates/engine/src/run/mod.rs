@@ -75,6 +75,7 @@ fn sample_unlocked(
     let schema = Schema::new(store, config)?;
     let context = Context::load(store, config)?;
     let ids = load_ids(store, &schema, config.format)?;
+    check_resources(store, out, config, &schema)?;
     let parts = plan::parts(store.indptr(), config, &schema);
     let key = staging::RunKey::new(
         store,
@@ -192,6 +193,63 @@ pub fn sample_split(
     let summaries = [run_side(Side::Train)?, run_side(Side::Test)?];
     publish(&staging, out, config.overwrite).map_err(|e| EngineError::io(out, e))?;
     Ok(summaries)
+}
+
+/// Refuses, before anything is allocated or written, a run whose output cannot fit the
+/// output's filesystem or whose largest user cannot fit in memory (a work chunk holds a
+/// user's rows whole), and more parts than users.
+fn check_resources(
+    store: &Store,
+    out: &Path,
+    config: &SampleConfig,
+    schema: &Schema,
+) -> Result<(), EngineError> {
+    let users = store.n_users().max(1);
+    if let Some(shards) = config.shards.filter(|&s| s > users) {
+        return Err(EngineError::Config(format!(
+            "--shards {shards} exceeds the store's {users} users; a part holds whole users, so at most {users}"
+        )));
+    }
+    let indptr = store.indptr();
+    let heaviest = indptr.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0) as usize;
+    let one_user = plan::estimated_bytes(&[0, heaviest as u64], config, schema);
+    if let Some(available) = available_memory() {
+        if one_user > available / 2 {
+            return Err(EngineError::TooLarge {
+                what: format!(
+                    "the heaviest user ({heaviest} positives) at this --ratio/--per-user"
+                ),
+                needed: one_user,
+                available,
+                hint: "every user's rows are built in memory; lower --ratio or --per-user",
+            });
+        }
+    }
+    let total = plan::estimated_bytes(indptr, config, schema);
+    let parent = std::path::absolute(out)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| Path::new(".").to_path_buf());
+    if let Ok(fs) = rustix::fs::statvfs(&parent) {
+        let available = fs.f_bavail.saturating_mul(fs.f_frsize);
+        if total > available {
+            return Err(EngineError::TooLarge {
+                what: format!("the output ({} .npy bytes estimated)", total),
+                needed: total,
+                available,
+                hint: "free space on the output's filesystem, choose another --out, or lower --ratio/--per-user",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `MemAvailable` of `/proc/meminfo`, in bytes (None where there is none).
+fn available_memory() -> Option<u64> {
+    let text = fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.saturating_mul(1024))
 }
 
 fn build_manifest(

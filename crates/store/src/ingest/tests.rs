@@ -520,3 +520,21 @@ fn a_catalog_may_start_with_a_byte_order_mark() {
     let (store, _, _dir) = run(&csv, &options).unwrap();
     assert_eq!(store.item_ids().unwrap(), ["a", "b", "c"]);
 }
+
+/// A line longer than the read block is read by doubling the buffer, not byte by
+/// byte (which took minutes for a line of 64 MiB + 64 KiB): bounded in time here.
+#[test]
+fn a_line_longer_than_the_block_is_read_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("long.csv");
+    let long_id = "u".repeat(3 << 20);
+    std::fs::write(&csv, format!("user,item\n{long_id},x\nb,y\n")).unwrap();
+    let options = IngestOptions {
+        block_size: 1024,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    let (store, _, _dir) = run(&csv, &options).unwrap();
+    assert!(start.elapsed().as_secs() < 20, "{:?}", start.elapsed());
+    assert_eq!(store.user_ids().unwrap()[0].len(), 3 << 20);
+}
