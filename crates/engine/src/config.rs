@@ -247,6 +247,15 @@ impl SampleConfig {
                 "--original-ids writes string columns, which need --format parquet; .npy output names users and items by their line in users.txt and items.txt".into(),
             ));
         }
+        // Paths are recorded in the manifest and the run key, which are JSON.
+        for (flag, path) in [("--exclude", &self.exclude), ("--weights", &self.weights)] {
+            if let Some(p) = path.as_ref().filter(|p| p.to_str().is_none()) {
+                return Err(crate::EngineError::Config(format!(
+                    "{flag} {}: the path is not valid UTF-8; rename the file",
+                    p.display()
+                )));
+            }
+        }
         if self.history > MAX_HISTORY {
             return Err(crate::EngineError::Config(format!(
                 "--history must be at most {MAX_HISTORY}, not {}",

@@ -393,3 +393,29 @@ fn impossible_sizes_are_errors_before_allocating() {
         "{err}"
     );
 }
+
+#[test]
+fn a_path_that_is_not_utf8_is_a_config_error_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(std::ffi::OsStr::from_bytes(b"ex\xff.csv"));
+    std::fs::write(&path, "user,item\n").unwrap();
+    let store = store_from_lists(&[vec![1, 2], vec![0]], 5);
+    for config in [
+        SampleConfig {
+            exclude: Some(path.clone()),
+            ..Default::default()
+        },
+        SampleConfig {
+            strategy: Strategy::Popularity { alpha: 1.0 },
+            weights: Some(path.clone()),
+            ..Default::default()
+        },
+    ] {
+        let err = sample_to_dir(&store, &dir.path().join("o"), &config, &|_| {}).unwrap_err();
+        assert!(
+            matches!(&err, EngineError::Config(m) if m.contains("not valid UTF-8")),
+            "{err}"
+        );
+    }
+}

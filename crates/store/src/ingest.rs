@@ -267,6 +267,17 @@ impl KeptStore {
     }
 }
 
+/// A value as an error message shows it: at most 60 characters (a 30 MB field must
+/// not flood the terminal), lossily decoded.
+fn excerpt(value: &[u8]) -> String {
+    const SHOWN: usize = 60;
+    let text = String::from_utf8_lossy(value);
+    match text.char_indices().nth(SHOWN) {
+        None => text.into_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], value.len()),
+    }
+}
+
 fn parse_int(value: &[u8]) -> Option<i64> {
     parse_i64(value).filter(|&v| v != MISSING_I64)
 }
@@ -290,7 +301,7 @@ impl KeptParse {
                     path: path.into(),
                     line: self.first_line[at],
                     column: spec.name.clone(),
-                    value: String::from_utf8_lossy(self.dict.get(at as u32)).into_owned(),
+                    value: excerpt(self.dict.get(at as u32)),
                     value_type: t,
                 }),
                 None => Ok(t),
@@ -522,9 +533,7 @@ impl RangeOut {
         let time = match layout.time {
             Some(t) => {
                 let raw = field(line, self.spans[t], &mut self.scratch);
-                Some(parse_i64(raw).ok_or_else(|| {
-                    RowProblem::BadTimestamp(String::from_utf8_lossy(raw).into_owned())
-                })?)
+                Some(parse_i64(raw).ok_or_else(|| RowProblem::BadTimestamp(excerpt(raw)))?)
             }
             None => None,
         };
@@ -862,7 +871,7 @@ impl<'a> Parser<'a> {
                     path: self.path.into(),
                     line: line_of(sides, range, local),
                     column: column.clone(),
-                    id: String::from_utf8_lossy(sides[range].dict.get(local as u32)).into_owned(),
+                    id: excerpt(sides[range].dict.get(local as u32)),
                 },
             };
         let users = users.map_err(|p| column_error(p, &user_sides, &self.options.user_col));

@@ -538,3 +538,16 @@ fn a_line_longer_than_the_block_is_read_in_linear_time() {
     assert!(start.elapsed().as_secs() < 20, "{:?}", start.elapsed());
     assert_eq!(store.user_ids().unwrap()[0].len(), 3 << 20);
 }
+
+#[test]
+fn error_messages_show_an_excerpt_of_a_huge_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("big.csv");
+    let huge = "9".repeat(1 << 20) + "x";
+    std::fs::write(&csv, format!("user,item,timestamp\na,b,{huge}\n")).unwrap();
+    let err = run(&csv, &IngestOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.len() < 400, "{} bytes of message", err.len());
+    assert!(err.contains("1048577 bytes in all"), "{err}");
+}
