@@ -453,7 +453,28 @@ impl PartSink for ParquetSink {
 /// Reads a Parquet part back into rows of `schema` (matrices padded with `schema.pad`,
 /// nulls as the missing sentinels, strings as codes of `ids`' dictionaries), for
 /// verify. The `user_id`/`item_id` columns come back as codes of the id maps.
+///
+/// The `parquet` crate panics on some malformed metadata (found by `fuzz/parquet_part`:
+/// an `unwrap` in its Thrift decoder); a panic while reading is turned into an error
+/// naming the file, so a damaged part is reported, never a crash.
 pub fn read_part(path: &Path, schema: &Schema, ids: &IdColumns) -> Result<Rows, EngineError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_rows(path, schema, ids)
+    }))
+    .unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        Err(EngineError::invalid(
+            path,
+            format!("not a readable Parquet file (the Parquet reader failed: {why})"),
+        ))
+    })
+}
+
+fn read_rows(path: &Path, schema: &Schema, ids: &IdColumns) -> Result<Rows, EngineError> {
     let bad = |m: String| EngineError::invalid(path, m);
     let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)

@@ -1,0 +1,35 @@
+//! Any bytes as a Parquet part: verify's reader returns rows or an error, never
+//! panics — whatever the file claims about its columns, lists and dictionaries.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use negsamp_engine::schema::{Column, ColumnKind, Dtype, Schema};
+use negsamp_engine::write::{read_parquet_part, IdColumns};
+
+fuzz_target!(|data: &[u8]| {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("part.parquet");
+    std::fs::write(&path, data).unwrap();
+    let column = |name: &str, kind, dtype, width| Column {
+        name: name.into(),
+        kind,
+        dtype,
+        width,
+        list_len: None,
+        dictionary_file: None,
+    };
+    let mut history = column("history", ColumnKind::History, Dtype::U32, 4);
+    history.list_len = Some("history_len");
+    let schema = Schema {
+        columns: vec![
+            column("user", ColumnKind::User, Dtype::U32, 1),
+            column("item", ColumnKind::Item, Dtype::U32, 1),
+            column("label", ColumnKind::Label, Dtype::U8, 1),
+            column("anchor", ColumnKind::Anchor, Dtype::U64, 1),
+            history,
+            column("history_len", ColumnKind::HistoryLen, Dtype::U32, 1),
+        ],
+        pad: 9,
+        layout: negsamp_engine::Layout::Long,
+    };
+    let _ = read_parquet_part(&path, &schema, &IdColumns::default());
+});
