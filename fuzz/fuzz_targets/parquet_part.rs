@@ -9,14 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("part.parquet");
     std::fs::write(&path, data).unwrap();
-    let column = |name: &str, kind, dtype, width| Column {
-        name: name.into(),
-        kind,
-        dtype,
-        width,
-        list_len: None,
-        dictionary_file: None,
-    };
+    let column = Column::new;
     let mut history = column("history", ColumnKind::History, Dtype::U32, 4);
     history.list_len = Some("history_len");
     let schema = Schema {

@@ -97,14 +97,7 @@ mod tests {
     /// A schema of `bytes` per row.
     fn schema(bytes: usize, layout: Layout) -> Schema {
         Schema {
-            columns: vec![Column {
-                name: "x".into(),
-                kind: ColumnKind::User,
-                dtype: Dtype::U8,
-                width: bytes,
-                list_len: None,
-                dictionary_file: None,
-            }],
+            columns: vec![Column::new("x", ColumnKind::User, Dtype::U8, bytes)],
             pad: 0,
             layout,
         }

@@ -104,7 +104,8 @@ pub struct Column {
 }
 
 impl Column {
-    fn new(name: &str, kind: ColumnKind, dtype: Dtype, width: usize) -> Self {
+    /// A column without a list length or a dictionary file.
+    pub fn new(name: &str, kind: ColumnKind, dtype: Dtype, width: usize) -> Self {
         Column {
             name: name.into(),
             kind,

@@ -6,14 +6,7 @@ use negsamp_engine::write::{read_parquet_part, IdColumns};
 
 /// The `parquet_part` target's schema: ids, label, anchor and a history list.
 fn schema() -> Schema {
-    let column = |name: &str, kind, dtype, width| Column {
-        name: name.into(),
-        kind,
-        dtype,
-        width,
-        list_len: None,
-        dictionary_file: None,
-    };
+    let column = Column::new;
     let mut history = column("history", ColumnKind::History, Dtype::U32, 4);
     history.list_len = Some("history_len");
     Schema {
