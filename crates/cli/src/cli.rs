@@ -146,9 +146,10 @@ pub struct SampleArgs {
     #[arg(long, value_enum, default_value = "uniform")]
     pub strategy: StrategyArg,
     /// Popularity exponent: item weight = (interactions of the item)^alpha; items
-    /// nobody touched weigh 0. 0.75 is word2vec's smoothing.
-    #[arg(long, default_value_t = 1.0)]
-    pub alpha: f64,
+    /// nobody touched weigh 0. 0.75 is word2vec's smoothing. Default 1 (needs
+    /// --strategy popularity).
+    #[arg(long)]
+    pub alpha: Option<f64>,
     /// Per-item weights replacing popularity^alpha: a .npy of float64 or float32, one
     /// finite value >= 0 per line of items.txt (needs --strategy popularity).
     #[arg(long)]

@@ -251,7 +251,9 @@ fn sample_config(a: &SampleArgs) -> SampleConfig {
     SampleConfig {
         strategy: match a.strategy {
             StrategyArg::Uniform => Strategy::Uniform,
-            StrategyArg::Popularity => Strategy::Popularity { alpha: a.alpha },
+            StrategyArg::Popularity => Strategy::Popularity {
+                alpha: a.alpha.unwrap_or(1.0),
+            },
         },
         weights: a.weights.clone(),
         exclude: a.exclude.clone(),
@@ -277,6 +279,12 @@ fn sample_config(a: &SampleArgs) -> SampleConfig {
 }
 
 fn sample_cmd(a: &SampleArgs) -> Result<()> {
+    if a.alpha.is_some() && matches!(a.strategy, StrategyArg::Uniform) {
+        return Err(EngineError::Config(
+            "--alpha weighs items by popularity; it applies to --strategy popularity".into(),
+        )
+        .into());
+    }
     let store = Store::open(&a.store)?;
     let config = sample_config(a);
     let bar = progress::bar(u64::from(store.n_users()), "users");
@@ -476,7 +484,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         negatives_only: false,
         shards: Some(2),
         strategy: StrategyArg::Uniform,
-        alpha: 1.0,
+        alpha: None,
         weights: None,
         exclude: None,
         skip_unknown: false,

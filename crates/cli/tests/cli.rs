@@ -443,7 +443,8 @@ fn features_from_the_command_line() {
     }
     assert!(dir.path().join("ds0/category.txt").exists());
     assert!(dir.path().join("ds1/part-00000.parquet").exists());
-    let misuse: [(&[&str], &str); 4] = [
+    let misuse: [(&[&str], &str); 5] = [
+        (&["--alpha", "0.5"], "--strategy popularity"),
         (&["--carry", "colour"], "--carry colour"),
         (&["--original-ids"], "--format parquet"),
         (&["--layout", "wide", "--per-user", "3"], "--per-user"),
