@@ -51,6 +51,7 @@ pub fn bench_cmd(a: &BenchArgs, threads: &[usize]) -> Result<()> {
         repeats: a.repeats.max(1),
         budget: Duration::from_secs_f64(a.budget.max(0.001)),
     };
+    negsamp_engine::bench::check_request_fits(&store, &options)?;
     let buckets = degree_buckets(&store, &options);
     if buckets.is_empty() {
         bail!(

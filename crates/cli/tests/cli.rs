@@ -562,3 +562,49 @@ fn an_output_may_not_replace_an_input() {
     }
     assert!(negsamp(&["verify", &store]).status.success());
 }
+
+/// Two ingests racing for one store: each exits 0 or 3, and the store is whole — its
+/// id maps belong to its store.bin (it verifies), never one input's rows with the
+/// other's ids.
+#[test]
+fn one_ingest_per_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs: Vec<String> = (0..2)
+        .map(|k| {
+            let csv = path(dir.path(), &format!("in{k}.csv"));
+            let seed = k.to_string();
+            let gen = [
+                "generate", "--out", &csv, "--users", "30000", "--seed", &seed,
+            ];
+            assert!(negsamp(&gen).status.success());
+            csv
+        })
+        .collect();
+    let store = path(dir.path(), "s.store");
+    for trial in 0..6 {
+        let spawn = |csv: &str| {
+            Command::new(env!("CARGO_BIN_EXE_negsamp"))
+                .args(["ingest", csv, "--out", &store, "--overwrite"])
+                .output()
+                .unwrap()
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| spawn(&inputs[0]));
+            let b = s.spawn(|| spawn(&inputs[1]));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        for o in [&a, &b] {
+            assert!(
+                matches!(o.status.code(), Some(0 | 3)),
+                "trial {trial}: {}",
+                text(o)
+            );
+        }
+        let verified = negsamp(&["verify", &store]);
+        assert!(
+            verified.status.success(),
+            "trial {trial}: {}",
+            text(&verified)
+        );
+    }
+}

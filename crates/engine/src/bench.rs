@@ -128,6 +128,23 @@ impl Cell {
     }
 }
 
+/// Refuses a request whose heaviest user's negatives cannot be held in memory (every
+/// kernel call writes them into one buffer), before any is timed.
+pub fn check_request_fits(store: &Store, options: &BenchOptions) -> Result<(), EngineError> {
+    let heaviest = store
+        .indptr()
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or(0);
+    let negatives = options.amount.request(heaviest as usize);
+    crate::resources::check_fits_in_memory(
+        || format!("the heaviest user's {negatives} negatives ({heaviest} positives)"),
+        negatives.saturating_mul(4),
+        "lower --ratio or --per-user",
+    )
+}
+
 /// Measures `kernel` on `bucket`'s chosen users, on the current rayon pool.
 pub fn measure(
     store: &Store,

@@ -23,6 +23,7 @@ pub mod context;
 pub mod manifest;
 pub mod npy;
 pub mod plan;
+pub mod resources;
 pub mod rows;
 pub mod run;
 pub mod schema;

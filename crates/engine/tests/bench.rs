@@ -62,3 +62,18 @@ fn bench_buckets_cover_every_user_once() {
         assert_eq!(cell.produced + cell.shortfall, cell.requested);
     }
 }
+
+#[test]
+fn an_absurd_request_is_refused_before_timing() {
+    let store = store_from_lists(&[vec![1, 2], vec![0]], 5);
+    let options = negsamp_engine::bench::BenchOptions {
+        amount: negsamp_engine::Amount::Ratio(u32::MAX),
+        ..Default::default()
+    };
+    let err = negsamp_engine::bench::check_request_fits(&store, &options).unwrap_err();
+    assert!(
+        matches!(err, negsamp_engine::EngineError::TooLarge { .. }),
+        "{err}"
+    );
+    negsamp_engine::bench::check_request_fits(&store, &Default::default()).unwrap();
+}

@@ -662,6 +662,13 @@ impl<'a> Parser<'a> {
             }
             let mut text = &buf[..complete];
             if layout.is_none() {
+                // Blank lines before the header are skipped (and counted as lines).
+                let mut blank = 0;
+                while let Some(p) = memchr(b'\n', text).filter(|&p| trim_cr(&text[..p]).is_empty())
+                {
+                    text = &text[p + 1..];
+                    blank += 1;
+                }
                 let (header, rest) = match memchr(b'\n', text) {
                     Some(p) => (&text[..p], &text[p + 1..]),
                     None => (text, &text[text.len()..]),
@@ -669,7 +676,7 @@ impl<'a> Parser<'a> {
                 let l = self.layout(header)?;
                 self.out.time_of_row = l.time.map(|_| Vec::new());
                 layout = Some(l);
-                next_line = 2;
+                next_line = 2 + blank;
                 self.out.bytes += (complete - rest.len()) as u64;
                 text = rest;
             }

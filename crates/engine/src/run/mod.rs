@@ -213,18 +213,11 @@ fn check_resources(
     let indptr = store.indptr();
     let heaviest = indptr.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0) as usize;
     let one_user = plan::estimated_bytes(&[0, heaviest as u64], config, schema);
-    if let Some(available) = available_memory() {
-        if one_user > available / 2 {
-            return Err(EngineError::TooLarge {
-                what: format!(
-                    "the heaviest user ({heaviest} positives) at this --ratio/--per-user"
-                ),
-                needed: one_user,
-                available,
-                hint: "every user's rows are built in memory; lower --ratio or --per-user",
-            });
-        }
-    }
+    crate::resources::check_fits_in_memory(
+        || format!("the heaviest user ({heaviest} positives) at this --ratio/--per-user"),
+        one_user,
+        "every user's rows are built in memory; lower --ratio or --per-user",
+    )?;
     let total = plan::estimated_bytes(indptr, config, schema);
     let parent = std::path::absolute(out)
         .ok()
@@ -242,14 +235,6 @@ fn check_resources(
         }
     }
     Ok(())
-}
-
-/// `MemAvailable` of `/proc/meminfo`, in bytes (None where there is none).
-fn available_memory() -> Option<u64> {
-    let text = fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb.saturating_mul(1024))
 }
 
 fn build_manifest(

@@ -551,3 +551,19 @@ fn error_messages_show_an_excerpt_of_a_huge_value() {
     assert!(err.len() < 400, "{} bytes of message", err.len());
     assert!(err.contains("1048577 bytes in all"), "{err}");
 }
+
+#[test]
+fn blank_lines_before_the_header_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("blank.csv");
+    std::fs::write(&csv, "\n\r\nuser,item\na,x\nb,\n").unwrap();
+    let err = run(&csv, &IngestOptions::default()).unwrap_err();
+    // the bad row is reported at its real line, 5
+    assert!(
+        matches!(&err, IngestError::EmptyId { line: 5, .. }),
+        "{err}"
+    );
+    std::fs::write(&csv, "\n\r\nuser,item\na,x\n").unwrap();
+    let (store, summary, _dir) = run(&csv, &IngestOptions::default()).unwrap();
+    assert_eq!((summary.rows, store.n_users()), (1, 1));
+}
