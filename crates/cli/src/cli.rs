@@ -44,17 +44,25 @@ pub enum Command {
 
 #[derive(Debug, ClapArgs)]
 pub struct IngestArgs {
-    /// The CSV file.
+    /// The interactions: a CSV/TSV file, plain, gzip or zstd (recognised by its first
+    /// bytes), or `-` for standard input.
     pub csv: PathBuf,
     /// The store directory to create.
     #[arg(long)]
     pub out: PathBuf,
-    /// Column holding user ids.
-    #[arg(long, default_value = "user")]
-    pub user_col: String,
-    /// Column holding item ids.
-    #[arg(long, default_value = "item")]
-    pub item_col: String,
+    /// Column holding user ids (default `user`; `0` with --no-header).
+    #[arg(long)]
+    pub user_col: Option<String>,
+    /// Column holding item ids (default `item`; `1` with --no-header).
+    #[arg(long)]
+    pub item_col: Option<String>,
+    /// Field separator: one character, or `\t` for TSV.
+    #[arg(long, default_value = ",", value_parser = negsamp_store::source::parse_delimiter)]
+    pub delimiter: u8,
+    /// The first line is data, not a header: columns are named by their 0-based
+    /// position (`--user-col 0 --item-col 1 --time-col 2`).
+    #[arg(long)]
+    pub no_header: bool,
     /// Column holding integer timestamps. Without this flag, a column named
     /// `timestamp` is used when present.
     #[arg(long, conflicts_with = "no_time")]

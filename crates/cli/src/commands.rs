@@ -77,12 +77,28 @@ impl RequestArgs {
 }
 
 fn ingest_cmd(a: &IngestArgs) -> Result<()> {
+    let positional = |name: &str, position: &str| {
+        if a.no_header {
+            position.to_owned()
+        } else {
+            name.to_owned()
+        }
+    };
     let options = IngestOptions {
-        user_col: a.user_col.clone(),
-        item_col: a.item_col.clone(),
+        user_col: a
+            .user_col
+            .clone()
+            .unwrap_or_else(|| positional("user", "0")),
+        item_col: a
+            .item_col
+            .clone()
+            .unwrap_or_else(|| positional("item", "1")),
+        delimiter: a.delimiter,
+        header: !a.no_header,
         time_col: match (&a.time_col, a.no_time) {
             (_, true) => TimeColumn::Ignore,
             (Some(name), false) => TimeColumn::Required(name.clone()),
+            (None, false) if a.no_header => TimeColumn::Ignore,
             (None, false) => TimeColumn::IfPresent("timestamp".into()),
         },
         items_file: a.items.clone(),
@@ -92,9 +108,14 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
         fsync: a.fsync,
         ..Default::default()
     };
-    let size = std::fs::metadata(&a.csv)
-        .with_context(|| format!("reading {}", a.csv.display()))?
-        .len();
+    // Standard input has no size to show progress against: a spinner counts bytes.
+    let size = if negsamp_store::source::is_stdin(&a.csv) {
+        0
+    } else {
+        std::fs::metadata(&a.csv)
+            .with_context(|| format!("reading {}", a.csv.display()))?
+            .len()
+    };
     let bar = progress::byte_bar(size);
     let summary = ingest(&a.csv, &a.out, &options, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
@@ -454,8 +475,10 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
     ingest_cmd(&IngestArgs {
         csv: csv.clone(),
         out: store.clone(),
-        user_col: "user".into(),
-        item_col: "item".into(),
+        user_col: None,
+        item_col: None,
+        delimiter: b',',
+        no_header: false,
         time_col: None,
         no_time: false,
         items: None,

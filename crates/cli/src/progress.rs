@@ -14,10 +14,20 @@ pub fn bar(total: u64, unit: &str) -> ProgressBar {
     bar
 }
 
-/// A bar over bytes.
+/// A bar over bytes; a spinner counting bytes when the total is unknown (0).
 pub fn byte_bar(total: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
+    }
+    if total == 0 {
+        let spinner = ProgressBar::new_spinner();
+        spinner.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} {spinner} {bytes} read ({bytes_per_sec})",
+            )
+            .expect("valid template"),
+        );
+        return spinner;
     }
     let bar = ProgressBar::new(total);
     bar.set_style(

@@ -608,3 +608,51 @@ fn one_ingest_per_store() {
         );
     }
 }
+
+/// `-` reads standard input (here gzip-compressed, recognised by its bytes), giving
+/// the store the file gives; a Parquet file gets a named error, exit 1.
+#[test]
+fn ingest_reads_standard_input_and_names_binary_files() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let from_file = path(dir.path(), "file.store");
+    assert!(
+        negsamp(&["ingest", &fixture("duplicates.csv"), "--out", &from_file])
+            .status
+            .success()
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&std::fs::read(fixture("duplicates.csv")).unwrap())
+        .unwrap();
+    let from_stdin = path(dir.path(), "stdin.store");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_negsamp"))
+        .args(["ingest", "-", "--out", &from_stdin])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&gz.finish().unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let fingerprint = |store: &str| {
+        let out = negsamp(&["info", store, "--json"]);
+        let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        info["fingerprint"].clone()
+    };
+    assert_eq!(fingerprint(&from_file), fingerprint(&from_stdin));
+    let parquet = path(dir.path(), "events.parquet");
+    std::fs::write(&parquet, b"PAR1\x15\x04\x15\x00junk").unwrap();
+    let out = negsamp(&["ingest", &parquet, "--out", &path(dir.path(), "p.store")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("this is a Parquet file"),
+        "{}",
+        text(&out)
+    );
+}

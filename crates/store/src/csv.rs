@@ -38,8 +38,8 @@ pub(crate) enum LineError {
     Quote,
 }
 
-/// Splits `line` (no line terminator) into `spans`.
-pub(crate) fn split(line: &[u8], spans: &mut Vec<Span>) -> Result<(), LineError> {
+/// Splits `line` (no line terminator) at `delimiter` into `spans`.
+pub(crate) fn split(line: &[u8], delimiter: u8, spans: &mut Vec<Span>) -> Result<(), LineError> {
     spans.clear();
     let mut at = 0usize;
     loop {
@@ -62,11 +62,11 @@ pub(crate) fn split(line: &[u8], spans: &mut Vec<Span>) -> Result<(), LineError>
                 escaped,
             });
             end_of_field = close + 1;
-            if end_of_field < line.len() && line[end_of_field] != b',' {
+            if end_of_field < line.len() && line[end_of_field] != delimiter {
                 return Err(LineError::Quote);
             }
         } else {
-            end_of_field = memchr(b',', &line[at..]).map_or(line.len(), |p| at + p);
+            end_of_field = memchr(delimiter, &line[at..]).map_or(line.len(), |p| at + p);
             spans.push(Span {
                 start: at as u32,
                 end: end_of_field as u32,
@@ -124,7 +124,7 @@ pub fn read_pairs(
         line: line as u64 + 1,
     };
     let header = lines.next().map(|(_, h)| h).unwrap_or_default();
-    split(header, &mut spans).map_err(|_| quote(0))?;
+    split(header, b',', &mut spans).map_err(|_| quote(0))?;
     let names: Vec<String> = spans
         .iter()
         .map(|&s| String::from_utf8_lossy(field(header, s, &mut scratch)).into_owned())
@@ -143,7 +143,7 @@ pub fn read_pairs(
     let (a, b) = (column(first)?, column(second)?);
     let mut out = Vec::new();
     for (i, line) in lines.filter(|(_, l)| !l.is_empty()) {
-        split(line, &mut spans).map_err(|_| quote(i))?;
+        split(line, b',', &mut spans).map_err(|_| quote(i))?;
         if spans.len() != names.len() {
             return Err(IngestError::FieldCount {
                 path: path.into(),
@@ -175,7 +175,7 @@ mod tests {
 
     fn fields(line: &str) -> Result<Vec<String>, LineError> {
         let mut spans = Vec::new();
-        split(line.as_bytes(), &mut spans)?;
+        split(line.as_bytes(), b',', &mut spans)?;
         let mut scratch = Vec::new();
         Ok(spans
             .iter()

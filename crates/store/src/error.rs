@@ -122,6 +122,11 @@ pub enum IngestError {
         "{path}: line 1: the header names column {column:?} more than once; rename one of them"
     )]
     DuplicateColumn { path: PathBuf, column: String },
+    /// A format ingest does not read, recognised by its first bytes.
+    #[error(
+        "{path}: this is {what}, not delimited text (ingest reads CSV/TSV, plain, gzip or zstd)"
+    )]
+    UnsupportedInput { path: PathBuf, what: &'static str },
     #[error("{path}: line {line} runs past {limit} bytes without a line end; is this a CSV?")]
     LineTooLong {
         path: PathBuf,

@@ -85,6 +85,11 @@ pub struct IngestOptions {
     pub time_col: TimeColumn,
     /// Extra columns stored with each interaction (the kept row's value).
     pub keep: Vec<KeepSpec>,
+    /// The field separator (`,`; `\t` for TSV).
+    pub delimiter: u8,
+    /// Whether the first line names the columns. Without a header, columns are named
+    /// by their 0-based position (`"0"`, `"1"`, …) and the first line is data.
+    pub header: bool,
     /// A file with the full item catalog, one id per line; line i becomes item i.
     pub items_file: Option<PathBuf>,
     /// Skip and count malformed rows instead of stopping at the first.
@@ -104,6 +109,8 @@ impl Default for IngestOptions {
             item_col: "item".into(),
             time_col: TimeColumn::IfPresent("timestamp".into()),
             keep: Vec::new(),
+            delimiter: b',',
+            header: true,
             items_file: None,
             skip_bad_rows: false,
             overwrite: false,
@@ -230,6 +237,7 @@ struct Layout {
     time: Option<usize>,
     /// The kept columns' positions, in `--keep` order.
     kept: Vec<usize>,
+    delimiter: u8,
 }
 
 /// A kept column during the parse: distinct values in order of first appearance (the
@@ -526,7 +534,8 @@ impl RangeOut {
         layout: &Layout,
         local_line: u64,
     ) -> Result<(), RowProblem> {
-        split(line, &mut self.spans).map_err(|LineError::Quote| RowProblem::Quote)?;
+        split(line, layout.delimiter, &mut self.spans)
+            .map_err(|LineError::Quote| RowProblem::Quote)?;
         if self.spans.len() != layout.n_fields {
             return Err(RowProblem::FieldCount(self.spans.len()));
         }
@@ -583,7 +592,7 @@ impl RangeOut {
 struct Parser<'a> {
     path: &'a Path,
     options: &'a IngestOptions,
-    file: File,
+    input: crate::source::Input,
     /// Item catalog fixed by `--items`: no new items may appear.
     fixed_catalog: bool,
     out: Parsed,
@@ -591,10 +600,7 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(path: &'a Path, options: &'a IngestOptions) -> Result<Self, IngestError> {
-        let file = File::open(path).map_err(|e| IngestError::Io {
-            path: path.into(),
-            error: e,
-        })?;
+        let input = crate::source::open(path)?;
         let mut items = Interner::default();
         if let Some(catalog) = &options.items_file {
             read_catalog(catalog, &mut items)?;
@@ -602,7 +608,7 @@ impl<'a> Parser<'a> {
         Ok(Self {
             path,
             options,
-            file,
+            input,
             fixed_catalog: options.items_file.is_some(),
             out: Parsed {
                 users: Interner::default(),
@@ -648,7 +654,7 @@ impl<'a> Parser<'a> {
             } else {
                 buf.len() * 2
             };
-            eof = eof || fill(&mut self.file, &mut buf, want).map_err(|e| self.io(e))?;
+            eof = eof || fill(&mut self.input.text, &mut buf, want).map_err(|e| self.io(e))?;
             let complete = if eof {
                 buf.len()
             } else {
@@ -661,6 +667,26 @@ impl<'a> Parser<'a> {
                 break; // nothing at all: reported below as an empty input
             }
             let mut text = &buf[..complete];
+            if layout.is_none() {
+                // Text has no NUL bytes: a binary file that got this far (an unknown
+                // format, a wrong decompression) is named, not parsed into garbage.
+                if memchr(0, &text[..text.len().min(1 << 16)]).is_some() {
+                    return Err(IngestError::UnsupportedInput {
+                        path: self.path.into(),
+                        what: "binary data (it holds NUL bytes), not delimited text",
+                    });
+                }
+            }
+            if layout.is_none() && !self.options.header {
+                let first = memchr(b'\n', text).map_or(text, |p| &text[..p]);
+                let mut spans = Vec::new();
+                let _ = split(trim_cr(first), self.options.delimiter, &mut spans);
+                let names: Vec<String> = (0..spans.len()).map(|i| i.to_string()).collect();
+                let l = self.layout_of(names)?;
+                self.out.time_of_row = l.time.map(|_| Vec::new());
+                layout = Some(l);
+                next_line = 1;
+            }
             if layout.is_none() {
                 // Blank lines before the header are skipped (and counted as lines).
                 let mut blank = 0;
@@ -683,7 +709,12 @@ impl<'a> Parser<'a> {
             let layout = layout.as_ref().expect("set above");
             next_line = self.parse_block(text, layout, next_line, &mut ranges)?;
             self.out.bytes += text.len() as u64;
-            progress(self.out.bytes);
+            // Raw bytes (compressed ones for gzip/zstd): what the file's size measures.
+            progress(
+                self.input
+                    .raw_read
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            );
             buf.drain(..complete);
         }
         if layout.is_none() {
@@ -711,15 +742,22 @@ impl<'a> Parser<'a> {
     fn layout(&self, header: &[u8]) -> Result<Layout, IngestError> {
         let header = trim_cr(header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header));
         let mut spans = Vec::new();
-        split(header, &mut spans).map_err(|_| IngestError::UnterminatedQuote {
-            path: self.path.into(),
-            line: 1,
+        split(header, self.options.delimiter, &mut spans).map_err(|_| {
+            IngestError::UnterminatedQuote {
+                path: self.path.into(),
+                line: 1,
+            }
         })?;
         let mut scratch = Vec::new();
         let names: Vec<String> = spans
             .iter()
             .map(|&s| String::from_utf8_lossy(field(header, s, &mut scratch)).into_owned())
             .collect();
+        self.layout_of(names)
+    }
+
+    /// Chooses the columns among `names` (the header's, or positions without one).
+    fn layout_of(&self, names: Vec<String>) -> Result<Layout, IngestError> {
         let find = |name: &str| names.iter().position(|n| n == name);
         let chosen = [Some(&self.options.user_col), Some(&self.options.item_col)]
             .into_iter()
@@ -766,6 +804,7 @@ impl<'a> Parser<'a> {
             item,
             time,
             kept,
+            delimiter: self.options.delimiter,
         })
     }
 
@@ -976,7 +1015,7 @@ impl<'a> Parser<'a> {
 }
 
 /// Reads until `buf` holds `want` bytes or the file ends; returns true at end of file.
-fn fill(file: &mut File, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+fn fill(file: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
     let old = buf.len();
     buf.resize(want, 0);
     let mut filled = old;

@@ -567,3 +567,83 @@ fn blank_lines_before_the_header_are_skipped() {
     let (store, summary, _dir) = run(&csv, &IngestOptions::default()).unwrap();
     assert_eq!((summary.rows, store.n_users()), (1, 1));
 }
+
+/// The same interactions as CSV, TSV, headerless, gzip and zstd give the same store.
+#[test]
+fn every_text_form_gives_the_same_store() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = std::fs::read(fixture("duplicates.csv")).unwrap();
+    let (reference, _, _d) = run_fixture("duplicates.csv", &IngestOptions::default()).unwrap();
+    let text = String::from_utf8(csv.clone()).unwrap();
+    let tsv = text.replace(',', "\t");
+    let headerless: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&csv).unwrap();
+    let forms: [(&str, Vec<u8>, IngestOptions); 4] = [
+        (
+            "events.tsv",
+            tsv.into_bytes(),
+            IngestOptions {
+                delimiter: b'\t',
+                ..Default::default()
+            },
+        ),
+        (
+            "events.noheader",
+            headerless.into_bytes(),
+            IngestOptions {
+                header: false,
+                user_col: "0".into(),
+                item_col: "1".into(),
+                time_col: TimeColumn::Required("2".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "events.csv.gz",
+            gz.finish().unwrap(),
+            IngestOptions::default(),
+        ),
+        (
+            "events.csv.zst",
+            zstd::encode_all(&csv[..], 3).unwrap(),
+            IngestOptions::default(),
+        ),
+    ];
+    for (name, bytes, options) in forms {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let (store, _, _d) = run(&path, &options).unwrap();
+        assert_eq!(store.fingerprint(), reference.fingerprint(), "{name}");
+        assert_eq!(
+            store.user_ids().unwrap(),
+            reference.user_ids().unwrap(),
+            "{name}"
+        );
+    }
+}
+
+/// A binary file never reaches the text parser: its error names what it looks like
+/// and prints none of its bytes.
+#[test]
+fn binary_inputs_are_named_not_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[u8], &str); 4] = [
+        (b"PAR1\x15\x04\x15\x00\xff\xfe", "a Parquet file"),
+        (b"PK\x03\x04\x14\x00\x00\x00", "zip archive"),
+        (b"\x93NUMPY\x01\x00", ".npy"),
+        (b"user,item\nu\x00\x01,i\n", "binary data"),
+    ];
+    for (bytes, what) in cases {
+        let path = dir.path().join("input");
+        std::fs::write(&path, bytes).unwrap();
+        let err = run(&path, &IngestOptions::default()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, IngestError::UnsupportedInput { .. }) && message.contains(what),
+            "{message}"
+        );
+        assert!(message.is_ascii(), "binary bytes in {message:?}");
+    }
+}
