@@ -168,7 +168,7 @@ def readers(ds: Path, rows: int):
     """Other Parquet readers open the directory as it is."""
     try:
         import duckdb
-        n = duckdb.sql(f"select count(*) from read_parquet('{ds}/*.parquet')").fetchone()[0]
+        n = duckdb.sql(f"select count(*) from read_parquet('{ds}/*.parquet')").fetchall()[0][0]
         assert n == rows, f"duckdb reads {n} rows"
         print(f"  duckdb reads {n} rows")
     except ImportError:
