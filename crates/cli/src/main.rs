@@ -31,6 +31,7 @@ enum Exit {
 }
 
 fn main() -> ExitCode {
+    report_sigbus();
     let args = cli::Args::parse();
     match commands::run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -41,6 +42,25 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(exit_code(&err) as u8)
         }
+    }
+}
+
+/// Stores are mapped, and a store file truncated or rewritten in place while mapped
+/// makes reads past its new end fault with SIGBUS — documented as unsupported
+/// (`negsamp-store`'s `mapping`). The kernel's default is a silent kill; this handler
+/// says what happened instead, then exits 1 like any failure.
+fn report_sigbus() {
+    extern "C" fn on_sigbus(_: libc::c_int) {
+        const MESSAGE: &[u8] = b"error: a store file was truncated or rewritten while negsamp had it mapped (SIGBUS). Stores must never be edited in place: re-ingest to a new directory (publishing replaces it atomically), then rerun.\n";
+        // SAFETY: write(2) and _exit(2) are async-signal-safe, and MESSAGE is static.
+        unsafe {
+            libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+            libc::_exit(Exit::Failure as libc::c_int);
+        }
+    }
+    // SAFETY: the handler calls only async-signal-safe functions and touches no state.
+    unsafe {
+        libc::signal(libc::SIGBUS, on_sigbus as *const () as libc::sighandler_t);
     }
 }
 

@@ -656,3 +656,33 @@ fn ingest_reads_standard_input_and_names_binary_files() {
         text(&out)
     );
 }
+
+/// A SIGBUS (what a store truncated while mapped raises) ends the process with a
+/// message saying what happened and exit 1, not a silent kill. Raised here with
+/// `kill -BUS` on an ingest waiting for standard input.
+#[test]
+fn a_sigbus_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_negsamp"))
+        .args(["ingest", "-", "--out", &path(dir.path(), "s.store")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-BUS", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stdin = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("truncated or rewritten while negsamp had it mapped"),
+        "{}",
+        text(&out)
+    );
+}
