@@ -458,6 +458,30 @@ fn features_from_the_command_line() {
     }
 }
 
+/// Runs two `negsamp` commands at once; each must exit 0 (it wrote) or 3 (the other
+/// held the lock).
+fn race(a: &[&str], b: &[&str], trial: usize) -> (Output, Output) {
+    let spawn = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_negsamp"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| spawn(a));
+        let b = s.spawn(|| spawn(b));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for o in [&a, &b] {
+        assert!(
+            matches!(o.status.code(), Some(0 | 3)),
+            "trial {trial}: {}",
+            text(o)
+        );
+    }
+    (a, b)
+}
+
 /// An output held by another process is refused with exit 3 and left untouched; two
 /// writers racing for one output never publish a mixture: each exits 0 or 3 and the
 /// result verifies.
@@ -495,33 +519,20 @@ fn one_writer_per_output() {
     drop(held);
 
     for trial in 0..8 {
-        let spawn = |seed: &str| {
-            Command::new(env!("CARGO_BIN_EXE_negsamp"))
-                .args([
-                    "sample",
-                    &store,
-                    "--out",
-                    &out,
-                    "--overwrite",
-                    "--seed",
-                    seed,
-                    "--shards",
-                    "4",
-                ])
-                .output()
+        let args = |seed| {
+            [
+                "sample",
+                &store,
+                "--out",
+                &out,
+                "--overwrite",
+                "--seed",
+                seed,
+                "--shards",
+                "4",
+            ]
         };
-        let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| spawn("1").unwrap());
-            let b = s.spawn(|| spawn("2").unwrap());
-            (a.join().unwrap(), b.join().unwrap())
-        });
-        for o in [&a, &b] {
-            assert!(
-                matches!(o.status.code(), Some(0 | 3)),
-                "trial {trial}: {}",
-                text(o)
-            );
-        }
+        let (a, b) = race(&args("1"), &args("2"), trial);
         assert!(
             a.status.success() || b.status.success(),
             "trial {trial}: both refused"
@@ -582,24 +593,8 @@ fn one_ingest_per_store() {
         .collect();
     let store = path(dir.path(), "s.store");
     for trial in 0..6 {
-        let spawn = |csv: &str| {
-            Command::new(env!("CARGO_BIN_EXE_negsamp"))
-                .args(["ingest", csv, "--out", &store, "--overwrite"])
-                .output()
-                .unwrap()
-        };
-        let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| spawn(&inputs[0]));
-            let b = s.spawn(|| spawn(&inputs[1]));
-            (a.join().unwrap(), b.join().unwrap())
-        });
-        for o in [&a, &b] {
-            assert!(
-                matches!(o.status.code(), Some(0 | 3)),
-                "trial {trial}: {}",
-                text(o)
-            );
-        }
+        let args = |csv| ["ingest", csv, "--out", &store, "--overwrite"];
+        race(&args(&inputs[0]), &args(&inputs[1]), trial);
         let verified = negsamp(&["verify", &store]);
         assert!(
             verified.status.success(),

@@ -21,11 +21,16 @@ use std::path::{Component, Path, PathBuf};
 /// within one filesystem. The name is fixed (not per-process) so an interrupted run's
 /// work can be found and resumed.
 pub fn staging_path(dest: &Path) -> PathBuf {
+    hidden_sibling(dest, "tmp")
+}
+
+/// `.NAME.{role}-negsamp` beside `dest`.
+fn hidden_sibling(dest: &Path, role: &str) -> PathBuf {
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    dest.with_file_name(format!(".{name}.tmp-negsamp"))
+    dest.with_file_name(format!(".{name}.{role}-negsamp"))
 }
 
 /// An exclusive lock on a destination, released when dropped (or when the process
@@ -37,11 +42,7 @@ pub struct DestinationLock {
 
 /// The lock file of `dest`: a hidden sibling, like the staging directory.
 pub fn lock_path(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    dest.with_file_name(format!(".{name}.lock-negsamp"))
+    hidden_sibling(dest, "lock")
 }
 
 /// Takes the exclusive lock on `dest`, without waiting: if another process holds it,
@@ -160,12 +161,7 @@ pub fn publish(staging: &Path, dest: &Path, overwrite: bool) -> io::Result<()> {
         // Filesystems without RENAME_EXCHANGE: move the old result aside first. A crash
         // between the two renames leaves the old result at `.NAME.old-negsamp`.
         Err(_) => {
-            let aside = dest.with_file_name(format!(
-                ".{}.old-negsamp",
-                dest.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            ));
+            let aside = hidden_sibling(dest, "old");
             remove_any(&aside).or_else(ignore_not_found)?;
             fs::rename(dest, &aside)?;
             fs::rename(staging, dest)?;
