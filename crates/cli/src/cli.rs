@@ -63,10 +63,15 @@ pub struct IngestArgs {
     /// position (`--user-col 0 --item-col 1 --time-col 2`).
     #[arg(long)]
     pub no_header: bool,
-    /// Column holding integer timestamps. Without this flag, a column named
-    /// `timestamp` is used when present.
+    /// Column holding timestamps. Without this flag, a column named `timestamp` is
+    /// used when present.
     #[arg(long, conflicts_with = "no_time")]
     pub time_col: Option<String>,
+    /// How timestamps are written: `auto` (integers, whole floats like `881250949.0`,
+    /// ISO-8601 dates and date-times — UTC unless a zone is given — as Unix seconds),
+    /// `int`, `float` (rounded to the nearest integer) or `iso`.
+    #[arg(long, default_value = "auto", value_parser = parse_time_format)]
+    pub time_format: negsamp_store::time::TimeFormat,
     /// Store no timestamps even if the CSV has them.
     #[arg(long)]
     pub no_time: bool,
@@ -176,7 +181,7 @@ pub struct SampleArgs {
     pub log_q: bool,
     /// Time split: rows whose anchor timestamp is < T go to OUT/train/, the rest to
     /// OUT/test/, each a complete dataset (needs a store with timestamps).
-    #[arg(long, value_name = "T", allow_negative_numbers = true)]
+    #[arg(long, value_name = "T", allow_negative_numbers = true, value_parser = parse_split_at)]
     pub split_at: Option<i64>,
     /// Uniform kernel (see `negsamp bench`): auto, branch-free, bucketed, complement,
     /// partition-point (pre-verified: identical output), guess-linear, guess-hash,
@@ -267,6 +272,20 @@ impl From<FormatArg> for Format {
             FormatArg::Parquet => Format::Parquet,
         }
     }
+}
+
+fn parse_time_format(name: &str) -> Result<negsamp_store::time::TimeFormat, String> {
+    name.parse()
+}
+
+/// `--split-at`: the forms a time column takes (an integer, a whole float, an ISO-8601
+/// date or date-time).
+fn parse_split_at(text: &str) -> Result<i64, String> {
+    negsamp_store::time::TimeFormat::Auto
+        .parse(text.as_bytes())
+        .ok_or_else(|| {
+            format!("{text:?} is not a time: give Unix seconds (1714521600) or an ISO-8601 date (2024-05-01, 2024-05-01T12:00:00Z)")
+        })
 }
 
 fn parse_kernel(name: &str) -> Result<Kernel, String> {

@@ -94,6 +94,7 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| positional("item", "1")),
         delimiter: a.delimiter,
+        time_format: a.time_format,
         header: !a.no_header,
         time_col: match (&a.time_col, a.no_time) {
             (_, true) => TimeColumn::Ignore,
@@ -479,6 +480,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         item_col: None,
         delimiter: b',',
         no_header: false,
+        time_format: Default::default(),
         time_col: None,
         no_time: false,
         items: None,

@@ -681,3 +681,40 @@ fn a_sigbus_is_reported() {
         text(&out)
     );
 }
+
+/// `--split-at` takes the forms a time column does: an ISO date splits like its Unix
+/// seconds; a bad one is a usage error saying what is accepted.
+#[test]
+fn split_at_takes_iso_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = path(dir.path(), "t.csv");
+    std::fs::write(
+        &csv,
+        "user,item,timestamp\na,x,2024-04-30T23:00:00Z\na,y,2024-05-01 00:00:00\nb,x,2024-05-02\nb,z,2024-04-01\n",
+    )
+    .unwrap();
+    let store = path(dir.path(), "t.store");
+    assert!(negsamp(&["ingest", &csv, "--out", &store]).status.success());
+    let iso = path(dir.path(), "iso");
+    let out = negsamp(&["sample", &store, "--out", &iso, "--split-at", "2024-05-01"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let unix = path(dir.path(), "unix");
+    let out = negsamp(&["sample", &store, "--out", &unix, "--split-at", "1714521600"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for side in ["train", "test"] {
+        let anchors = |root: &str| {
+            std::fs::read(PathBuf::from(root).join(side).join("part-00000/anchor.npy")).unwrap()
+        };
+        assert_eq!(anchors(&iso), anchors(&unix), "{side}");
+    }
+    let out = negsamp(&[
+        "sample",
+        &store,
+        "--out",
+        &path(dir.path(), "x"),
+        "--split-at",
+        "May 1st",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("ISO-8601"), "{}", text(&out));
+}

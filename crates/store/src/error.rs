@@ -97,7 +97,7 @@ pub enum IngestError {
         expected: usize,
         got: usize,
     },
-    #[error("{path}: line {line}, column {column:?}: {value:?} is not an integer timestamp; fix the row or pass --skip-bad-rows")]
+    #[error("{path}: line {line}, column {column:?}: {value:?} is not a timestamp (an integer, a whole float, or an ISO-8601 date or date-time; --time-format float rounds fractions); fix the row or pass --skip-bad-rows")]
     BadTimestamp {
         path: PathBuf,
         line: u64,

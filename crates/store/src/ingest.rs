@@ -87,6 +87,8 @@ pub struct IngestOptions {
     pub keep: Vec<KeepSpec>,
     /// The field separator (`,`; `\t` for TSV).
     pub delimiter: u8,
+    /// How the time column's values are read.
+    pub time_format: crate::time::TimeFormat,
     /// Whether the first line names the columns. Without a header, columns are named
     /// by their 0-based position (`"0"`, `"1"`, …) and the first line is data.
     pub header: bool,
@@ -110,6 +112,7 @@ impl Default for IngestOptions {
             time_col: TimeColumn::IfPresent("timestamp".into()),
             keep: Vec::new(),
             delimiter: b',',
+            time_format: crate::time::TimeFormat::Auto,
             header: true,
             items_file: None,
             skip_bad_rows: false,
@@ -238,6 +241,7 @@ struct Layout {
     /// The kept columns' positions, in `--keep` order.
     kept: Vec<usize>,
     delimiter: u8,
+    time_format: crate::time::TimeFormat,
 }
 
 /// A kept column during the parse: distinct values in order of first appearance (the
@@ -542,7 +546,12 @@ impl RangeOut {
         let time = match layout.time {
             Some(t) => {
                 let raw = field(line, self.spans[t], &mut self.scratch);
-                Some(parse_i64(raw).ok_or_else(|| RowProblem::BadTimestamp(excerpt(raw)))?)
+                Some(
+                    layout
+                        .time_format
+                        .parse(raw)
+                        .ok_or_else(|| RowProblem::BadTimestamp(excerpt(raw)))?,
+                )
             }
             None => None,
         };
@@ -805,6 +814,7 @@ impl<'a> Parser<'a> {
             time,
             kept,
             delimiter: self.options.delimiter,
+            time_format: self.options.time_format,
         })
     }
 

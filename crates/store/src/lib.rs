@@ -25,6 +25,7 @@ pub mod publish;
 pub mod source;
 pub mod stats;
 pub mod synth;
+pub mod time;
 pub mod write;
 
 mod error;

@@ -647,3 +647,36 @@ fn binary_inputs_are_named_not_parsed() {
         assert!(message.is_ascii(), "binary bytes in {message:?}");
     }
 }
+
+/// pandas' floats (`881250949.0`) and ISO-8601 date-times are timestamps; a malformed
+/// date is an error naming the file, line and column.
+#[test]
+fn timestamps_as_sources_write_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(
+        &csv,
+        "user,item,timestamp\na,x,881250949.0\na,y,2024-05-01 12:00:00\nb,x,2024-05-01T14:00:00+02:00\nb,y,2024-05-01\n",
+    )
+    .unwrap();
+    let (store, _, _d) = run(&csv, &IngestOptions::default()).unwrap();
+    assert_eq!(
+        store.user(0).unwrap().timestamps.unwrap(),
+        [881_250_949, 1_714_564_800]
+    );
+    assert_eq!(
+        store.user(1).unwrap().timestamps.unwrap(),
+        [1_714_564_800, 1_714_521_600]
+    );
+    std::fs::write(&csv, "user,item,ts\na,x,2024-05-01\na,y,2024-02-30\n").unwrap();
+    let options = IngestOptions {
+        time_col: TimeColumn::Required("ts".into()),
+        ..Default::default()
+    };
+    let err = run(&csv, &options).unwrap_err();
+    assert!(
+        matches!(&err, IngestError::BadTimestamp { line: 3, column, value, .. } if column == "ts" && value == "2024-02-30"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("t.csv"), "{err}");
+}
