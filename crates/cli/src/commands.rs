@@ -135,6 +135,9 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
         summary.interactions,
         if summary.has_timestamps { "yes" } else { "no" }
     );
+    for note in &summary.notes {
+        say!("  note: {note}");
+    }
     if !summary.kept.is_empty() {
         let kept: Vec<String> = summary
             .kept

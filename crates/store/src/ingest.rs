@@ -142,6 +142,45 @@ pub struct IngestSummary {
     pub elapsed: Duration,
     /// The store's fingerprint.
     pub fingerprint: u64,
+    /// What the user may want to know: a likely time column left unused, timestamps
+    /// that are all equal.
+    pub notes: Vec<String>,
+}
+
+/// Names a time column often has; one of them unused is worth a note.
+const TIME_LIKE: [&str; 9] = [
+    "timestamp",
+    "ts",
+    "time",
+    "datetime",
+    "date",
+    "timestamp_ms",
+    "event_time",
+    "created_at",
+    "unix_time",
+];
+
+/// Notes on how the input was read that change what sampling can do with it.
+fn notes(options: &IngestOptions, header: &[String], timestamps: Option<&[i64]>) -> Vec<String> {
+    let mut out = Vec::new();
+    match timestamps {
+        None if matches!(options.time_col, TimeColumn::IfPresent(_)) => {
+            if let Some(name) = header
+                .iter()
+                .find(|h| TIME_LIKE.contains(&h.to_ascii_lowercase().as_str()))
+            {
+                out.push(format!(
+                    "no timestamps stored, but column {name:?} looks like time: pass --time-col {name} to use it (needed by --history and --split-at)"
+                ));
+            }
+        }
+        Some(ts) if ts.len() > 1 && ts.iter().all(|&t| t == ts[0]) => out.push(format!(
+            "every timestamp is {}: time order ties everywhere (histories will be empty, a split puts everything on one side)",
+            ts[0]
+        )),
+        _ => {}
+    }
+    out
 }
 
 /// Ingests `csv` into a store directory at `dest`. `progress` is called with the
@@ -213,6 +252,7 @@ pub fn ingest(
         bytes: parsed.bytes,
         elapsed: start.elapsed(),
         fingerprint,
+        notes: notes(options, &parsed.header, csr.timestamps.as_deref()),
     })
 }
 
@@ -226,6 +266,8 @@ struct Parsed {
     time_of_row: Option<Vec<i64>>,
     /// Per kept column: its value dictionary and a code per data row.
     kept: Vec<KeptParse>,
+    /// The header's column names (positions without a header).
+    header: Vec<String>,
     records: u64,
     bad_rows: u64,
     bytes: u64,
@@ -626,6 +668,7 @@ impl<'a> Parser<'a> {
                 item_of_row: Vec::new(),
                 time_of_row: None,
                 kept: options.keep.iter().map(|_| KeptParse::default()).collect(),
+                header: Vec::new(),
                 records: 0,
                 bad_rows: 0,
                 bytes: 0,
@@ -748,7 +791,7 @@ impl<'a> Parser<'a> {
         Ok(self.out)
     }
 
-    fn layout(&self, header: &[u8]) -> Result<Layout, IngestError> {
+    fn layout(&mut self, header: &[u8]) -> Result<Layout, IngestError> {
         let header = trim_cr(header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header));
         let mut spans = Vec::new();
         split(header, self.options.delimiter, &mut spans).map_err(|_| {
@@ -766,7 +809,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Chooses the columns among `names` (the header's, or positions without one).
-    fn layout_of(&self, names: Vec<String>) -> Result<Layout, IngestError> {
+    fn layout_of(&mut self, names: Vec<String>) -> Result<Layout, IngestError> {
         let find = |name: &str| names.iter().position(|n| n == name);
         let chosen = [Some(&self.options.user_col), Some(&self.options.item_col)]
             .into_iter()
@@ -807,8 +850,10 @@ impl<'a> Parser<'a> {
             .iter()
             .map(|k| find(&k.name).ok_or_else(|| missing(&k.name, "keep")))
             .collect::<Result<Vec<_>, _>>()?;
+        let n_fields = names.len();
+        self.out.header = names;
         Ok(Layout {
-            n_fields: names.len(),
+            n_fields,
             user,
             item,
             time,

@@ -680,3 +680,30 @@ fn timestamps_as_sources_write_them() {
     );
     assert!(err.to_string().contains("t.csv"), "{err}");
 }
+
+#[test]
+fn a_likely_time_column_and_constant_timestamps_get_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("n.csv");
+    std::fs::write(&csv, "user,item,ts\na,x,5\nb,y,6\n").unwrap();
+    let (_, summary, _d) = run(&csv, &IngestOptions::default()).unwrap();
+    assert!(!summary.has_timestamps);
+    assert!(
+        summary.notes.iter().any(|n| n.contains("--time-col ts")),
+        "{:?}",
+        summary.notes
+    );
+    std::fs::write(&csv, "user,item,timestamp\na,x,0\nb,y,0\n").unwrap();
+    let (_, summary, _d) = run(&csv, &IngestOptions::default()).unwrap();
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("every timestamp is 0")),
+        "{:?}",
+        summary.notes
+    );
+    std::fs::write(&csv, "user,item,timestamp\na,x,1\nb,y,2\n").unwrap();
+    let (_, summary, _d) = run(&csv, &IngestOptions::default()).unwrap();
+    assert!(summary.notes.is_empty(), "{:?}", summary.notes);
+}
