@@ -718,3 +718,28 @@ fn split_at_takes_iso_dates() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("ISO-8601"), "{}", text(&out));
 }
+
+/// Under a small `ulimit -v`, an input too big for the memory left is an error naming
+/// the estimate, before the first allocation that would fail (which aborted, exit 134).
+#[test]
+fn ingest_under_a_small_address_space_limit_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = path(dir.path(), "big.csv");
+    let mut rows = String::from("user,item\n");
+    for i in 0..4_000_000u32 {
+        rows.push_str(&format!("{},{}\n", i % 97, i % 89));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let script = format!(
+        "ulimit -v 250000; exec {} ingest {csv} --out {}",
+        env!("CARGO_BIN_EXE_negsamp"),
+        path(dir.path(), "s.store")
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("bytes of memory to ingest"),
+        "{}",
+        text(&out)
+    );
+}

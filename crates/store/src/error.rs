@@ -122,6 +122,14 @@ pub enum IngestError {
         "{path}: line 1: the header names column {column:?} more than once; rename one of them"
     )]
     DuplicateColumn { path: PathBuf, column: String },
+    /// The input's estimated rows need more memory than the process can have.
+    #[error("{path}: about {rows} rows need about {needed} bytes of memory to ingest, and {budget} bytes are available (free memory, or what `ulimit -v` leaves); raise the limit, free memory, or split the input")]
+    OutOfMemory {
+        path: PathBuf,
+        rows: u64,
+        needed: u64,
+        budget: u64,
+    },
     /// A format ingest does not read, recognised by its first bytes.
     #[error(
         "{path}: this is {what}, not delimited text (ingest reads CSV/TSV, plain, gzip or zstd)"

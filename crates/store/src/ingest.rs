@@ -688,6 +688,7 @@ impl<'a> Parser<'a> {
         let mut buf: Vec<u8> = Vec::with_capacity(block_size);
         let mut eof = false;
         let mut layout = None;
+        let mut memory_checked = false;
         let mut next_line: u64 = 1;
         let n_ranges = rayon::current_num_threads() * 2;
         let mut ranges: Vec<RangeOut> = (0..n_ranges).map(|_| RangeOut::default()).collect();
@@ -759,6 +760,10 @@ impl<'a> Parser<'a> {
                 text = rest;
             }
             let layout = layout.as_ref().expect("set above");
+            if !memory_checked {
+                memory_checked = true;
+                self.check_memory(text, block_size)?;
+            }
             next_line = self.parse_block(text, layout, next_line, &mut ranges)?;
             self.out.bytes += text.len() as u64;
             // Raw bytes (compressed ones for gzip/zstd): what the file's size measures.
@@ -789,6 +794,41 @@ impl<'a> Parser<'a> {
             });
         }
         Ok(self.out)
+    }
+
+    /// Before the first block is parsed: the whole input's rows estimated from that
+    /// block's lines per byte, and the memory they need (parse columns, then the CSR) compared with
+    /// what the machine and `ulimit -v` leave — an error now rather than an abort when
+    /// an allocation fails halfway. Inputs of unknown size (stdin, compressed) are not
+    /// estimated.
+    fn check_memory(&self, first_block: &[u8], block_size: usize) -> Result<(), IngestError> {
+        const BYTES_PER_ROW: u64 = 40;
+        if self.input.container != crate::source::Container::Text
+            || crate::source::is_stdin(self.path)
+            || first_block.is_empty()
+        {
+            return Ok(());
+        }
+        let Ok(size) = std::fs::metadata(self.path).map(|m| m.len()) else {
+            return Ok(());
+        };
+        // Lines per byte of the first block, before any of it is parsed.
+        let rows = memchr::memchr_iter(b'\n', first_block).count() as u64 + 1;
+        let estimated_rows =
+            (u128::from(size) * u128::from(rows) / first_block.len() as u128) as u64;
+        let per_row = BYTES_PER_ROW + 4 * self.options.keep.len() as u64;
+        let needed = estimated_rows
+            .saturating_mul(per_row)
+            .saturating_add(2 * block_size as u64);
+        match crate::resources::memory_budget() {
+            Some(budget) if needed > budget => Err(IngestError::OutOfMemory {
+                path: self.path.into(),
+                rows: estimated_rows,
+                needed,
+                budget,
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn layout(&mut self, header: &[u8]) -> Result<Layout, IngestError> {

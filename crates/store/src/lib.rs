@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod kept;
 pub mod mapping;
 pub mod publish;
+pub mod resources;
 pub mod source;
 pub mod stats;
 pub mod synth;
