@@ -198,6 +198,11 @@ fn usage_errors_exit_2() {
         Some(2)
     );
     assert_eq!(negsamp(&["frobnicate"]).status.code(), Some(2));
+    // 10 000 threads took a minute to fail; now an immediate usage error
+    let start = std::time::Instant::now();
+    let out = negsamp(&["--threads", "10000", "info", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(start.elapsed().as_secs() < 5);
 }
 
 #[test]

@@ -201,32 +201,29 @@ fn id_maps_come_from_the_open_store() {
     );
 }
 
-/// A flipped bit in a section is caught before sampling, not turned into a dataset.
+/// A flipped bit in any section is caught before sampling, not turned into a dataset.
 #[test]
 fn sample_checks_section_checksums_first() {
     let dir = tempfile::tempdir().unwrap();
     let store_dir = generated_store(dir.path(), 100, 40, 6);
     let file = store_dir.join("store.bin");
-    let mut bytes = std::fs::read(&file).unwrap();
-    let store = Store::open(&store_dir).unwrap();
-    let indices = store
-        .header()
-        .sections
-        .iter()
-        .find(|s| s.kind == negsamp_store::format::SectionKind::Indices)
-        .unwrap()
-        .offset as usize;
-    drop(store);
-    bytes[indices + 3] ^= 0x04;
-    std::fs::write(&file, &bytes).unwrap();
-    let store = Store::open(&store_dir).unwrap();
-    let out = dir.path().join("ds");
-    let err = sample_to_dir(&store, &out, &SampleConfig::default(), &|_| {}).unwrap_err();
-    assert!(
-        matches!(&err, EngineError::Store(StoreError::ChecksumMismatch { what, .. }) if what == "section indices"),
-        "{err}"
-    );
-    assert!(!out.exists());
+    let pristine = std::fs::read(&file).unwrap();
+    let sections = Store::open(&store_dir).unwrap().header().sections.clone();
+    assert!(sections.len() >= 5);
+    for s in sections {
+        let mut bytes = pristine.clone();
+        bytes[s.offset as usize + (s.length as usize) / 2] ^= 0x04;
+        std::fs::write(&file, &bytes).unwrap();
+        let store = Store::open(&store_dir).unwrap();
+        let out = dir.path().join("ds");
+        let err = sample_to_dir(&store, &out, &SampleConfig::default(), &|_| {}).unwrap_err();
+        let expected = format!("section {}", s.kind.name());
+        assert!(
+            matches!(&err, EngineError::Store(StoreError::ChecksumMismatch { what, .. }) if *what == expected),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
 }
 
 #[test]

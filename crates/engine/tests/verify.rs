@@ -147,3 +147,18 @@ fn verify_recomputes_every_part() {
     let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
     assert!(err.contains("items.txt"), "{err}");
 }
+
+/// A manifest missing a column is an error, with or without the store — never a
+/// panic on the column it lacks.
+#[test]
+fn a_manifest_missing_a_column_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_from_lists(&[vec![1, 2], vec![0, 3, 4]], 8);
+    let out = dir.path().join("o");
+    run(&store, &out, &SampleConfig::default());
+    edit_manifest(&out, |m| m.columns.retain(|c| c.name != "anchor"));
+    let with = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(with.contains("columns differ"), "{with}");
+    let without = verify_output(&out, None).unwrap_err().to_string();
+    assert!(without.contains("expected"), "{without}");
+}
