@@ -265,11 +265,6 @@ impl Schema {
         self.columns.iter().position(|c| c.name == name)
     }
 
-    /// Whether the schema has a column of `kind`.
-    pub fn has(&self, kind: ColumnKind) -> bool {
-        self.columns.iter().any(|c| c.kind == kind)
-    }
-
     /// Bytes one row takes in `.npy` (the size estimate's unit; Parquet is smaller).
     pub fn bytes_per_row(&self) -> u64 {
         self.columns
