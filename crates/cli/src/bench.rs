@@ -34,6 +34,18 @@ pub fn bench_cmd(a: &BenchArgs, threads: &[usize]) -> Result<()> {
     if threads.contains(&0) {
         bail!("--threads must be at least 1");
     }
+    // Like ingest and sample: an earlier report is kept unless --overwrite.
+    let earlier = ["results.csv", "throughput.png"].map(|f| a.out.join(f));
+    if !a.overwrite {
+        if let Some(found) = earlier.iter().find(|p| p.exists()) {
+            return Err(negsamp_engine::EngineError::Config(format!(
+                "{} already holds a report ({}); pass --overwrite to replace it or choose another --out",
+                a.out.display(),
+                found.display()
+            ))
+            .into());
+        }
+    }
     let temp;
     let store_dir = match &a.store {
         Some(dir) => dir.clone(),

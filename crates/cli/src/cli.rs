@@ -13,9 +13,8 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "negsamp", version, about, long_about)]
 pub struct Args {
-    /// Worker threads (default: all cores). `bench` takes a list, e.g. `1,2`, and
-    /// measures each.
-    #[arg(long, global = true, value_delimiter = ',', num_args = 1)]
+    /// Worker threads (default: all cores; a list like `1,2` for `bench`).
+    #[arg(short = 'j', long, global = true, value_delimiter = ',', num_args = 1)]
     pub threads: Vec<usize>,
     #[command(subcommand)]
     pub command: Command,
@@ -48,7 +47,7 @@ pub struct IngestArgs {
     /// bytes), or `-` for standard input.
     pub csv: PathBuf,
     /// The store directory to create.
-    #[arg(long)]
+    #[arg(short, long)]
     pub out: PathBuf,
     /// Column holding user ids (default `user`; `0` with --no-header).
     #[arg(long)]
@@ -73,7 +72,7 @@ pub struct IngestArgs {
     #[arg(long, default_value = "auto", value_parser = parse_time_format)]
     pub time_format: negsamp_store::time::TimeFormat,
     /// Store no timestamps even if the CSV has them.
-    #[arg(long)]
+    #[arg(long, alias = "no-timestamps")]
     pub no_time: bool,
     /// The full item catalog, one id per line; line i becomes item i. Items nobody
     /// touched can then be sampled, and separate ingests share one item indexing.
@@ -127,11 +126,11 @@ pub struct RequestArgs {
     /// Seed of every user's random stream.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Negatives per positive.
-    #[arg(long, conflicts_with = "per_user")]
+    /// Negatives per positive (a whole number).
+    #[arg(long, conflicts_with = "per_user", value_parser = parse_count)]
     pub ratio: Option<u32>,
     /// Negatives per user, spread over the user's positives.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count)]
     pub per_user: Option<u32>,
     /// Allow a user's negatives to repeat (independent draws); the default draws
     /// distinct negatives, like numpy's choice(replace=False).
@@ -144,7 +143,7 @@ pub struct SampleArgs {
     /// The store directory.
     pub store: PathBuf,
     /// The dataset directory to create.
-    #[arg(long)]
+    #[arg(short, long)]
     pub out: PathBuf,
     #[command(flatten)]
     pub request: RequestArgs,
@@ -274,6 +273,16 @@ impl From<FormatArg> for Format {
     }
 }
 
+/// `--ratio` / `--per-user`: a whole number, with a message that says so.
+fn parse_count(text: &str) -> Result<u32, String> {
+    text.parse().map_err(|_| match text.parse::<f64>() {
+        Ok(v) if v.fract() != 0.0 && v > 0.0 => format!(
+            "{text} is not a whole number: negatives are counted per positive (or per user); for fewer negatives than positives use --per-user"
+        ),
+        _ => format!("{text} is not a whole number from 0 to {}", u32::MAX),
+    })
+}
+
 fn parse_time_format(name: &str) -> Result<negsamp_store::time::TimeFormat, String> {
     name.parse()
 }
@@ -301,8 +310,11 @@ pub struct BenchArgs {
     #[arg(long, default_value = "all")]
     pub kernels: String,
     /// Directory for results.csv and throughput.png.
-    #[arg(long, default_value = "report")]
+    #[arg(short, long, default_value = "report")]
     pub out: PathBuf,
+    /// Replace the report files of an earlier run in --out.
+    #[arg(long)]
+    pub overwrite: bool,
     #[command(flatten)]
     pub request: RequestArgs,
     /// Users timed per degree bucket (evenly spaced in user order).
@@ -330,7 +342,7 @@ pub enum StrategyArg {
 #[derive(Debug, ClapArgs)]
 pub struct GenerateArgs {
     /// The CSV file to write.
-    #[arg(long)]
+    #[arg(short, long)]
     pub out: PathBuf,
     /// Approximate number of rows; sets --users to rows / mean degree.
     #[arg(long, conflicts_with = "users")]
@@ -354,7 +366,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub string_ids: bool,
     /// Leave out the timestamp column.
-    #[arg(long)]
+    #[arg(long, alias = "no-time")]
     pub no_timestamps: bool,
     /// Add feature columns: `price` and `category` (the item's), `rating` and `device`
     /// (per row), for `ingest --keep` and `sample --carry`.

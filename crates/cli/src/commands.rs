@@ -147,11 +147,11 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
         say!("  kept columns: {}", kept.join(", "));
     }
     say!(
-        "  {:.1} MB in {:.2} s: {:.1} MB/s, {:.2}M rows/s",
-        summary.bytes as f64 / 1e6,
+        "  {}B in {:.2} s: {}B/s, {} rows/s",
+        human(summary.bytes as f64),
         secs,
-        summary.bytes as f64 / 1e6 / secs,
-        summary.rows as f64 / 1e6 / secs
+        human(summary.bytes as f64 / secs),
+        human(summary.rows as f64 / secs)
     );
     Ok(())
 }
@@ -357,17 +357,20 @@ fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSumma
         t.positives,
         t.negatives
     );
+    if config.exclude.is_some() {
+        say!(
+            "  --exclude pairs applied: {} (skipped: {})",
+            summary.manifest.totals.exclusions_applied,
+            summary.manifest.totals.exclusions_skipped
+        );
+    }
     say!(
         "  users short of candidates: {} (negatives missing in total: {})",
         t.users_short,
         t.shortfall
     );
-    if summary.manifest.totals.exclusions_skipped > 0 {
-        let skipped = summary.manifest.totals.exclusions_skipped;
-        say!("  --exclude pairs with unknown ids skipped: {skipped}");
-    }
     say!(
-        "  {} parts{} in {:.2} s: {:.2}M rows/s, {:.2}M negatives/s",
+        "  {} parts{} in {:.2} s: {} rows/s, {} negatives/s",
         summary.manifest.parts.len(),
         if summary.resumed_parts > 0 {
             format!(" ({} resumed)", summary.resumed_parts)
@@ -375,10 +378,20 @@ fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSumma
             String::new()
         },
         secs,
-        t.rows as f64 / 1e6 / secs,
-        t.negatives as f64 / 1e6 / secs
+        human(t.rows as f64 / secs),
+        human(t.negatives as f64 / secs)
     );
     Ok(())
+}
+
+/// A rate or count for people: `534k`, `12.3M`, `1.2G`.
+fn human(value: f64) -> String {
+    match value {
+        v if v >= 1e9 => format!("{:.1}G", v / 1e9),
+        v if v >= 1e6 => format!("{:.1}M", v / 1e6),
+        v if v >= 1e3 => format!("{:.0}k", v / 1e3),
+        v => format!("{v:.0}"),
+    }
 }
 
 fn describe_config(c: &SampleConfig) -> String {

@@ -748,3 +748,93 @@ fn ingest_under_a_small_address_space_limit_is_an_error() {
         text(&out)
     );
 }
+
+/// Flags read the same across subcommands and say what they want: short `-o`/`-j`,
+/// `--no-time`/`--no-timestamps` on both ingest and generate, a fractional `--ratio`
+/// explained, rates for people, the exclusions applied, bench's report kept unless
+/// --overwrite.
+#[test]
+fn flags_are_consistent_and_say_what_they_want() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = path(dir.path(), "g.csv");
+    let out = negsamp(&[
+        "-j",
+        "1",
+        "generate",
+        "-o",
+        &csv,
+        "--users",
+        "300",
+        "--no-time",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let store = path(dir.path(), "g.store");
+    let out = negsamp(&["ingest", &csv, "-o", &store, "--no-timestamps"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("timestamps no"), "{}", text(&out));
+    let out = negsamp(&[
+        "sample",
+        &store,
+        "-o",
+        &path(dir.path(), "x"),
+        "--ratio",
+        "0.5",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("0.5 is not a whole number"),
+        "{}",
+        text(&out)
+    );
+    let exclude = path(dir.path(), "ex.csv");
+    let items = std::fs::read_to_string(PathBuf::from(&store).join("items.txt")).unwrap();
+    let items: Vec<&str> = items.lines().take(2).collect();
+    let (a, b) = (items[0], items[1]);
+    std::fs::write(
+        &exclude,
+        format!("user,item\n0,{a}\n0,{b}\n0,{b}\nnobody,{a}\n"),
+    )
+    .unwrap();
+    let ds = path(dir.path(), "ds");
+    let out = negsamp(&[
+        "sample",
+        &store,
+        "-o",
+        &ds,
+        "--exclude",
+        &exclude,
+        "--skip-unknown",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("--exclude pairs applied: 2 (skipped: 1)"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains(".0000"), "{}", text(&out));
+    let report = path(dir.path(), "report");
+    let bench = |extra: &[&str]| {
+        let args = [
+            &[
+                "bench",
+                &store,
+                "-o",
+                &report,
+                "--kernels",
+                "auto",
+                "--users-per-bucket",
+                "5",
+                "--repeats",
+                "1",
+            ][..],
+            extra,
+        ]
+        .concat();
+        negsamp(&args)
+    };
+    assert!(bench(&[]).status.success());
+    let again = bench(&[]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&again).contains("--overwrite"), "{}", text(&again));
+    assert!(bench(&["--overwrite"]).status.success());
+}

@@ -28,6 +28,15 @@ impl Exclusions {
         }
     }
 
+    /// Distinct (user, item) pairs excluded beyond positives.
+    pub fn len(&self) -> u64 {
+        self.items.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
     /// Reads a CSV with `user` and `item` columns of original ids.
     fn load(path: &Path, store: &Store, skip_unknown: bool) -> Result<Self, EngineError> {
         let pairs =

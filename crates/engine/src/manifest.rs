@@ -128,6 +128,9 @@ pub struct Totals {
     /// `--exclude` pairs skipped by `--skip-unknown`.
     #[serde(default)]
     pub exclusions_skipped: u64,
+    /// Distinct `--exclude` (user, item) pairs applied.
+    #[serde(default)]
+    pub exclusions_applied: u64,
 }
 
 impl Manifest {

@@ -112,6 +112,7 @@ fn sample_unlocked(
 
     let mut manifest = build_manifest(store, config, &schema, records, start.elapsed());
     manifest.totals.exclusions_skipped = context.exclusions.skipped;
+    manifest.totals.exclusions_applied = context.exclusions.len();
     let path = staging.join(manifest.metadata(MANIFEST_FILE));
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
     staging::write_file(&path, &json, config.fsync)?;
