@@ -56,6 +56,10 @@ pub struct DegreeBucket {
     pub users: u64,
     /// Negatives the whole bucket requests (to weight a store-wide figure).
     pub requested: u64,
+    /// Negatives an exact kernel cannot give the whole bucket (users with fewer
+    /// candidates than asked): what `sample` reports as shortfall, whichever users are
+    /// timed and however often.
+    pub shortfall: u64,
     /// The users measured.
     pub chosen: Vec<u32>,
 }
@@ -85,6 +89,10 @@ pub fn degree_buckets(store: &Store, options: &BenchOptions) -> Vec<DegreeBucket
                 .iter()
                 .map(|&u| options.amount.request(degree_of(indptr, u)))
                 .sum();
+            let shortfall = users
+                .iter()
+                .map(|&u| exact_shortfall(degree_of(indptr, u), store.n_items(), options))
+                .sum();
             let take = options.users_per_bucket.clamp(1, users.len());
             let chosen = (0..take).map(|i| users[i * users.len() / take]).collect();
             DegreeBucket {
@@ -92,10 +100,24 @@ pub fn degree_buckets(store: &Store, options: &BenchOptions) -> Vec<DegreeBucket
                 high: (1u64 << (b + 1)) - 1,
                 users: users.len() as u64,
                 requested,
+                shortfall,
                 chosen,
             }
         })
         .collect()
+}
+
+/// What an exact kernel falls short by for a user of `degree` positives: without
+/// replacement, what the request exceeds the candidates by; with it, everything when
+/// there is no candidate.
+fn exact_shortfall(degree: usize, n_items: u32, options: &BenchOptions) -> u64 {
+    let request = options.amount.request(degree);
+    let candidates = u64::from(n_items).saturating_sub(degree as u64);
+    match options.replacement {
+        _ if candidates == 0 => request,
+        Replacement::With => 0,
+        Replacement::Without => request.saturating_sub(candidates),
+    }
 }
 
 fn degree_of(indptr: &[u64], u: u32) -> usize {

@@ -4,7 +4,8 @@ mod common;
 
 use common::*;
 use negsamp_engine::Amount;
-use negsamp_kernel::uniform::Kernel;
+use negsamp_engine::SampleConfig;
+use negsamp_kernel::uniform::{Kernel, Replacement};
 
 /// `negsamp bench`'s buckets: every user with positives in exactly one power-of-two
 /// bucket holding its degree, the measured users evenly spaced members of it, and the
@@ -76,4 +77,50 @@ fn an_absurd_request_is_refused_before_timing() {
         "{err}"
     );
     negsamp_engine::bench::check_request_fits(&store, &Default::default()).unwrap();
+}
+
+/// `bench`'s shortfall is the whole store's, as `sample` reports it — not the timed
+/// users' (one saturated user timed thousands of times read as 15-25% missing).
+#[test]
+fn bench_shortfall_equals_samples_on_a_store_with_saturated_users() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 users: a few hold every item but one or two, the rest few items.
+    let lists: Vec<Vec<u32>> = (0..40u32)
+        .map(|u| match u % 10 {
+            0 => (0..30).collect(),
+            1 => (1..30).collect(),
+            _ => vec![u % 30, (u * 7) % 30 + 1]
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        })
+        .collect();
+    let store = store_from_lists(&lists, 31);
+    for (k, replacement) in [Replacement::Without, Replacement::With]
+        .into_iter()
+        .enumerate()
+    {
+        for amount in [Amount::Ratio(3), Amount::PerUser(20)] {
+            let config = SampleConfig {
+                amount,
+                replacement,
+                ..Default::default()
+            };
+            let out = dir.path().join(format!("s{k}-{amount:?}"));
+            let manifest = run(&store, &out, &config);
+            let options = negsamp_engine::bench::BenchOptions {
+                amount,
+                replacement,
+                users_per_bucket: 1,
+                ..Default::default()
+            };
+            let buckets = negsamp_engine::bench::degree_buckets(&store, &options);
+            let bench_shortfall: u64 = buckets.iter().map(|b| b.shortfall).sum();
+            assert_eq!(
+                bench_shortfall, manifest.totals.tally.shortfall,
+                "{replacement:?} {amount:?}"
+            );
+        }
+    }
 }
