@@ -43,8 +43,8 @@ pub enum Command {
 
 #[derive(Debug, ClapArgs)]
 pub struct IngestArgs {
-    /// The interactions: a CSV/TSV file, plain, gzip or zstd (recognised by its first
-    /// bytes), or `-` for standard input.
+    /// The interactions: a CSV/TSV file (plain, gzip or zstd, recognised by its first
+    /// bytes), `-` for standard input, a Parquet file, or a directory of Parquet files.
     pub csv: PathBuf,
     /// The store directory to create.
     #[arg(short, long)]

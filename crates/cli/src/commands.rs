@@ -110,7 +110,7 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
         ..Default::default()
     };
     // Standard input has no size to show progress against: a spinner counts bytes.
-    let size = if negsamp_store::source::is_stdin(&a.csv) {
+    let size = if negsamp_store::source::is_stdin(&a.csv) || a.csv.is_dir() {
         0
     } else {
         std::fs::metadata(&a.csv)

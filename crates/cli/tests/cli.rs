@@ -610,7 +610,7 @@ fn one_ingest_per_store() {
 }
 
 /// `-` reads standard input (here gzip-compressed, recognised by its bytes), giving
-/// the store the file gives; a Parquet file gets a named error, exit 1.
+/// the store the file gives; a damaged Parquet file gets a named error, exit 1.
 #[test]
 fn ingest_reads_standard_input_and_names_binary_files() {
     use std::io::Write;
@@ -651,7 +651,7 @@ fn ingest_reads_standard_input_and_names_binary_files() {
     let out = negsamp(&["ingest", &parquet, "--out", &path(dir.path(), "p.store")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("this is a Parquet file"),
+        text(&out).contains("not a readable Parquet file"),
         "{}",
         text(&out)
     );

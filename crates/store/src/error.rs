@@ -130,9 +130,12 @@ pub enum IngestError {
         needed: u64,
         budget: u64,
     },
+    /// A Parquet input that cannot be read as interactions; the message says where.
+    #[error("{path}: {problem}")]
+    BadParquet { path: PathBuf, problem: String },
     /// A format ingest does not read, recognised by its first bytes.
     #[error(
-        "{path}: this is {what}, not delimited text (ingest reads CSV/TSV, plain, gzip or zstd)"
+        "{path}: this is {what}, not delimited text (ingest reads CSV or TSV, plain, gzip or zstd, and Parquet)"
     )]
     UnsupportedInput { path: PathBuf, what: &'static str },
     #[error("{path}: line {line} runs past {limit} bytes without a line end; is this a CSV?")]

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 const MAX_LINE: usize = 1 << 30;
 
 /// Marks a row slot that holds no interaction (a skipped bad row).
-const TOMBSTONE: u32 = u32::MAX;
+pub(crate) const TOMBSTONE: u32 = u32::MAX;
 /// The largest number of distinct users or items (indices are u32; `u32::MAX` itself
 /// is reserved as the tombstone).
 pub const MAX_IDS: u64 = u32::MAX as u64;
@@ -202,12 +202,23 @@ pub fn ingest(
         }
         .into());
     }
-    let mut parsed = Parser::new(csv, options)?.run(progress)?;
+    let mut parsed = if crate::parquet_input::is_parquet(csv) {
+        crate::parquet_input::read(csv, options, progress)?
+    } else {
+        Parser::new(csv, options)?.run(progress)?
+    };
     let types = parsed
         .kept
         .iter()
         .zip(&options.keep)
-        .map(|(k, spec)| k.resolve_type(spec, csv))
+        .zip(&parsed.kept_source_types)
+        .map(|((k, spec), &source)| {
+            let spec = KeepSpec {
+                declared: spec.declared.or(source),
+                ..spec.clone()
+            };
+            k.resolve_type(&spec, csv)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let kept_parse = std::mem::take(&mut parsed.kept);
     let csr = Csr::build(&mut parsed);
@@ -257,20 +268,48 @@ pub fn ingest(
 }
 
 /// The parse result: global id maps and one slot per data row.
-struct Parsed {
-    users: Interner,
-    items: Interner,
+/// The parse result every reader produces (CSV here, Parquet in `parquet_input`): global
+/// id maps and one slot per data row; the CSR build, kept columns and the write are
+/// shared from there.
+pub(crate) struct Parsed {
+    pub(crate) users: Interner,
+    pub(crate) items: Interner,
     /// Per data row: global user index, or TOMBSTONE for a skipped row.
-    user_of_row: Vec<u32>,
-    item_of_row: Vec<u32>,
-    time_of_row: Option<Vec<i64>>,
+    pub(crate) user_of_row: Vec<u32>,
+    pub(crate) item_of_row: Vec<u32>,
+    pub(crate) time_of_row: Option<Vec<i64>>,
     /// Per kept column: its value dictionary and a code per data row.
-    kept: Vec<KeptParse>,
+    pub(crate) kept: Vec<KeptParse>,
+    /// A kept column's type as the source declares it (Parquet), if it does.
+    pub(crate) kept_source_types: Vec<Option<ValueType>>,
     /// The header's column names (positions without a header).
-    header: Vec<String>,
-    records: u64,
-    bad_rows: u64,
-    bytes: u64,
+    pub(crate) header: Vec<String>,
+    pub(crate) records: u64,
+    pub(crate) bad_rows: u64,
+    pub(crate) bytes: u64,
+}
+
+impl Parsed {
+    /// Nothing parsed yet; the item catalog from `--items` if given.
+    pub(crate) fn new(options: &IngestOptions) -> Result<Self, IngestError> {
+        let mut items = Interner::default();
+        if let Some(catalog) = &options.items_file {
+            read_catalog(catalog, &mut items)?;
+        }
+        Ok(Parsed {
+            users: Interner::default(),
+            items,
+            user_of_row: Vec::new(),
+            item_of_row: Vec::new(),
+            time_of_row: None,
+            kept: options.keep.iter().map(|_| KeptParse::default()).collect(),
+            kept_source_types: vec![None; options.keep.len()],
+            header: Vec::new(),
+            records: 0,
+            bad_rows: 0,
+            bytes: 0,
+        })
+    }
 }
 
 /// Column positions found in the header.
@@ -289,10 +328,10 @@ struct Layout {
 /// A kept column during the parse: distinct values in order of first appearance (the
 /// line of each, for errors) and each data row's code.
 #[derive(Debug, Default)]
-struct KeptParse {
-    dict: Interner,
-    first_line: Vec<u64>,
-    code_of_row: Vec<u32>,
+pub(crate) struct KeptParse {
+    pub(crate) dict: Interner,
+    pub(crate) first_line: Vec<u64>,
+    pub(crate) code_of_row: Vec<u32>,
 }
 
 /// A kept column ready for the store: values in CSR order.
@@ -652,27 +691,12 @@ struct Parser<'a> {
 impl<'a> Parser<'a> {
     fn new(path: &'a Path, options: &'a IngestOptions) -> Result<Self, IngestError> {
         let input = crate::source::open(path)?;
-        let mut items = Interner::default();
-        if let Some(catalog) = &options.items_file {
-            read_catalog(catalog, &mut items)?;
-        }
         Ok(Self {
             path,
             options,
             input,
             fixed_catalog: options.items_file.is_some(),
-            out: Parsed {
-                users: Interner::default(),
-                items,
-                user_of_row: Vec::new(),
-                item_of_row: Vec::new(),
-                time_of_row: None,
-                kept: options.keep.iter().map(|_| KeptParse::default()).collect(),
-                header: Vec::new(),
-                records: 0,
-                bad_rows: 0,
-                bytes: 0,
-            },
+            out: Parsed::new(options)?,
         })
     }
 
@@ -726,7 +750,7 @@ impl<'a> Parser<'a> {
                 if memchr(0, &text[..text.len().min(1 << 16)]).is_some() {
                     return Err(IngestError::UnsupportedInput {
                         path: self.path.into(),
-                        what: "binary data (it holds NUL bytes), not delimited text",
+                        what: "binary data (it holds NUL bytes)",
                     });
                 }
             }

@@ -21,6 +21,7 @@ pub mod ids;
 pub mod ingest;
 pub mod kept;
 pub mod mapping;
+mod parquet_input;
 pub mod publish;
 pub mod resources;
 pub mod source;

@@ -629,12 +629,21 @@ fn every_text_form_gives_the_same_store() {
 #[test]
 fn binary_inputs_are_named_not_parsed() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[u8], &str); 4] = [
-        (b"PAR1\x15\x04\x15\x00\xff\xfe", "a Parquet file"),
+    let cases: [(&[u8], &str); 3] = [
         (b"PK\x03\x04\x14\x00\x00\x00", "zip archive"),
         (b"\x93NUMPY\x01\x00", ".npy"),
         (b"user,item\nu\x00\x01,i\n", "binary data"),
     ];
+    // A damaged Parquet file goes to the Parquet reader, whose error says so.
+    let path = dir.path().join("broken.parquet");
+    std::fs::write(&path, b"PAR1\x15\x04\x15\x00\xff\xfe").unwrap();
+    let err = run(&path, &IngestOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not a readable Parquet file") && err.is_ascii(),
+        "{err}"
+    );
     for (bytes, what) in cases {
         let path = dir.path().join("input");
         std::fs::write(&path, bytes).unwrap();
@@ -706,4 +715,166 @@ fn a_likely_time_column_and_constant_timestamps_get_a_note() {
     std::fs::write(&csv, "user,item,timestamp\na,x,1\nb,y,2\n").unwrap();
     let (_, summary, _d) = run(&csv, &IngestOptions::default()).unwrap();
     assert!(summary.notes.is_empty(), "{:?}", summary.notes);
+}
+
+mod parquet_inputs {
+    use super::*;
+    use arrow_array::{
+        ArrayRef, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
+        TimestampMillisecondArray, UInt32Array,
+    };
+    use std::sync::Arc;
+
+    fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    /// `fixtures/duplicates.csv`'s rows: (user, item, timestamp).
+    const ROWS: [(&str, &str, i64); 7] = [
+        ("a", "x", 50),
+        ("a", "y", 10),
+        ("a", "x", 20),
+        ("b", "x", 5),
+        ("a", "x", 20),
+        ("b", "x", 5),
+        ("b", "z", 7),
+    ];
+
+    fn strings(values: impl Iterator<Item = &'static str>) -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(values))
+    }
+
+    #[test]
+    fn parquet_gives_the_csvs_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let (reference, _, _d) = run_fixture("duplicates.csv", &IngestOptions::default()).unwrap();
+        // dictionary users, plain items, int64 times
+        let users: DictionaryArray<arrow_array::types::Int32Type> =
+            ROWS.iter().map(|r| r.0).collect();
+        let file = dir.path().join("events.parquet");
+        write_parquet(
+            &file,
+            vec![
+                ("user", Arc::new(users) as ArrayRef),
+                ("item", strings(ROWS.iter().map(|r| r.1))),
+                (
+                    "timestamp",
+                    Arc::new(Int64Array::from_iter_values(ROWS.iter().map(|r| r.2))),
+                ),
+            ],
+        );
+        let (store, summary, _d) = run(&file, &IngestOptions::default()).unwrap();
+        assert_eq!(store.fingerprint(), reference.fingerprint());
+        assert_eq!(summary.duplicates, 3);
+        // A Spark-style directory: two files under key=value folders, a _SUCCESS marker.
+        let table = dir.path().join("warehouse");
+        for (k, range) in [(0, 0..4), (1, 4..7)] {
+            let part = table.join(format!("day={k}"));
+            std::fs::create_dir_all(&part).unwrap();
+            let rows = &ROWS[range];
+            write_parquet(
+                &part.join(format!("part-{k}.parquet")),
+                vec![
+                    ("user", strings(rows.iter().map(|r| r.0))),
+                    ("item", strings(rows.iter().map(|r| r.1))),
+                    // milliseconds: stored as seconds
+                    (
+                        "timestamp",
+                        Arc::new(TimestampMillisecondArray::from_iter_values(
+                            rows.iter().map(|r| r.2 * 1000 + 999),
+                        )) as ArrayRef,
+                    ),
+                ],
+            );
+        }
+        std::fs::write(table.join("_SUCCESS"), b"").unwrap();
+        let (store, _, _d) = run(&table, &IngestOptions::default()).unwrap();
+        assert_eq!(store.fingerprint(), reference.fingerprint());
+    }
+
+    #[test]
+    fn integer_ids_float_times_kept_types_and_nulls() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ints.parquet");
+        write_parquet(
+            &file,
+            vec![
+                (
+                    "user",
+                    Arc::new(UInt32Array::from(vec![Some(7), Some(7), Some(9), Some(9)]))
+                        as ArrayRef,
+                ),
+                (
+                    "item",
+                    Arc::new(Int64Array::from(vec![Some(1), Some(2), None, Some(1)])) as ArrayRef,
+                ),
+                (
+                    "timestamp",
+                    Arc::new(Float64Array::from(vec![10.0, 11.0, 12.0, 13.0])) as ArrayRef,
+                ),
+                (
+                    "price",
+                    Arc::new(Float64Array::from(vec![
+                        Some(3.0),
+                        None,
+                        Some(1.0),
+                        Some(2.5),
+                    ])) as ArrayRef,
+                ),
+            ],
+        );
+        let keep = vec!["price".parse().unwrap()];
+        let err = run(
+            &file,
+            &IngestOptions {
+                keep: keep.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("row group 0, row 2: column \"item\" is null"),
+            "{err}"
+        );
+        let options = IngestOptions {
+            keep,
+            skip_bad_rows: true,
+            ..Default::default()
+        };
+        let (store, summary, _d) = run(&file, &options).unwrap();
+        assert_eq!(summary.bad_rows, 1);
+        assert_eq!(store.user_ids().unwrap(), ["7", "9"]);
+        assert_eq!(store.item_ids().unwrap(), ["1", "2"]);
+        assert_eq!(store.user(0).unwrap().timestamps.unwrap(), [10, 11]);
+        // a float column stays f64 even when every value is whole (3.0)
+        assert_eq!(summary.kept[0].1, ValueType::F64);
+        let Values::F64(price) = store.kept_values(0) else {
+            panic!("f64")
+        };
+        assert_eq!(price[0], 3.0);
+        assert!(price[1].is_nan());
+    }
+}
+
+/// The footer that panicked the parquet crate's decoder (found by fuzzing verify's
+/// reader) is an ingest error too.
+#[test]
+fn parquet_metadata_that_panics_the_decoder_is_an_ingest_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.parquet");
+    // the fuzzer's file ends like Parquet; given Parquet's leading magic too
+    let mut bytes = b"PAR1".to_vec();
+    bytes.extend_from_slice(include_bytes!(
+        "../../../../fixtures/fuzz/parquet_part-thrift-unwrap.bin"
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    let err = run(&path, &IngestOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a readable Parquet file"), "{err}");
 }

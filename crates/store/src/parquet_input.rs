@@ -1,0 +1,341 @@
+//! Parquet → the parse result a CSV of the same rows gives: a file, or a directory of
+//! Parquet files (Spark/Hive layout: read recursively in path order, names starting
+//! with `_` or `.` skipped). Ids of any integer or string type (plain, large or
+//! dictionary-encoded) are their decimal or string form, numbered in order of first
+//! appearance; a time column may be an integer, a whole float, an Arrow timestamp
+//! (any unit, stored as Unix seconds) or a date; a null user or item is a bad row.
+//! Only the chosen columns are decoded.
+
+use crate::ingest::{IngestOptions, Parsed, TimeColumn, TOMBSTONE};
+use crate::kept::{ValueType, MISSING_CODE};
+use crate::IngestError;
+use arrow_array::{Array, ArrayRef, Int64Array};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::{DataType, TimeUnit};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Whether `path` is Parquet input: a directory, or a file starting with `PAR1`.
+pub(crate) fn is_parquet(path: &Path) -> bool {
+    if path.is_dir() {
+        return true;
+    }
+    let mut magic = [0u8; 4];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| &magic == b"PAR1")
+}
+
+/// The Parquet files of `path`, in path order.
+fn files(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let io = |p: &Path, e| IngestError::Io {
+        path: p.into(),
+        error: e,
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))? {
+            let entry = entry.map_err(|e| io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('_') || name.starts_with('.') {
+                continue;
+            }
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if is_parquet(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads every row of `path` into a parse result. `progress` gets the bytes of the
+/// files finished so far.
+pub(crate) fn read(
+    path: &Path,
+    options: &IngestOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Parsed, IngestError> {
+    let mut parsed = Parsed::new(options)?;
+    let files = files(path)?;
+    if files.is_empty() {
+        return Err(IngestError::EmptyInput {
+            path: path.into(),
+            detail: " (no Parquet file in the directory)",
+        });
+    }
+    let fixed_catalog = options.items_file.is_some();
+    for file in &files {
+        // The parquet crate panics on some malformed metadata (see the engine's
+        // fuzz regressions): a damaged file is an error naming it, never a crash.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_file(file, options, fixed_catalog, &mut parsed)
+        }))
+        .unwrap_or_else(|_| {
+            Err(IngestError::BadParquet {
+                path: file.into(),
+                problem: "not a readable Parquet file (the Parquet reader failed on its metadata)"
+                    .into(),
+            })
+        })?;
+        parsed.bytes += std::fs::metadata(file).map_or(0, |m| m.len());
+        progress(parsed.bytes);
+    }
+    parsed.records = parsed.user_of_row.len() as u64;
+    if parsed.records == 0 || parsed.bad_rows == parsed.records {
+        return Err(IngestError::EmptyInput {
+            path: path.into(),
+            detail: " (no row with a user and an item)",
+        });
+    }
+    Ok(parsed)
+}
+
+fn read_file(
+    file: &Path,
+    options: &IngestOptions,
+    fixed_catalog: bool,
+    parsed: &mut Parsed,
+) -> Result<(), IngestError> {
+    let bad = |problem: String| IngestError::BadParquet {
+        path: file.into(),
+        problem,
+    };
+    let opened = File::open(file).map_err(|e| IngestError::Io {
+        path: file.into(),
+        error: e,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(opened)
+        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let schema = builder.schema().clone();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let find = |name: &str, flag: &'static str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| IngestError::MissingColumn {
+                path: file.into(),
+                column: name.into(),
+                available: names.join(", "),
+                flag,
+            })
+    };
+    let user = find(&options.user_col, "user-col")?;
+    let item = find(&options.item_col, "item-col")?;
+    let time = match &options.time_col {
+        TimeColumn::IfPresent(n) => names.iter().position(|x| x == n),
+        TimeColumn::Required(n) => Some(find(n, "time-col")?),
+        TimeColumn::Ignore => None,
+    };
+    let kept: Vec<usize> = options
+        .keep
+        .iter()
+        .map(|k| find(&k.name, "keep"))
+        .collect::<Result<_, _>>()?;
+    if parsed.header.is_empty() {
+        parsed.header = names.clone();
+        parsed.time_of_row = time.map(|_| Vec::new());
+    } else if parsed.time_of_row.is_some() != time.is_some() {
+        return Err(bad("its time column differs from the first file's".into()));
+    }
+    for (c, &at) in kept.iter().enumerate() {
+        parsed.kept_source_types[c] = source_type(schema.field(at).data_type());
+    }
+    let mut wanted: Vec<usize> = [user, item]
+        .into_iter()
+        .chain(time)
+        .chain(kept.iter().copied())
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let position = |col: usize| wanted.binary_search(&col).expect("projected");
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
+    let group_rows: Vec<i64> = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(1 << 16)
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    let options_fmt = FormatOptions::default();
+    let mut text = String::new();
+    let mut file_row = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(format!("unreadable data: {e}")))?;
+        let column = |col: usize| batch.column(position(col)).clone();
+        let (user_array, item_array) = (column(user), column(item));
+        let users = ArrayFormatter::try_new(user_array.as_ref(), &options_fmt)
+            .map_err(|e| bad(e.to_string()))?;
+        let items = ArrayFormatter::try_new(item_array.as_ref(), &options_fmt)
+            .map_err(|e| bad(e.to_string()))?;
+        let times = time
+            .map(|t| timestamps(&column(t)).map_err(|m| bad(format!("column {:?}: {m}", names[t]))))
+            .transpose()?;
+        let kept_arrays: Vec<ArrayRef> = kept.iter().map(|&k| column(k)).collect();
+        let kept_fmt = kept_arrays
+            .iter()
+            .map(|a| ArrayFormatter::try_new(a.as_ref(), &options_fmt))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        for r in 0..batch.num_rows() {
+            let row = parsed.user_of_row.len() as u64;
+            let null_column = if user_array.is_null(r) {
+                Some(&options.user_col)
+            } else if item_array.is_null(r) {
+                Some(&options.item_col)
+            } else {
+                None
+            };
+            let time_value = times
+                .as_ref()
+                .map(|t| if t.is_null(r) { None } else { Some(t.value(r)) });
+            let bad_time = matches!(time_value, Some(None));
+            if null_column.is_some() || bad_time {
+                if !options.skip_bad_rows {
+                    let (group, in_group) = locate(&group_rows, file_row + r as u64);
+                    let column = null_column
+                        .cloned()
+                        .unwrap_or_else(|| names[time.expect("bad time")].clone());
+                    return Err(bad(format!(
+                        "row group {group}, row {in_group}: column {column:?} is null or not a whole timestamp; fix it or pass --skip-bad-rows"
+                    )));
+                }
+                parsed.bad_rows += 1;
+                parsed.user_of_row.push(TOMBSTONE);
+                parsed.item_of_row.push(TOMBSTONE);
+                if let Some(t) = &mut parsed.time_of_row {
+                    t.push(0);
+                }
+                for k in &mut parsed.kept {
+                    k.code_of_row.push(MISSING_CODE);
+                }
+                continue;
+            }
+            // The user is numbered even when its item is unknown, as in a CSV.
+            text.clear();
+            let _ = write!(text, "{}", users.value(r));
+            let user_index = parsed.users.intern(text.as_bytes()).0;
+            text.clear();
+            let _ = write!(text, "{}", items.value(r));
+            let item_index = match (parsed.items.find(text.as_bytes()), fixed_catalog) {
+                (Some(i), _) => i,
+                (None, false) => parsed.items.intern(text.as_bytes()).0,
+                (None, true) if options.skip_bad_rows => {
+                    parsed.bad_rows += 1;
+                    TOMBSTONE
+                }
+                (None, true) => {
+                    let (group, in_group) = locate(&group_rows, file_row + r as u64);
+                    return Err(bad(format!(
+                        "row group {group}, row {in_group}: item {text:?} is not in the catalog given by --items; add it there or pass --skip-bad-rows"
+                    )));
+                }
+            };
+            let user_index = if item_index == TOMBSTONE {
+                TOMBSTONE
+            } else {
+                user_index
+            };
+            parsed.user_of_row.push(user_index);
+            parsed.item_of_row.push(item_index);
+            if let (Some(t), Some(Some(v))) = (&mut parsed.time_of_row, time_value) {
+                t.push(v);
+            }
+            for ((k, array), fmt) in parsed.kept.iter_mut().zip(&kept_arrays).zip(&kept_fmt) {
+                if array.is_null(r) {
+                    k.code_of_row.push(MISSING_CODE);
+                    continue;
+                }
+                text.clear();
+                let _ = write!(text, "{}", fmt.value(r));
+                let (code, new) = k.dict.intern(text.as_bytes());
+                if new {
+                    k.first_line.push(row);
+                }
+                k.code_of_row.push(code);
+            }
+        }
+        file_row += batch.num_rows() as u64;
+    }
+    Ok(())
+}
+
+/// A kept column's type from its Arrow type: integers, floats, or strings.
+fn source_type(t: &DataType) -> Option<ValueType> {
+    match t {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => Some(ValueType::I64),
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => Some(ValueType::F64),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(ValueType::Str),
+        DataType::Dictionary(_, v) => source_type(v),
+        _ => None,
+    }
+}
+
+/// A time column as Unix timestamps: integers as they are, whole floats, Arrow
+/// timestamps of any unit (floored to seconds) and dates; other values null.
+fn timestamps(array: &ArrayRef) -> Result<Int64Array, String> {
+    use arrow_cast::cast;
+    let seconds: ArrayRef = match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => array.clone(),
+        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
+            cast(array.as_ref(), &DataType::Timestamp(TimeUnit::Second, None))
+                .map_err(|e| e.to_string())?
+        }
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            let floats = cast(array.as_ref(), &DataType::Float64).map_err(|e| e.to_string())?;
+            let floats = floats
+                .as_any()
+                .downcast_ref::<arrow_array::Float64Array>()
+                .expect("cast to f64");
+            let whole: Int64Array = floats
+                .iter()
+                .map(|v| {
+                    v.filter(|x| x.fract() == 0.0 && x.abs() < 9.2e18)
+                        .map(|x| x as i64)
+                })
+                .collect();
+            return Ok(whole);
+        }
+        t if t.is_integer() => array.clone(),
+        other => return Err(format!("{other} is not a time type")),
+    };
+    let ints = cast(seconds.as_ref(), &DataType::Int64).map_err(|e| e.to_string())?;
+    Ok(ints
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("cast to i64")
+        .clone())
+}
+
+/// (row group, row within it) of a file's row.
+fn locate(group_rows: &[i64], row: u64) -> (usize, u64) {
+    let mut start = 0u64;
+    for (g, &n) in group_rows.iter().enumerate() {
+        if row < start + n as u64 {
+            return (g, row - start);
+        }
+        start += n as u64;
+    }
+    (group_rows.len(), row - start)
+}
