@@ -182,6 +182,23 @@ def readers(ds: Path, rows: int):
         print("  (polars not installed: skipped)")
 
 
+def parquet_ingest(csv: Path, work: Path):
+    """A Parquet file written by pyarrow (snappy, as pandas writes it; string ids, a
+    datetime64 time column) ingests to the store its CSV gives."""
+    df = pd.read_csv(csv, dtype={"user": str, "item": str}, keep_default_na=False)
+    df["timestamp"] = pd.to_datetime(df["timestamp"], unit="s")
+    pq = work / "events.parquet"
+    df.to_parquet(pq)
+    fingerprints = []
+    for source in (csv, pq):
+        store = work / f"{source.suffix[1:]}.store"
+        negsamp("ingest", source, "--out", store, "--overwrite")
+        info = subprocess.run([BIN, "info", store, "--json"], check=True, capture_output=True)
+        fingerprints.append(json.loads(info.stdout)["fingerprint"])
+    assert fingerprints[0] == fingerprints[1], f"Parquet gives store {fingerprints[1]}, CSV {fingerprints[0]}"
+    print(f"  a pandas-written Parquet file (datetime64 times) gives the CSV's store {fingerprints[0]}")
+
+
 def generated(path: Path):
     """Many users, a tiny time range (ties everywhere), missing values, duplicates."""
     rng = np.random.default_rng(5)
@@ -209,4 +226,5 @@ if __name__ == "__main__":
     (work / "gen").mkdir(parents=True, exist_ok=True)
     generated(work / "gen" / "events.csv")
     check(work / "gen" / "events.csv", work / "gen")
+    parquet_ingest(work / "gen" / "events.csv", work / "gen")
     print("check-features: ok")
