@@ -214,7 +214,7 @@ fn table(rows: &[Row], buckets: &[DegreeBucket]) -> String {
             row.kernel.name(),
             row.threads,
             ns,
-            human(1e9 / ns),
+            crate::progress::human(1e9 / ns),
             100.0 * short as f64 / requested.max(1) as f64,
             speedup,
             ns * store_samples as f64 * 1e-9,
@@ -226,15 +226,6 @@ fn table(rows: &[Row], buckets: &[DegreeBucket]) -> String {
         );
     }
     out
-}
-
-fn human(per_second: f64) -> String {
-    match per_second {
-        x if x >= 1e9 => format!("{:.2}G", x / 1e9),
-        x if x >= 1e6 => format!("{:.1}M", x / 1e6),
-        x if x >= 1e3 => format!("{:.1}k", x / 1e3),
-        x => format!("{x:.0}"),
-    }
 }
 
 fn results_csv(rows: &[Row], buckets: &[DegreeBucket]) -> String {

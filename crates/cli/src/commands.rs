@@ -148,10 +148,10 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
     }
     say!(
         "  {}B in {:.2} s: {}B/s, {} rows/s",
-        human(summary.bytes as f64),
+        progress::human(summary.bytes as f64),
         secs,
-        human(summary.bytes as f64 / secs),
-        human(summary.rows as f64 / secs)
+        progress::human(summary.bytes as f64 / secs),
+        progress::human(summary.rows as f64 / secs)
     );
     Ok(())
 }
@@ -378,20 +378,10 @@ fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSumma
             String::new()
         },
         secs,
-        human(t.rows as f64 / secs),
-        human(t.negatives as f64 / secs)
+        progress::human(t.rows as f64 / secs),
+        progress::human(t.negatives as f64 / secs)
     );
     Ok(())
-}
-
-/// A rate or count for people: `534k`, `12.3M`, `1.2G`.
-fn human(value: f64) -> String {
-    match value {
-        v if v >= 1e9 => format!("{:.1}G", v / 1e9),
-        v if v >= 1e6 => format!("{:.1}M", v / 1e6),
-        v if v >= 1e3 => format!("{:.0}k", v / 1e3),
-        v => format!("{v:.0}"),
-    }
 }
 
 fn describe_config(c: &SampleConfig) -> String {

@@ -1,4 +1,4 @@
-//! Progress bars on stderr, only when stderr is a terminal.
+//! Progress bars on stderr, only when stderr is a terminal, and numbers for people.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -37,4 +37,14 @@ pub fn byte_bar(total: u64) -> ProgressBar {
         .expect("valid template"),
     );
     bar
+}
+
+/// A rate or count for people: `534.1k`, `12.3M`, `1.25G`.
+pub fn human(value: f64) -> String {
+    match value {
+        x if x >= 1e9 => format!("{:.2}G", x / 1e9),
+        x if x >= 1e6 => format!("{:.1}M", x / 1e6),
+        x if x >= 1e3 => format!("{:.1}k", x / 1e3),
+        x => format!("{x:.0}"),
+    }
 }
