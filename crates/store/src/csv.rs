@@ -24,6 +24,12 @@ impl Span {
         self.start == self.end
     }
 
+    /// The field's bytes in `line`, quotes' escapes not undone (enough to check what
+    /// characters it holds).
+    pub(crate) fn raw(self, line: &[u8]) -> &[u8] {
+        &line[self.start as usize..self.end as usize]
+    }
+
     /// True when the field's bytes in `line` hold a carriage return (only a quoted
     /// field can: an unquoted one ends at the line's CR).
     pub(crate) fn has_carriage_return(self, line: &[u8]) -> bool {

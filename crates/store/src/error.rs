@@ -122,6 +122,12 @@ pub enum IngestError {
         "{path}: line 1: the header names column {column:?} more than once; rename one of them"
     )]
     DuplicateColumn { path: PathBuf, column: String },
+    #[error("{path}: line {line}, column {column:?}: the id is not UTF-8 text; convert the file to UTF-8 or pass --skip-bad-rows")]
+    IdNotUtf8 {
+        path: PathBuf,
+        line: u64,
+        column: String,
+    },
     /// The input's estimated rows need more memory than the process can have.
     #[error("{path}: about {rows} rows need about {needed} bytes of memory to ingest, and {budget} bytes are available (free memory, or what `ulimit -v` leaves); raise the limit, free memory, or split the input")]
     OutOfMemory {

@@ -455,6 +455,7 @@ enum RowProblem {
     /// An id holding a carriage return: `users.txt`/`items.txt` are line files read
     /// back with CRLF tolerance, so `a` and `a\r` would decode as one id.
     CarriageReturn(&'static str),
+    NotUtf8(&'static str),
     BadTimestamp(String),
 }
 
@@ -647,6 +648,12 @@ impl RangeOut {
         for (column, at) in [("user", layout.user), ("item", layout.item)] {
             if self.spans[at].has_carriage_return(line) {
                 return Err(RowProblem::CarriageReturn(column));
+            }
+            // The id files are UTF-8 text read back as strings (found by fuzzing:
+            // a store with a non-UTF-8 id failed its own verify).
+            let raw = self.spans[at].raw(line);
+            if !raw.is_ascii() && std::str::from_utf8(raw).is_err() {
+                return Err(RowProblem::NotUtf8(column));
             }
         }
         let u = match self.last_user_local {
@@ -969,6 +976,11 @@ impl<'a> Parser<'a> {
             },
             RowProblem::Quote => IngestError::UnterminatedQuote { path, line },
             RowProblem::EmptyId(which) => IngestError::EmptyId {
+                path,
+                line,
+                column: self.column_name(which),
+            },
+            RowProblem::NotUtf8(which) => IngestError::IdNotUtf8 {
                 path,
                 line,
                 column: self.column_name(which),

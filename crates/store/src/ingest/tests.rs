@@ -878,3 +878,30 @@ fn parquet_metadata_that_panics_the_decoder_is_an_ingest_error() {
         .to_string();
     assert!(err.contains("not a readable Parquet file"), "{err}");
 }
+
+/// Found by fuzzing (`fixtures/fuzz/csv_ingest-non-utf8-id.bin`, first byte the
+/// target's flags): an id that is not UTF-8 was accepted, and the store then failed its
+/// own verify (the id files are read back as text). Now a bad row, named.
+#[test]
+fn ids_that_are_not_utf8_are_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bytes.csv");
+    let input = include_bytes!("../../../../fixtures/fuzz/csv_ingest-non-utf8-id.bin");
+    std::fs::write(&csv, &input[1..]).unwrap();
+    let options = IngestOptions {
+        block_size: 1,
+        ..Default::default()
+    };
+    let err = run(&csv, &options).unwrap_err();
+    assert!(
+        matches!(&err, IngestError::IdNotUtf8 { line: 2, column, .. } if column == "item"),
+        "{err}"
+    );
+    // both rows hold such ids: skipped, nothing is left
+    let options = IngestOptions {
+        skip_bad_rows: true,
+        ..options
+    };
+    let err = run(&csv, &options).unwrap_err();
+    assert!(matches!(err, IngestError::EmptyInput { .. }), "{err}");
+}
