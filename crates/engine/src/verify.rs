@@ -111,7 +111,8 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
             let paths = PartPaths::new(dir, manifest.parameters.format, index);
             let rows = read_part(
                 &paths,
-                &manifest,
+                manifest.parameters.format,
+                &manifest.columns,
                 part,
                 checked.as_ref().map(|c| (c.1, &c.3)),
             )?;
@@ -175,25 +176,29 @@ pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartDat
         .get(index)
         .ok_or_else(|| EngineError::invalid(dir, format!("no part {index}")))?;
     let paths = PartPaths::new(dir, manifest.parameters.format, index);
-    let rows =
-        read_part(&paths, &manifest, record, Some((&schema, &ids)))?.expect("read with a schema");
+    let rows = read_part(
+        &paths,
+        manifest.parameters.format,
+        &manifest.columns,
+        record,
+        Some((&schema, &ids)),
+    )?
+    .expect("read with a schema");
     long_view(&paths.finished, &schema, &rows)
 }
 
 /// Checks a part's files against its record (names, sizes, checksums) and, given a
-/// schema, reads its rows back.
-fn read_part(
+/// schema, reads its rows back. Also how a run decides that a part left by an
+/// interrupted run can be reused.
+pub(crate) fn read_part(
     paths: &PartPaths,
-    manifest: &Manifest,
+    format: Format,
+    columns: &[ColumnSpec],
     record: &PartRecord,
     schema: Option<(&Schema, &IdColumns)>,
 ) -> Result<Option<Rows>, EngineError> {
-    let expected: Vec<String> = match manifest.parameters.format {
-        Format::Npy => manifest
-            .columns
-            .iter()
-            .map(|c| format!("{}.npy", c.name))
-            .collect(),
+    let expected: Vec<String> = match format {
+        Format::Npy => columns.iter().map(|c| format!("{}.npy", c.name)).collect(),
         Format::Parquet => vec![format!("{}.parquet", record.name)],
     };
     let names: Vec<&String> = record.files.iter().map(|f| &f.name).collect();
@@ -208,10 +213,10 @@ fn read_part(
         ));
     }
     let mut buffers = Vec::new();
-    for (f, spec) in record.files.iter().zip(&manifest.columns) {
+    for (f, spec) in record.files.iter().zip(columns) {
         let path = paths.base.join(&f.name);
         let bytes = std::fs::read(&path).map_err(|e| EngineError::io(&path, e))?;
-        let (data, problem) = match manifest.parameters.format {
+        let (data, problem) = match format {
             Format::Npy => {
                 let info = npy::parse_header(&bytes).map_err(|e| EngineError::io(&path, e))?;
                 let width = (spec.width > 1).then_some(spec.width as u64);
@@ -251,14 +256,14 @@ fn read_part(
                 format!("checksum {got} differs from the manifest's {}", f.xxh3),
             ));
         }
-        if manifest.parameters.format == Format::Npy && schema.is_some() {
+        if format == Format::Npy && schema.is_some() {
             buffers.push(buffer_from_bytes(spec.dtype, data));
         }
     }
     let Some((schema, ids)) = schema else {
         return Ok(None);
     };
-    let rows = match manifest.parameters.format {
+    let rows = match format {
         Format::Npy => Rows::from_columns(buffers, record.tally.rows as usize),
         Format::Parquet => read_parquet_part(&paths.finished, schema, ids)?,
     };

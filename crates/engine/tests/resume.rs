@@ -57,6 +57,46 @@ fn resumes_from_finished_parts() {
 }
 
 #[test]
+fn a_finished_part_damaged_since_is_sampled_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&generated_store(dir.path(), 600, 300, 4)).unwrap();
+    for format in [negsamp_engine::Format::Npy, negsamp_engine::Format::Parquet] {
+        let config = SampleConfig {
+            seed: 5,
+            shards: Some(3),
+            format,
+            ..Default::default()
+        };
+        let first = dir.path().join(format!("first-{format:?}"));
+        run(&store, &first, &config);
+        let second = dir.path().join(format!("second-{format:?}"));
+        interrupted(&first, &second);
+        // One byte of part 1's data flipped in place: same size, wrong checksum.
+        let manifest = Manifest::read(&first).unwrap();
+        let part_file = |dir: &Path, part: usize| {
+            let record = &manifest.parts[part];
+            let base = match format {
+                negsamp_engine::Format::Npy => dir.join(&record.name),
+                negsamp_engine::Format::Parquet => dir.to_path_buf(),
+            };
+            base.join(&record.files[0].name)
+        };
+        let damaged = part_file(&staging_path(&second), 1);
+        let mut bytes = std::fs::read(&damaged).unwrap();
+        let middle = bytes.len() - 9;
+        bytes[middle] ^= 0x5a;
+        std::fs::write(&damaged, bytes).unwrap();
+        let summary = sample_to_dir(&store, &second, &config, &|_| {}).unwrap();
+        assert_eq!(summary.resumed_parts, 2, "{format:?}");
+        verify_output(&second, Some(&store)).unwrap();
+        for part in 0..3 {
+            let [a, b] = [&first, &second].map(|d| std::fs::read(part_file(d, part)).unwrap());
+            assert!(a == b, "{format:?} part {part}");
+        }
+    }
+}
+
+#[test]
 fn an_existing_output_is_kept_unless_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_from_lists(&[vec![1, 2], vec![0]], 5);

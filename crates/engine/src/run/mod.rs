@@ -93,17 +93,24 @@ fn sample_unlocked(
         schema: &schema,
         ids: &ids,
     };
+    let columns = ColumnSpec::of(&schema);
     let mut records = Vec::with_capacity(parts.len());
     let mut resumed_parts = 0;
     let mut users_done = 0u64;
     for (index, users) in parts.iter().enumerate() {
         let paths = PartPaths::new(&staging, config.format, index);
-        let record = match part::finished_part(&paths) {
+        let record = match part::finished_part(&paths, config.format, &columns) {
             Some(record) => {
                 resumed_parts += 1;
                 record
             }
-            None => job.write(index, users.clone(), &paths, &|n| progress(users_done + n))?,
+            None => {
+                // A part left damaged (or unrecorded) by an earlier run is replaced.
+                if paths.finished.exists() {
+                    staging::remove_stale(&paths.finished)?;
+                }
+                job.write(index, users.clone(), &paths, &|n| progress(users_done + n))?
+            }
         };
         users_done += u64::from(users.end - users.start);
         progress(users_done);

@@ -1,8 +1,8 @@
 //! Sampling one part: waves of chunks through the pool, into a [`PartSink`].
 
-use crate::config::SampleConfig;
+use crate::config::{Format, SampleConfig};
 use crate::context::Context;
-use crate::manifest::PartRecord;
+use crate::manifest::{ColumnSpec, PartRecord};
 use crate::plan;
 use crate::rows::Rows;
 use crate::schema::Schema;
@@ -23,14 +23,16 @@ pub(crate) struct PartJob<'a> {
     pub ids: &'a IdColumns,
 }
 
-/// The record of a part finished by an earlier run, if its files are all there.
-pub(crate) fn finished_part(paths: &PartPaths) -> Option<PartRecord> {
+/// The record of a part finished by an earlier run, if its files are all there and
+/// match the record's sizes and checksums (a part damaged since is sampled again).
+pub(crate) fn finished_part(
+    paths: &PartPaths,
+    format: Format,
+    columns: &[ColumnSpec],
+) -> Option<PartRecord> {
     let record: PartRecord = serde_json::from_slice(&fs::read(&paths.record).ok()?).ok()?;
-    let complete = record
-        .files
-        .iter()
-        .all(|f| fs::metadata(paths.base.join(&f.name)).is_ok_and(|m| m.len() == f.bytes));
-    complete.then_some(record)
+    crate::verify::read_part(paths, format, columns, &record, None).ok()?;
+    Some(record)
 }
 
 /// One chunk's output and the sampler that filled it; a wave's slots are reused
