@@ -16,6 +16,13 @@ pub struct Args {
     /// Worker threads (default: all cores; a list like `1,2` for `bench`).
     #[arg(short = 'j', long, global = true, value_delimiter = ',', num_args = 1)]
     pub threads: Vec<usize>,
+    /// Print nothing on standard output (errors still go to stderr).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// `text` (lines for people) or `json` (one JSON object per event on stdout, with
+    /// an `event` key; an error is an `error` event).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: crate::output::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -32,6 +39,12 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Sample negatives for every user of a store into a dataset directory.
     Sample(SampleArgs),
+    /// Build a dataset from a config file: ingest → sample → verify → publish under
+    /// a root, atomically (ROOT/current switches only to a verified build),
+    /// idempotently (an unchanged input and config do nothing) and resumably (rerun
+    /// after a failure or a kill). Exit 0 built or up to date, 1 failed, 2 bad config,
+    /// 3 another build holds the root.
+    Build(BuildArgs),
     /// Write a synthetic interaction CSV (Zipf item popularity, log-normal degrees).
     Generate(GenerateArgs),
     /// Generate → ingest → sample → verify on synthetic data, in a temporary directory.
@@ -94,6 +107,19 @@ pub struct IngestArgs {
     /// killed ingest never leaves a half-written store either way.
     #[arg(long)]
     pub fsync: bool,
+    /// Print the summary as one JSON object (same as --log-format json).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct BuildArgs {
+    /// The build's TOML config (see the README's "Nightly builds").
+    pub config: PathBuf,
+    /// Check the config and the input, print the build's id, whether it is up to
+    /// date and what an interrupted build left for reuse; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -105,10 +131,10 @@ pub struct InfoArgs {
     pub json: bool,
 }
 
-#[derive(Debug, ClapArgs)]
+#[derive(Debug, Clone, ClapArgs)]
 pub struct VerifyArgs {
-    /// A store directory, a sampled dataset directory, or the parent of a split's
-    /// train/ and test/.
+    /// A store directory, a sampled dataset directory, the parent of a split's
+    /// train/ and test/, or a build (`ROOT/current`).
     pub path: PathBuf,
     /// For a dataset: the store to check rows against (default: the one named in
     /// its manifest, if it still exists).
@@ -221,6 +247,9 @@ pub struct SampleArgs {
     /// killed run never leaves a half-written dataset either way.
     #[arg(long)]
     pub fsync: bool,
+    /// Print the summary as one JSON object (same as --log-format json).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--history-order`.

@@ -5,6 +5,7 @@ use crate::cli::{
     Args, Command, DemoArgs, GenerateArgs, InfoArgs, IngestArgs, RequestArgs, SampleArgs,
     StrategyArg, VerifyArgs,
 };
+use crate::output;
 use crate::progress;
 use anyhow::{bail, Context, Result};
 use negsamp_engine::manifest::{Manifest, MANIFEST_FILE};
@@ -51,6 +52,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Info(a) => info_cmd(&a),
         Command::Verify(a) => verify_cmd(&a),
         Command::Sample(a) => sample_cmd(&a),
+        Command::Build(a) => crate::build::build_cmd(&a),
         Command::Generate(a) => generate_cmd(&a),
         Command::Demo(a) => demo_cmd(&a),
         Command::Bench(_) => unreachable!("handled above"),
@@ -76,7 +78,8 @@ impl RequestArgs {
     }
 }
 
-fn ingest_cmd(a: &IngestArgs) -> Result<()> {
+/// The ingest options an `ingest` command line asks for (also a build's `[ingest]`).
+pub fn ingest_options(a: &IngestArgs) -> IngestOptions {
     let positional = |name: &str, position: &str| {
         if a.no_header {
             position.to_owned()
@@ -84,7 +87,7 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
             name.to_owned()
         }
     };
-    let options = IngestOptions {
+    IngestOptions {
         user_col: a
             .user_col
             .clone()
@@ -108,7 +111,11 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
         overwrite: a.overwrite,
         fsync: a.fsync,
         ..Default::default()
-    };
+    }
+}
+
+fn ingest_cmd(a: &IngestArgs) -> Result<()> {
+    let options = ingest_options(a);
     // Standard input has no size to show progress against: a spinner counts bytes.
     let size = if negsamp_store::source::is_stdin(&a.csv) || a.csv.is_dir() {
         0
@@ -153,13 +160,38 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
         progress::human(summary.bytes as f64 / secs),
         progress::human(summary.rows as f64 / secs)
     );
-    Ok(())
+    output::emit(&serde_json::json!({
+        "event": "ingested",
+        "input": a.csv,
+        "store": a.out,
+        "rows": summary.rows,
+        "bad_rows": summary.bad_rows,
+        "duplicates": summary.duplicates,
+        "users": summary.users,
+        "items": summary.items,
+        "interactions": summary.interactions,
+        "has_timestamps": summary.has_timestamps,
+        "kept": summary.kept.iter().map(|(n, t)| format!("{n}:{t}")).collect::<Vec<_>>(),
+        "notes": summary.notes,
+        "bytes": summary.bytes,
+        "fingerprint": format!("{:016x}", summary.fingerprint),
+        "seconds": secs,
+    }))
 }
 
 fn info_cmd(a: &InfoArgs) -> Result<()> {
     let store = Store::open(&a.store)?;
     let info = describe(&store)?;
-    if a.json {
+    if output::json() {
+        let mut event = serde_json::json!({ "event": "info", "store": a.store });
+        event.as_object_mut().expect("an object").extend(
+            serde_json::to_value(&info)?
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        output::emit(&event)?;
+    } else if a.json {
         say!("{}", serde_json::to_string_pretty(&info)?);
     } else {
         print_info(&a.store, &info)?;
@@ -226,6 +258,28 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
             store.n_items(),
             store.n_interactions()
         );
+        return output::emit(&serde_json::json!({
+            "event": "verified",
+            "store": a.path,
+            "users": store.n_users(),
+            "items": store.n_items(),
+            "interactions": store.n_interactions(),
+        }));
+    }
+    // A build (`negsamp build`): its store, then its datasets against that store.
+    if let Some(manifest) = negsamp_engine::build::read_manifest(&a.path) {
+        let store = a.path.join(negsamp_engine::build::root::STORE_DIR);
+        verify_cmd(&VerifyArgs {
+            path: store.clone(),
+            ..a.clone()
+        })?;
+        for dataset in &manifest.datasets {
+            verify_cmd(&VerifyArgs {
+                path: a.path.join(dataset),
+                store: (!a.quick).then(|| store.clone()),
+                quick: a.quick,
+            })?;
+        }
         return Ok(());
     }
     let sides = ["train", "test"].map(|side| a.path.join(side));
@@ -269,11 +323,24 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
             report.rows, report.parts, manifest.store.path
         ),
     }
-    Ok(())
+    output::emit(&serde_json::json!({
+        "event": "verified",
+        "dataset": a.path,
+        "rows": report.rows,
+        "parts": report.parts,
+        "checked_against_store": report.checked_against_store,
+    }))
 }
 
-fn sample_config(a: &SampleArgs) -> SampleConfig {
-    SampleConfig {
+/// The sampling request a `sample` command line makes (also a build's `[sample]`).
+pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig> {
+    if a.alpha.is_some() && matches!(a.strategy, StrategyArg::Uniform) {
+        return Err(EngineError::Config(
+            "--alpha weighs items by popularity; it applies to --strategy popularity".into(),
+        )
+        .into());
+    }
+    Ok(SampleConfig {
         strategy: match a.strategy {
             StrategyArg::Uniform => Strategy::Uniform,
             StrategyArg::Popularity => Strategy::Popularity {
@@ -300,18 +367,12 @@ fn sample_config(a: &SampleArgs) -> SampleConfig {
         overwrite: a.overwrite,
         fsync: a.fsync,
         ..Default::default()
-    }
+    })
 }
 
 fn sample_cmd(a: &SampleArgs) -> Result<()> {
-    if a.alpha.is_some() && matches!(a.strategy, StrategyArg::Uniform) {
-        return Err(EngineError::Config(
-            "--alpha weighs items by popularity; it applies to --strategy popularity".into(),
-        )
-        .into());
-    }
+    let config = sample_config(a)?;
     let store = Store::open(&a.store)?;
-    let config = sample_config(a);
     let bar = progress::bar(u64::from(store.n_users()), "users");
     let progress = |done| bar.set_position(done);
     let result = match a.split_at {
@@ -381,7 +442,21 @@ fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSumma
         progress::human(t.rows as f64 / secs),
         progress::human(t.negatives as f64 / secs)
     );
-    Ok(())
+    output::emit(&serde_json::json!({
+        "event": "sampled",
+        "store": store,
+        "out": out,
+        "rows": t.rows,
+        "positives": t.positives,
+        "negatives": t.negatives,
+        "users_short": t.users_short,
+        "shortfall": t.shortfall,
+        "exclusions_applied": summary.manifest.totals.exclusions_applied,
+        "exclusions_skipped": summary.manifest.totals.exclusions_skipped,
+        "parts": summary.manifest.parts.len(),
+        "resumed_parts": summary.resumed_parts,
+        "seconds": secs,
+    }))
 }
 
 fn describe_config(c: &SampleConfig) -> String {
@@ -430,7 +505,14 @@ fn generate_cmd(a: &GenerateArgs) -> Result<()> {
         a.out.display(),
         start.elapsed().as_secs_f64()
     );
-    Ok(())
+    output::emit(&serde_json::json!({
+        "event": "generated",
+        "out": a.out,
+        "rows": rows,
+        "users": options.users,
+        "items": options.items,
+        "seconds": start.elapsed().as_secs_f64(),
+    }))
 }
 
 /// Generates into a hidden sibling and renames, so the CSV is never half-written.
@@ -496,6 +578,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         skip_bad_rows: false,
         overwrite: true,
         fsync: false,
+        json: false,
     })?;
     say!("\n== info");
     info_cmd(&InfoArgs {
@@ -530,6 +613,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         original_ids: true,
         overwrite: true,
         fsync: false,
+        json: false,
     };
     sample_cmd(&sample)?;
     say!("\n== verify");

@@ -3,18 +3,25 @@
 //! [`commands`]; everything that does real work is in `negsamp-store` and
 //! `negsamp-engine`.
 
-/// `println!` that returns a write error (`negsamp info > /dev/full`) instead of
-/// panicking; a closed pipe still ends the program quietly (see `is_broken_pipe`).
+/// `println!` for the text output format (silent with `--quiet` or
+/// `--log-format json`) that returns a write error (`negsamp info > /dev/full`)
+/// instead of panicking; a closed pipe still ends the program quietly (see
+/// `is_broken_pipe`).
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout(), $($arg)*).map_err(|e| anyhow::Error::new(e).context("writing to standard output"))?
+        if $crate::output::text() {
+            writeln!(std::io::stdout(), $($arg)*).map_err(|e| anyhow::Error::new(e).context("writing to standard output"))?
+        }
     }};
 }
 
 mod bench;
+mod build;
 mod cli;
 mod commands;
+mod config;
+mod output;
 mod progress;
 
 use clap::Parser;
@@ -33,15 +40,31 @@ enum Exit {
 fn main() -> ExitCode {
     report_sigbus();
     let args = cli::Args::parse();
+    output::init(args.quiet, log_format(&args));
     match commands::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
+            let code = exit_code(&err);
             eprintln!("error: {err:#}");
-            ExitCode::from(exit_code(&err) as u8)
+            let _ = output::emit(&serde_json::json!({
+                "event": "error",
+                "message": format!("{err:#}"),
+                "exit_code": code as u8,
+            }));
+            ExitCode::from(code as u8)
         }
+    }
+}
+
+/// `--log-format`, or JSON when a command's `--json` asks for its summary so.
+fn log_format(args: &cli::Args) -> output::LogFormat {
+    match &args.command {
+        cli::Command::Ingest(a) if a.json => output::LogFormat::Json,
+        cli::Command::Sample(a) if a.json => output::LogFormat::Json,
+        _ => args.log_format,
     }
 }
 
@@ -65,30 +88,41 @@ fn report_sigbus() {
 }
 
 fn exit_code(err: &anyhow::Error) -> Exit {
+    err.chain().find_map(classify).unwrap_or(Exit::Failure)
+}
+
+/// The exit code a library error calls for, looking through the wrappers that embed
+/// another crate's error (`#[error(transparent)]` hides it from the error chain).
+fn classify(e: &(dyn std::error::Error + 'static)) -> Option<Exit> {
+    use negsamp_engine::build::BuildError;
     use negsamp_engine::EngineError;
     use negsamp_store::{IngestError, StoreError};
-    for e in err.chain() {
-        let store = e
-            .downcast_ref::<StoreError>()
-            .or(match e.downcast_ref::<EngineError>() {
-                Some(EngineError::Store(s)) => Some(s),
-                _ => None,
-            })
-            .or(match e.downcast_ref::<IngestError>() {
-                Some(IngestError::Store(s)) => Some(s),
-                _ => None,
-            });
-        if matches!(store, Some(StoreError::Busy { .. })) {
-            return Exit::Locked;
-        }
-        if matches!(
-            e.downcast_ref::<EngineError>(),
-            Some(EngineError::Config(_))
-        ) {
-            return Exit::Usage;
-        }
+    if e.downcast_ref::<config::ConfigError>().is_some() {
+        return Some(Exit::Usage);
     }
-    Exit::Failure
+    if let Some(e) = e.downcast_ref::<StoreError>() {
+        return matches!(e, StoreError::Busy { .. }).then_some(Exit::Locked);
+    }
+    if let Some(e) = e.downcast_ref::<IngestError>() {
+        return match e {
+            IngestError::Store(s) => classify(s),
+            _ => None,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<EngineError>() {
+        return match e {
+            EngineError::Store(s) => classify(s),
+            EngineError::Config(_) => Some(Exit::Usage),
+            _ => None,
+        };
+    }
+    match e.downcast_ref::<BuildError>()? {
+        BuildError::Engine(e) => classify(e),
+        BuildError::Ingest(e) => classify(e),
+        BuildError::Store(e) => classify(e),
+        BuildError::Config(_) => Some(Exit::Usage),
+        _ => None,
+    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

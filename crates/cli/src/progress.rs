@@ -1,11 +1,12 @@
-//! Progress bars on stderr, only when stderr is a terminal, and numbers for people.
+//! Progress bars on stderr, only when stderr is a terminal and the output is text, and
+//! numbers for people.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 
 /// A bar of `total` units; hidden when stderr is not a terminal.
 pub fn bar(total: u64, unit: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
+    if !std::io::stderr().is_terminal() || !crate::output::text() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
@@ -16,7 +17,7 @@ pub fn bar(total: u64, unit: &str) -> ProgressBar {
 
 /// A bar over bytes; a spinner counting bytes when the total is unknown (0).
 pub fn byte_bar(total: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
+    if !std::io::stderr().is_terminal() || !crate::output::text() {
         return ProgressBar::hidden();
     }
     if total == 0 {

@@ -18,6 +18,7 @@
 //! on threads, chunking or the number of parts.
 
 pub mod bench;
+pub mod build;
 pub mod config;
 pub mod context;
 pub mod manifest;

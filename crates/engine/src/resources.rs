@@ -20,3 +20,18 @@ pub fn check_fits_in_memory(
         _ => Ok(()),
     }
 }
+
+/// Starts a new peak-memory measurement (Linux: resets the process's VmHWM through
+/// /proc/self/clear_refs; elsewhere a no-op).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident set size since the last [`reset_peak_rss`], in bytes
+/// (Linux's VmHWM), if the system reports it.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

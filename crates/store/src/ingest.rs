@@ -77,6 +77,13 @@ impl std::str::FromStr for KeepSpec {
     }
 }
 
+/// The files an ingest of `input` reads, in the order it reads them: the file itself,
+/// or a directory's Parquet files (what a build fingerprints to tell whether its input
+/// changed).
+pub fn input_files(input: &Path) -> Result<Vec<PathBuf>, IngestError> {
+    crate::parquet_input::files(input)
+}
+
 /// How to read the CSV.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {

@@ -31,7 +31,7 @@ pub(crate) fn is_parquet(path: &Path) -> bool {
 }
 
 /// The Parquet files of `path`, in path order.
-fn files(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
+pub(crate) fn files(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }

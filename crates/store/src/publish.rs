@@ -48,7 +48,12 @@ pub fn lock_path(dest: &Path) -> PathBuf {
 /// Takes the exclusive lock on `dest`, without waiting: if another process holds it,
 /// fails with [`StoreError::Busy`] naming that process, having changed nothing.
 pub fn lock_destination(dest: &Path) -> Result<DestinationLock, StoreError> {
-    let path = lock_path(dest);
+    lock_with_file(&lock_path(dest), dest)
+}
+
+/// Takes the exclusive lock on `guarded` held through the file `path` (created if
+/// missing), like [`lock_destination`] but with the lock file where the caller keeps it.
+pub fn lock_with_file(path: &Path, guarded: &Path) -> Result<DestinationLock, StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
             return Err(StoreError::io(
@@ -65,19 +70,19 @@ pub fn lock_destination(dest: &Path) -> Result<DestinationLock, StoreError> {
         .write(true)
         .create(true)
         .truncate(false)
-        .open(&path)
-        .map_err(|e| StoreError::io(&path, e))?;
+        .open(path)
+        .map_err(|e| StoreError::io(path, e))?;
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
         Err(rustix::io::Errno::WOULDBLOCK) => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             return Err(StoreError::Busy {
-                path: dest.to_path_buf(),
+                path: guarded.to_path_buf(),
                 pid: holder.trim().parse().ok(),
             });
         }
-        Err(e) => return Err(StoreError::io(&path, e.into())),
+        Err(e) => return Err(StoreError::io(path, e.into())),
     }
     // Name the holder for whoever is refused; a failure here costs only the name.
     let _ = file

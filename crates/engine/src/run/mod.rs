@@ -20,7 +20,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-pub(crate) use staging::remove_stale;
+pub(crate) use staging::{remove_stale, write_file};
 
 /// What a run did.
 #[derive(Debug, Clone)]
