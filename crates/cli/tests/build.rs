@@ -493,3 +493,40 @@ fn every_command_is_quiet_or_json_on_request() {
         (Some("error"), Some(1))
     );
 }
+
+/// The config reader under random damage: byte flips, truncations, inserted TOML
+/// punctuation. Every outcome is an exit code of 0 (a still-valid config, dry run), 1
+/// or 2 with a message — never a panic.
+#[test]
+fn damaged_configs_are_errors_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("events.csv"), "user,item\n1,2\n2,3\n").unwrap();
+    let config = std::fs::read(write_config(d, "good.toml", "events.csv", "r", 2)).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let noise = b"=[]{}\",.#\n\\'-0123456789.eE+truefalse \t\xff";
+    for case in 0..300 {
+        let mut bytes = config.clone();
+        for _ in 0..rng.random_range(1..4) {
+            let at = rng.random_range(0..bytes.len());
+            match rng.random_range(0..3) {
+                0 => bytes[at] = noise[rng.random_range(0..noise.len())],
+                1 => bytes.truncate(at.max(1)),
+                _ => bytes.insert(at, noise[rng.random_range(0..noise.len())]),
+            }
+        }
+        std::fs::write(d.join("bad.toml"), &bytes).unwrap();
+        let out = negsamp_in(d, &["build", "bad.toml", "--dry-run"]);
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0..=2)) && !text(&out).contains("panicked"),
+            "case {case}: exit {code:?}\n{}\n{}",
+            String::from_utf8_lossy(&bytes),
+            text(&out)
+        );
+        assert!(
+            code == Some(0) || text(&out).contains("error: "),
+            "case {case}"
+        );
+    }
+}
