@@ -71,14 +71,14 @@ pub fn bench_cmd(a: &BenchArgs, threads: &[usize]) -> Result<()> {
             store_dir.display()
         );
     }
-    eprintln!(
+    note(format_args!(
         "bench: {} kernels × {} thread counts × {} degree buckets ({} users each at most), {} items",
         kernels.len(),
         threads.len(),
         buckets.len(),
         options.users_per_bucket,
         store.n_items()
-    );
+    ));
     let bar = progress::bar(
         (kernels.len() * threads.len() * buckets.len()) as u64,
         "cells",
@@ -100,7 +100,7 @@ pub fn bench_cmd(a: &BenchArgs, threads: &[usize]) -> Result<()> {
                     })
                     .collect::<Result<Vec<_>, _>>()
             })?;
-            bar.suspend(|| eprintln!("  {n} thread(s), {kernel}: done"));
+            bar.suspend(|| note(format_args!("  {n} thread(s), {kernel}: done")));
             rows.push(Row {
                 kernel,
                 threads: n,
@@ -110,14 +110,30 @@ pub fn bench_cmd(a: &BenchArgs, threads: &[usize]) -> Result<()> {
     }
     bar.finish_and_clear();
 
-    print!("{}", table(&rows, &buckets));
+    if crate::output::text() {
+        print!("{}", table(&rows, &buckets));
+    }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let csv = a.out.join("results.csv");
     write_atomically(&csv, results_csv(&rows, &buckets).as_bytes())?;
     let png = a.out.join("throughput.png");
     plot::throughput(&rows, &buckets, &png)?;
     say!("wrote {} and {}", csv.display(), png.display());
-    Ok(())
+    crate::output::emit(&serde_json::json!({
+        "event": "bench",
+        "results": csv,
+        "plot": png,
+        "kernels": kernels.len(),
+        "threads": threads,
+        "degree_buckets": buckets.len(),
+    }))
+}
+
+/// A progress note on stderr, in the text output format only.
+fn note(text: std::fmt::Arguments) {
+    if crate::output::text() {
+        eprintln!("{text}");
+    }
 }
 
 fn parse_kernels(list: &str) -> Result<Vec<Kernel>> {
@@ -144,9 +160,9 @@ fn generated_store(dir: &Path, users: u64) -> Result<std::path::PathBuf> {
         seed: 7,
         ..Default::default()
     };
-    eprintln!(
+    note(format_args!(
         "bench: generating {users} users over 100000 items (Zipf popularity, log-normal degrees)"
-    );
+    ));
     write_csv(&options, &csv)?;
     ingest(&csv, &store, &IngestOptions::default(), &|_| {})?;
     std::fs::remove_file(&csv)?;
