@@ -2,9 +2,9 @@
 //! its events printed as lines or JSON.
 
 use crate::cli::BuildArgs;
-use crate::commands::{ingest_options, sample_config};
 use crate::{config, output, progress};
 use anyhow::Result;
+use negsamp::request::{ingest_options, sample_config};
 use negsamp_engine::build::{build, plan, BuildEvent, BuildOutcome, BuildSpec, Stage};
 
 pub fn build_cmd(a: &BuildArgs) -> Result<()> {

@@ -1,20 +1,21 @@
 //! One function per subcommand.
 
 use crate::bench;
-use crate::cli::{
+use crate::progress;
+use anyhow::{bail, Context, Result};
+use negsamp::cli::{
     Args, Command, DemoArgs, GenerateArgs, InfoArgs, IngestArgs, RequestArgs, SampleArgs,
     StrategyArg, VerifyArgs,
 };
-use crate::output;
-use crate::progress;
-use anyhow::{bail, Context, Result};
+use negsamp::output;
+use negsamp::request::{ingest_options, sample_config};
 use negsamp_engine::manifest::{Manifest, MANIFEST_FILE};
 use negsamp_engine::verify::verify_output;
 use negsamp_engine::{
     sample_split, sample_to_dir, Amount, EngineError, RunSummary, SampleConfig, Strategy,
 };
 use negsamp_kernel::uniform::{Kernel, Replacement};
-use negsamp_store::ingest::{ingest, IngestOptions, TimeColumn};
+use negsamp_store::ingest::ingest;
 use negsamp_store::publish::staging_path;
 use negsamp_store::stats::{describe, StoreInfo};
 use negsamp_store::synth::{generate, SynthOptions};
@@ -57,61 +58,6 @@ pub fn run(args: Args) -> Result<()> {
         Command::Demo(a) => demo_cmd(&a),
         Command::Bench(_) => unreachable!("handled above"),
     })
-}
-
-impl RequestArgs {
-    /// `--ratio R` / `--per-user N` (default 1:1).
-    pub fn amount(&self) -> Amount {
-        match (self.ratio, self.per_user) {
-            (_, Some(n)) => Amount::PerUser(n),
-            (r, None) => Amount::Ratio(r.unwrap_or(1)),
-        }
-    }
-
-    /// `--with-replacement` (default: distinct negatives).
-    pub fn replacement(&self) -> Replacement {
-        if self.with_replacement {
-            Replacement::With
-        } else {
-            Replacement::Without
-        }
-    }
-}
-
-/// The ingest options an `ingest` command line asks for (also a build's `[ingest]`).
-pub fn ingest_options(a: &IngestArgs) -> IngestOptions {
-    let positional = |name: &str, position: &str| {
-        if a.no_header {
-            position.to_owned()
-        } else {
-            name.to_owned()
-        }
-    };
-    IngestOptions {
-        user_col: a
-            .user_col
-            .clone()
-            .unwrap_or_else(|| positional("user", "0")),
-        item_col: a
-            .item_col
-            .clone()
-            .unwrap_or_else(|| positional("item", "1")),
-        delimiter: a.delimiter,
-        time_format: a.time_format,
-        header: !a.no_header,
-        time_col: match (&a.time_col, a.no_time) {
-            (_, true) => TimeColumn::Ignore,
-            (Some(name), false) => TimeColumn::Required(name.clone()),
-            (None, false) if a.no_header => TimeColumn::Ignore,
-            (None, false) => TimeColumn::IfPresent("timestamp".into()),
-        },
-        items_file: a.items.clone(),
-        keep: a.keep.clone(),
-        skip_bad_rows: a.skip_bad_rows,
-        overwrite: a.overwrite,
-        fsync: a.fsync,
-        ..Default::default()
-    }
 }
 
 fn ingest_cmd(a: &IngestArgs) -> Result<()> {
@@ -330,44 +276,6 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
         "parts": report.parts,
         "checked_against_store": report.checked_against_store,
     }))
-}
-
-/// The sampling request a `sample` command line makes (also a build's `[sample]`).
-pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig> {
-    if a.alpha.is_some() && matches!(a.strategy, StrategyArg::Uniform) {
-        return Err(EngineError::Config(
-            "--alpha weighs items by popularity; it applies to --strategy popularity".into(),
-        )
-        .into());
-    }
-    Ok(SampleConfig {
-        strategy: match a.strategy {
-            StrategyArg::Uniform => Strategy::Uniform,
-            StrategyArg::Popularity => Strategy::Popularity {
-                alpha: a.alpha.unwrap_or(1.0),
-            },
-        },
-        weights: a.weights.clone(),
-        exclude: a.exclude.clone(),
-        skip_unknown: a.skip_unknown,
-        log_q: a.log_q,
-        carry: a.carry.clone(),
-        history: a.history,
-        history_order: a.history_order.into(),
-        layout: a.layout.into(),
-        format: a.format.into(),
-        original_ids: a.original_ids,
-        split: None,
-        amount: a.request.amount(),
-        replacement: a.request.replacement(),
-        kernel: a.kernel,
-        negatives_only: a.negatives_only,
-        seed: a.request.seed,
-        shards: a.shards,
-        overwrite: a.overwrite,
-        fsync: a.fsync,
-        ..Default::default()
-    })
 }
 
 fn sample_cmd(a: &SampleArgs) -> Result<()> {

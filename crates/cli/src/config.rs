@@ -6,7 +6,7 @@
 
 use crate::cli::{IngestArgs, SampleArgs};
 use anyhow::{anyhow, Context, Result};
-use clap::{ArgAction, Args as _, Command};
+use clap::{ArgAction, Command};
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
@@ -83,34 +83,27 @@ pub fn load(path: &Path) -> Result<BuildConfig> {
     // `build` fills the positional and output arguments; the placeholders never reach
     // a file.
     let input_arg = input.display().to_string();
-    let ingest_line = command_line(
-        IngestArgs::augment_args(Command::new("ingest")),
+    let reserved = Reserved {
+        keys: &SET_BY_BUILD,
+        why: "is set by the build itself; remove it",
+    };
+    let (ingest, ingest_line) = parse_options::<IngestArgs>(
+        "ingest",
         &section("ingest")?,
         base,
         &[&input_arg, "--out", "-"],
+        reserved,
     )
     .map_err(|m| bad(format!("[ingest] {m}")))?;
-    let sample_line = command_line(
-        SampleArgs::augment_args(Command::new("sample")),
+    let (sample, sample_line) = parse_options::<SampleArgs>(
+        "sample",
         &section("sample")?,
         base,
         &["-", "--out", "-"],
+        reserved,
     )
     .map_err(|m| bad(format!("[sample] {m}")))?;
-    let ingest = parse(
-        IngestArgs::augment_args(Command::new("ingest")),
-        &ingest_line,
-    )
-    .map_err(|m| bad(format!("[ingest] {m}")))?;
-    let sample = parse(
-        SampleArgs::augment_args(Command::new("sample")),
-        &sample_line,
-    )
-    .map_err(|m| bad(format!("[sample] {m}")))?;
-    let settings = serde_json::json!({
-        "ingest": &ingest_line[4..],
-        "sample": &sample_line[4..],
-    });
+    let settings = serde_json::json!({ "ingest": ingest_line, "sample": sample_line });
     Ok(BuildConfig {
         input,
         root,
@@ -121,25 +114,49 @@ pub fn load(path: &Path) -> Result<BuildConfig> {
     })
 }
 
-/// The command line a config table stands for: `leading` arguments, then one
-/// `--key=value` (or `--flag`) per key, in key order.
+/// Options a caller sets itself, and what to say when they are given anyway.
+#[derive(Debug, Clone, Copy)]
+pub struct Reserved<'a> {
+    pub keys: &'a [&'a str],
+    pub why: &'a str,
+}
+
+/// Options given as key/value pairs (a config table, Python keyword arguments) parsed
+/// as the command line of `name` they stand for, `leading` arguments first. Returns
+/// the parsed arguments and the options as command-line arguments (in key order).
+pub fn parse_options<T: clap::Args + clap::FromArgMatches>(
+    name: &'static str,
+    pairs: &Table,
+    base: &Path,
+    leading: &[&str],
+    reserved: Reserved<'_>,
+) -> Result<(T, Vec<String>), String> {
+    let command = T::augment_args(Command::new(name));
+    let line = command_line(&command, pairs, base, leading, reserved)?;
+    let parsed = parse(command, &line)?;
+    Ok((parsed, line[1 + leading.len()..].to_vec()))
+}
+
+/// The command line a table stands for: `leading` arguments, then one `--key=value`
+/// (or `--flag`) per key, in key order.
 fn command_line(
-    command: Command,
+    command: &Command,
     table: &Table,
     base: &Path,
     leading: &[&str],
+    reserved: Reserved<'_>,
 ) -> Result<Vec<String>, String> {
     let args: Vec<&clap::Arg> = command
         .get_arguments()
-        .filter(|a| a.get_long().is_some_and(|l| !SET_BY_BUILD.contains(&l)))
+        .filter(|a| a.get_long().is_some_and(|l| !reserved.keys.contains(&l)))
         .collect();
     let names: Vec<&str> = args.iter().filter_map(|a| a.get_long()).collect();
     let mut line: Vec<String> = std::iter::once(command.get_name().to_owned())
         .chain(leading.iter().map(|s| s.to_string()))
         .collect();
     for (key, value) in table {
-        if SET_BY_BUILD.contains(&key.as_str()) {
-            return Err(format!("`{key}` is set by the build itself; remove it"));
+        if reserved.keys.contains(&key.as_str()) {
+            return Err(format!("`{key}` {}", reserved.why));
         }
         check_known(key, &names)?;
         let arg = args
@@ -200,7 +217,7 @@ fn parse<T: clap::FromArgMatches>(command: Command, line: &[String]) -> Result<T
 }
 
 /// Refuses a key that is not one of `valid`, naming the closest valid one.
-fn check_known(key: &str, valid: &[&str]) -> Result<(), String> {
+pub fn check_known(key: &str, valid: &[&str]) -> Result<(), String> {
     if valid.contains(&key) {
         return Ok(());
     }

@@ -10,7 +10,7 @@
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        if $crate::output::text() {
+        if ::negsamp::output::text() {
             writeln!(std::io::stdout(), $($arg)*).map_err(|e| anyhow::Error::new(e).context("writing to standard output"))?
         }
     }};
@@ -18,11 +18,10 @@ macro_rules! say {
 
 mod bench;
 mod build;
-mod cli;
 mod commands;
-mod config;
-mod output;
 mod progress;
+
+use negsamp::{cli, config, output};
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -1,0 +1,100 @@
+//! What a command line asks for, as the library crates' types: `ingest` options
+//! as [`IngestOptions`], a `sample` request as [`SampleConfig`]. The binary, a build
+//! config and the Python package all go through here.
+
+use crate::cli::{IngestArgs, RequestArgs, SampleArgs, StrategyArg};
+use negsamp_engine::{Amount, EngineError, SampleConfig, Strategy};
+use negsamp_kernel::uniform::Replacement;
+use negsamp_store::ingest::{IngestOptions, TimeColumn};
+
+impl RequestArgs {
+    /// `--ratio R` / `--per-user N` (default 1:1).
+    pub fn amount(&self) -> Amount {
+        match (self.ratio, self.per_user) {
+            (_, Some(n)) => Amount::PerUser(n),
+            (r, None) => Amount::Ratio(r.unwrap_or(1)),
+        }
+    }
+
+    /// `--with-replacement` (default: distinct negatives).
+    pub fn replacement(&self) -> Replacement {
+        if self.with_replacement {
+            Replacement::With
+        } else {
+            Replacement::Without
+        }
+    }
+}
+
+/// The ingest options an `ingest` command line asks for (also a build's `[ingest]`).
+pub fn ingest_options(a: &IngestArgs) -> IngestOptions {
+    let positional = |name: &str, position: &str| {
+        if a.no_header {
+            position.to_owned()
+        } else {
+            name.to_owned()
+        }
+    };
+    IngestOptions {
+        user_col: a
+            .user_col
+            .clone()
+            .unwrap_or_else(|| positional("user", "0")),
+        item_col: a
+            .item_col
+            .clone()
+            .unwrap_or_else(|| positional("item", "1")),
+        delimiter: a.delimiter,
+        time_format: a.time_format,
+        header: !a.no_header,
+        time_col: match (&a.time_col, a.no_time) {
+            (_, true) => TimeColumn::Ignore,
+            (Some(name), false) => TimeColumn::Required(name.clone()),
+            (None, false) if a.no_header => TimeColumn::Ignore,
+            (None, false) => TimeColumn::IfPresent("timestamp".into()),
+        },
+        items_file: a.items.clone(),
+        keep: a.keep.clone(),
+        skip_bad_rows: a.skip_bad_rows,
+        overwrite: a.overwrite,
+        fsync: a.fsync,
+        ..Default::default()
+    }
+}
+
+/// The sampling request a `sample` command line makes (also a build's `[sample]`).
+pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig, EngineError> {
+    if a.alpha.is_some() && matches!(a.strategy, StrategyArg::Uniform) {
+        return Err(EngineError::Config(
+            "--alpha weighs items by popularity; it applies to --strategy popularity".into(),
+        ));
+    }
+    Ok(SampleConfig {
+        strategy: match a.strategy {
+            StrategyArg::Uniform => Strategy::Uniform,
+            StrategyArg::Popularity => Strategy::Popularity {
+                alpha: a.alpha.unwrap_or(1.0),
+            },
+        },
+        weights: a.weights.clone(),
+        exclude: a.exclude.clone(),
+        skip_unknown: a.skip_unknown,
+        log_q: a.log_q,
+        carry: a.carry.clone(),
+        history: a.history,
+        history_order: a.history_order.into(),
+        layout: a.layout.into(),
+        format: a.format.into(),
+        original_ids: a.original_ids,
+        split: None,
+        amount: a.request.amount(),
+        replacement: a.request.replacement(),
+        kernel: a.kernel,
+        negatives_only: a.negatives_only,
+        seed: a.request.seed,
+        shards: a.shards,
+        overwrite: a.overwrite,
+        fsync: a.fsync,
+        ..Default::default()
+    })
+}
