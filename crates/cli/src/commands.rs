@@ -7,8 +7,8 @@ use negsamp::cli::{
     Args, Command, DemoArgs, GenerateArgs, InfoArgs, IngestArgs, RequestArgs, SampleArgs,
     StrategyArg, VerifyArgs,
 };
-use negsamp::output;
 use negsamp::request::{ingest_options, sample_config};
+use negsamp::{output, report};
 use negsamp_engine::manifest::{Manifest, MANIFEST_FILE};
 use negsamp_engine::verify::verify_output;
 use negsamp_engine::{
@@ -106,37 +106,17 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
         progress::human(summary.bytes as f64 / secs),
         progress::human(summary.rows as f64 / secs)
     );
-    output::emit(&serde_json::json!({
-        "event": "ingested",
-        "input": a.csv,
-        "store": a.out,
-        "rows": summary.rows,
-        "bad_rows": summary.bad_rows,
-        "duplicates": summary.duplicates,
-        "users": summary.users,
-        "items": summary.items,
-        "interactions": summary.interactions,
-        "has_timestamps": summary.has_timestamps,
-        "kept": summary.kept.iter().map(|(n, t)| format!("{n}:{t}")).collect::<Vec<_>>(),
-        "notes": summary.notes,
-        "bytes": summary.bytes,
-        "fingerprint": format!("{:016x}", summary.fingerprint),
-        "seconds": secs,
-    }))
+    output::emit(&report::event(
+        "ingested",
+        report::ingest(&a.csv, &a.out, &summary),
+    ))
 }
 
 fn info_cmd(a: &InfoArgs) -> Result<()> {
     let store = Store::open(&a.store)?;
     let info = describe(&store)?;
     if output::json() {
-        let mut event = serde_json::json!({ "event": "info", "store": a.store });
-        event.as_object_mut().expect("an object").extend(
-            serde_json::to_value(&info)?
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        );
-        output::emit(&event)?;
+        output::emit(&report::event("info", serde_json::to_value(&info)?))?;
     } else if a.json {
         say!("{}", serde_json::to_string_pretty(&info)?);
     } else {
@@ -350,21 +330,10 @@ fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSumma
         progress::human(t.rows as f64 / secs),
         progress::human(t.negatives as f64 / secs)
     );
-    output::emit(&serde_json::json!({
-        "event": "sampled",
-        "store": store,
-        "out": out,
-        "rows": t.rows,
-        "positives": t.positives,
-        "negatives": t.negatives,
-        "users_short": t.users_short,
-        "shortfall": t.shortfall,
-        "exclusions_applied": summary.manifest.totals.exclusions_applied,
-        "exclusions_skipped": summary.manifest.totals.exclusions_skipped,
-        "parts": summary.manifest.parts.len(),
-        "resumed_parts": summary.resumed_parts,
-        "seconds": secs,
-    }))
+    output::emit(&report::event(
+        "sampled",
+        report::sample(store, out, summary),
+    ))
 }
 
 fn describe_config(c: &SampleConfig) -> String {

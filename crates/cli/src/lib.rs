@@ -6,5 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod errors;
 pub mod output;
+pub mod report;
 pub mod request;

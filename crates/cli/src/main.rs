@@ -87,40 +87,10 @@ fn report_sigbus() {
 }
 
 fn exit_code(err: &anyhow::Error) -> Exit {
-    err.chain().find_map(classify).unwrap_or(Exit::Failure)
-}
-
-/// The exit code a library error calls for, looking through the wrappers that embed
-/// another crate's error (`#[error(transparent)]` hides it from the error chain).
-fn classify(e: &(dyn std::error::Error + 'static)) -> Option<Exit> {
-    use negsamp_engine::build::BuildError;
-    use negsamp_engine::EngineError;
-    use negsamp_store::{IngestError, StoreError};
-    if e.downcast_ref::<config::ConfigError>().is_some() {
-        return Some(Exit::Usage);
-    }
-    if let Some(e) = e.downcast_ref::<StoreError>() {
-        return matches!(e, StoreError::Busy { .. }).then_some(Exit::Locked);
-    }
-    if let Some(e) = e.downcast_ref::<IngestError>() {
-        return match e {
-            IngestError::Store(s) => classify(s),
-            _ => None,
-        };
-    }
-    if let Some(e) = e.downcast_ref::<EngineError>() {
-        return match e {
-            EngineError::Store(s) => classify(s),
-            EngineError::Config(_) => Some(Exit::Usage),
-            _ => None,
-        };
-    }
-    match e.downcast_ref::<BuildError>()? {
-        BuildError::Engine(e) => classify(e),
-        BuildError::Ingest(e) => classify(e),
-        BuildError::Store(e) => classify(e),
-        BuildError::Config(_) => Some(Exit::Usage),
-        _ => None,
+    match err.chain().find_map(negsamp::errors::kind) {
+        Some(negsamp::errors::Kind::Config) => Exit::Usage,
+        Some(negsamp::errors::Kind::Busy) => Exit::Locked,
+        None => Exit::Failure,
     }
 }
 

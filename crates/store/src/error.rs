@@ -139,6 +139,10 @@ pub enum IngestError {
     /// A Parquet input that cannot be read as interactions; the message says where.
     #[error("{path}: {problem}")]
     BadParquet { path: PathBuf, problem: String },
+    /// A sparse matrix that is not a canonical CSR of interactions; the message says
+    /// what is wrong and how to fix it.
+    #[error("{what}: {problem}")]
+    BadMatrix { what: String, problem: String },
     /// A format ingest does not read, recognised by its first bytes.
     #[error(
         "{path}: this is {what}, not delimited text (ingest reads CSV or TSV, plain, gzip or zstd, and Parquet)"

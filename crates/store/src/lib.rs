@@ -15,6 +15,7 @@
 //! * [`synth`] generates seeded synthetic interaction CSVs of any size.
 //! * [`publish`] writes directories under a temporary name and renames them into place.
 
+pub mod csr;
 pub mod csv;
 pub mod format;
 pub mod ids;
