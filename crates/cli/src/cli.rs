@@ -29,7 +29,8 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build a store from a CSV of interactions (header required).
+    /// Build a store from interactions: CSV/TSV (plain, gzip, zstd), Parquet, or a
+    /// SciPy .npz matrix.
     Ingest(IngestArgs),
     /// Print counts, degree and popularity statistics of a store.
     Info(InfoArgs),
@@ -57,7 +58,8 @@ pub enum Command {
 #[derive(Debug, ClapArgs)]
 pub struct IngestArgs {
     /// The interactions: a CSV/TSV file (plain, gzip or zstd, recognised by its first
-    /// bytes), `-` for standard input, a Parquet file, or a directory of Parquet files.
+    /// bytes), `-` for standard input, a Parquet file, a directory of Parquet files, or
+    /// a SciPy `.npz` sparse matrix (rows users, columns items).
     pub csv: PathBuf,
     /// The store directory to create.
     #[arg(short, long)]

@@ -22,7 +22,6 @@ pub mod build;
 pub mod config;
 pub mod context;
 pub mod manifest;
-pub mod npy;
 pub mod plan;
 pub mod resources;
 pub mod rows;
@@ -35,4 +34,6 @@ pub mod write;
 mod error;
 pub use config::{Amount, Format, HistoryOrder, Layout, SampleConfig, Side, Split, Strategy};
 pub use error::EngineError;
+/// `.npy` headers and arrays (shared with the store crate, which reads `.npz` inputs).
+pub use negsamp_store::npy;
 pub use run::{sample_split, sample_to_dir, RunSummary};

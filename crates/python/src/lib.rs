@@ -215,6 +215,7 @@ fn sample_csr(
         n_items,
         user_ids: user_ids.as_deref(),
         item_ids: item_ids.as_deref(),
+        rows: None,
     };
     let pool = pool(threads)?;
     py.detach(|| {

@@ -18,7 +18,7 @@ import negsamp
 import negsamp.pandas
 
 REPO = Path(__file__).resolve().parents[3]
-BIN = os.environ.get("NEGSAMP_BIN", str(REPO / "target" / "release" / "negsamp"))
+BIN = str(Path(os.environ.get("NEGSAMP_BIN", REPO / "target" / "release" / "negsamp")).resolve())
 
 
 def cli(*args):
@@ -242,3 +242,27 @@ def test_the_readmes_python_examples_run(tmp_path, monkeypatch):
         exec(compile(block, "README.md", "exec"), {})
     train = negsamp.load("train")
     assert {"price", "category", "history", "user_id"} <= set(train.columns) and len(train) > 0
+
+
+def test_scipy_npz_ingests_to_the_store_its_csv_gives(tmp_path):
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(5)
+    dense = (rng.random((40, 30)) < 0.2).astype(np.float32)
+    dense[np.arange(40), rng.integers(0, 30, 40)] = 1  # every user has a positive
+    dense[-1, :5] = 1
+    m = sparse.csr_matrix(dense)
+    # Explicit zeros (stored, but no interaction), last, so that every other entry
+    # keeps its position — the anchor row the CSV's line gives.
+    m.data[-3:] = 0
+    sparse.save_npz(tmp_path / "m.npz", m)  # compressed CSR
+    sparse.save_npz(tmp_path / "coo.npz", m.tocoo(), compressed=False)
+    m.eliminate_zeros()
+    rows, cols = m.nonzero()
+    pd.DataFrame({"user": rows, "item": cols}).to_csv(tmp_path / "m.csv", index=False)
+    (tmp_path / "items.txt").write_text("".join(f"{i}\n" for i in range(30)))
+    cli("ingest", tmp_path / "m.csv", "--out", tmp_path / "csv.store", "--items", tmp_path / "items.txt", "-q")
+    expected = (tmp_path / "csv.store" / "store.bin").read_bytes()
+    for name in ("m", "coo"):
+        out = cli("ingest", tmp_path / f"{name}.npz", "--out", tmp_path / f"{name}.store")
+        assert "3 explicit zeros" in out, out
+        assert (tmp_path / f"{name}.store" / "store.bin").read_bytes() == expected, name

@@ -24,6 +24,8 @@ pub struct Csr<'a> {
     pub n_items: u32,
     pub user_ids: Option<&'a [String]>,
     pub item_ids: Option<&'a [String]>,
+    /// Each entry's anchor row (default: its position in `indices`).
+    pub rows: Option<&'a [u64]>,
 }
 
 impl Csr<'_> {
@@ -79,12 +81,13 @@ impl Csr<'_> {
     }
 }
 
-/// Writes the store of `csr` at `dest` (published atomically, like an ingest).
+/// Writes the store of `csr` at `dest` (published atomically, like an ingest); returns
+/// the store's fingerprint.
 pub fn write_csr_store(
     dest: &Path,
     csr: &Csr<'_>,
     options: PublishOptions,
-) -> Result<(), IngestError> {
+) -> Result<u64, IngestError> {
     let users = csr.check()?;
     let names = |ids: Option<&[String]>, n: u32, what: &str| -> Result<Interner, IngestError> {
         let mut interner = Interner::default();
@@ -108,18 +111,30 @@ pub fn write_csr_store(
     let user_names = names(csr.user_ids, users, "user")?;
     let item_names = names(csr.item_ids, csr.n_items, "item")?;
     let user_keys: Vec<u64> = user_names.iter().map(user_key).collect();
-    let rows: Vec<u64> = (0..csr.indices.len() as u64).collect();
+    let positions: Vec<u64>;
+    let rows = match csr.rows {
+        Some(rows) => rows,
+        None => {
+            positions = (0..csr.indices.len() as u64).collect();
+            &positions
+        }
+    };
     let columns = Columns {
         n_items: csr.n_items,
         indptr: csr.indptr,
         indices: csr.indices,
-        rows: &rows,
+        rows,
         timestamps: None,
         user_keys: &user_keys,
         kept: &[],
     };
-    write_store_dir(dest, &columns, &user_names, &item_names, options)?;
-    Ok(())
+    Ok(write_store_dir(
+        dest,
+        &columns,
+        &user_names,
+        &item_names,
+        options,
+    )?)
 }
 
 #[cfg(test)]
@@ -136,6 +151,7 @@ mod tests {
             n_items: 3,
             user_ids: None,
             item_ids: None,
+            rows: None,
         };
         write_csr_store(&dir.path().join("s"), &csr, PublishOptions::default()).unwrap();
         let store = Store::open(&dir.path().join("s")).unwrap();

@@ -143,6 +143,13 @@ pub enum IngestError {
     /// what is wrong and how to fix it.
     #[error("{what}: {problem}")]
     BadMatrix { what: String, problem: String },
+    /// An option that has nothing to apply to in this kind of input.
+    #[error("{path}: {option} does not apply to {input}")]
+    NotApplicable {
+        path: PathBuf,
+        option: &'static str,
+        input: &'static str,
+    },
     /// A format ingest does not read, recognised by its first bytes.
     #[error(
         "{path}: this is {what}, not delimited text (ingest reads CSV or TSV, plain, gzip or zstd, and Parquet)"

@@ -209,6 +209,9 @@ pub fn ingest(
         }
         .into());
     }
+    if crate::npz::is_npz(csv) {
+        return crate::npz::ingest(csv, dest, options);
+    }
     let mut parsed = if crate::parquet_input::is_parquet(csv) {
         crate::parquet_input::read(csv, options, progress)?
     } else {

@@ -22,6 +22,8 @@ pub mod ids;
 pub mod ingest;
 pub mod kept;
 pub mod mapping;
+pub mod npy;
+mod npz;
 mod parquet_input;
 pub mod publish;
 pub mod resources;

@@ -29,7 +29,10 @@ fn foreign(magic: &[u8]) -> Option<&'static str> {
             b"PAR1",
             "a Parquet file, which ingest reads from a path, not standard input",
         ),
-        (b"PK\x03\x04", "a zip archive (a SciPy .npz?)"),
+        (
+            b"PK\x03\x04",
+            "a zip archive (a SciPy .npz?), which ingest reads from a path, not standard input",
+        ),
         (b"\x93NUMPY", "a NumPy .npy array"),
         (
             b"NEGSAMP\0",

@@ -629,8 +629,14 @@ fn every_text_form_gives_the_same_store() {
 #[test]
 fn binary_inputs_are_named_not_parsed() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[u8], &str); 3] = [
-        (b"PK\x03\x04\x14\x00\x00\x00", "zip archive"),
+    // A zip goes to the .npz reader, whose error says what is wrong with it.
+    let path = dir.path().join("broken.npz");
+    std::fs::write(&path, b"PK\x03\x04\x14\x00\x00\x00").unwrap();
+    let err = run(&path, &IngestOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a readable zip archive"), "{err}");
+    let cases: [(&[u8], &str); 2] = [
         (b"\x93NUMPY\x01\x00", ".npy"),
         (b"user,item\nu\x00\x01,i\n", "binary data"),
     ];

@@ -22,7 +22,7 @@ macro_rules! dtypes {
         })*
     };
 }
-dtypes!(u8 => "|u1", u32 => "<u4", u64 => "<u8", i64 => "<i8", f32 => "<f4", f64 => "<f8");
+dtypes!(u8 => "|u1", u32 => "<u4", u64 => "<u8", i32 => "<i4", i64 => "<i8", f32 => "<f4", f64 => "<f8");
 
 /// The header of a 1-D array of `len` elements of type `descr`.
 pub fn header(descr: &str, len: u64) -> [u8; HEADER_LEN] {
@@ -64,7 +64,7 @@ pub fn parse_header(bytes: &[u8]) -> io::Result<ArrayInfo> {
     let bad = |m: &str| {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("not a 1-D .npy v1.0 file: {m}"),
+            format!("not a .npy v1.0 file of at most 2 dimensions: {m}"),
         )
     };
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
@@ -103,9 +103,11 @@ pub fn parse_header(bytes: &[u8]) -> io::Result<ArrayInfo> {
         .collect();
     let number = |d: &str| d.parse::<u64>().map_err(|_| bad("shape is not a number"));
     let (len, width) = match dims[..] {
+        // A 0-d array (a scalar, like the `format` entry of a SciPy .npz): one element.
+        [] => (1, None),
         [n] => (number(n)?, None),
         [n, w] => (number(n)?, Some(number(w)?)),
-        _ => return Err(bad("array is neither 1-D nor 2-D")),
+        _ => return Err(bad("array has more than 2 dimensions")),
     };
     Ok(ArrayInfo {
         descr: descr.to_owned(),
@@ -127,8 +129,12 @@ impl ArrayInfo {
 
 /// Reads a whole array of `T` (flattened), checking its type and length.
 pub fn read<T: Dtype>(path: &std::path::Path) -> io::Result<Vec<T>> {
-    let bytes = std::fs::read(path)?;
-    let info = parse_header(&bytes)?;
+    decode(&std::fs::read(path)?)
+}
+
+/// A whole `.npy` file's array of `T` (flattened), checking its type and length.
+pub fn decode<T: Dtype>(bytes: &[u8]) -> io::Result<Vec<T>> {
+    let info = parse_header(bytes)?;
     if info.descr != T::DESCR {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
