@@ -26,6 +26,10 @@ pub enum EngineError {
     Exclude(negsamp_store::IngestError),
     #[error("invalid parameters: {0}")]
     Config(String),
+    /// Stopped at a safe point because an interrupt was requested
+    /// (`negsamp_store::interrupt`); finished parts are kept for a rerun.
+    #[error("interrupted; finished parts are kept for a rerun")]
+    Interrupted,
     /// The request cannot be carried out with this machine's disk or memory; checked
     /// before anything is allocated or written.
     #[error("{what} needs about {needed} bytes, and {available} bytes are available; {hint}")]

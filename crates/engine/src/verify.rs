@@ -108,6 +108,9 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
         .par_iter()
         .enumerate()
         .map(|(index, part)| {
+            if negsamp_store::interrupt::requested() {
+                return Err(EngineError::Interrupted);
+            }
             let paths = PartPaths::new(dir, manifest.parameters.format, index);
             let rows = read_part(
                 &paths,

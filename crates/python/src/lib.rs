@@ -115,6 +115,45 @@ fn parse<T: clap::Args + clap::FromArgMatches>(
         .map_err(ConfigError::new_err)
 }
 
+/// Runs `work` without the GIL on a helper thread while this thread checks for
+/// signals every 50 ms: Ctrl-C asks the engine to stop at its next safe point
+/// (`negsamp_store::interrupt`), waits for it, and raises `KeyboardInterrupt` — the
+/// output left as a killed run leaves it (nothing published, finished parts kept).
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> PyResult<T> + Send,
+) -> PyResult<T> {
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    negsamp_store::interrupt::clear();
+    std::thread::scope(|scope| {
+        let (done, mut finished) = channel();
+        scope.spawn(move || {
+            let _ = done.send(work());
+        });
+        loop {
+            // The receiver moves through the GIL-free closure and back (it is not Sync).
+            let waited;
+            (waited, finished) = py.detach(move || {
+                let waited = finished.recv_timeout(std::time::Duration::from_millis(50));
+                (waited, finished)
+            });
+            match waited {
+                Ok(result) => return result,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Error::new_err("the engine panicked; please report it"))
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if let Err(interrupt) = py.check_signals() {
+                negsamp_store::interrupt::request();
+                let _ = py.detach(move || finished.recv());
+                negsamp_store::interrupt::clear();
+                return Err(interrupt);
+            }
+        }
+    })
+}
+
 fn pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
@@ -137,9 +176,10 @@ fn ingest(
     let args: IngestArgs = parse("ingest", params, &[&input_arg, "--out", &out_arg])?;
     let options = ingest_options(&args);
     let pool = pool(threads)?;
-    let summary = py
-        .detach(|| pool.install(|| negsamp_store::ingest::ingest(&input, &out, &options, &|_| {})))
-        .map_err(to_py)?;
+    let summary = interruptible(py, || {
+        pool.install(|| negsamp_store::ingest::ingest(&input, &out, &options, &|_| {}))
+            .map_err(to_py)
+    })?;
     Ok(negsamp::report::ingest(&input, &out, &summary).to_string())
 }
 
@@ -157,7 +197,7 @@ fn sample(
     let (store_arg, out_arg) = (store.to_string_lossy(), out.to_string_lossy());
     let args: SampleArgs = parse("sample", params, &[&store_arg, "--out", &out_arg])?;
     let pool = pool(threads)?;
-    py.detach(|| pool.install(|| run_sample(&store, &args)))
+    interruptible(py, || pool.install(|| run_sample(&store, &args)))
 }
 
 fn run_sample(store_path: &Path, args: &SampleArgs) -> PyResult<String> {
@@ -218,7 +258,7 @@ fn sample_csr(
         rows: None,
     };
     let pool = pool(threads)?;
-    py.detach(|| {
+    interruptible(py, || {
         pool.install(|| {
             write_csr_store(&store, &csr, PublishOptions::default()).map_err(to_py)?;
             run_sample(&store, &args)
@@ -292,7 +332,7 @@ impl Store {
 
     /// The full integrity check (checksums, CSR invariants).
     fn verify(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.inner.verify()).map_err(to_py)
+        interruptible(py, || self.inner.verify().map_err(to_py))
     }
 
     fn __repr__(&self) -> String {

@@ -266,3 +266,26 @@ def test_scipy_npz_ingests_to_the_store_its_csv_gives(tmp_path):
         out = cli("ingest", tmp_path / f"{name}.npz", "--out", tmp_path / f"{name}.store")
         assert "3 explicit zeros" in out, out
         assert (tmp_path / f"{name}.store" / "store.bin").read_bytes() == expected, name
+
+
+def test_ctrl_c_stops_a_long_call_and_the_rerun_resumes(tmp_path):
+    import signal
+
+    cli("generate", "--out", tmp_path / "big.csv", "--users", 60000, "--seed", 1, "-q")
+    negsamp.ingest(tmp_path / "big.csv", tmp_path / "big.store")
+    params = dict(ratio=16, shards=16, seed=3, threads=1)
+    start = time.perf_counter()
+    negsamp.sample(tmp_path / "big.store", tmp_path / "whole", **params)
+    whole = time.perf_counter() - start
+    timer = threading.Timer(whole / 3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        negsamp.sample(tmp_path / "big.store", tmp_path / "out", **params)
+    stopped = time.perf_counter() - start
+    timer.join()
+    assert stopped < whole * 0.9, (stopped, whole)
+    assert not (tmp_path / "out").exists()  # nothing published
+    summary = negsamp.sample(tmp_path / "big.store", tmp_path / "out", **params)
+    assert summary[0]["resumed_parts"] > 0
+    assert files(tmp_path / "out") == files(tmp_path / "whole")

@@ -139,6 +139,10 @@ pub enum IngestError {
     /// A Parquet input that cannot be read as interactions; the message says where.
     #[error("{path}: {problem}")]
     BadParquet { path: PathBuf, problem: String },
+    /// Stopped at a safe point because an interrupt was requested
+    /// ([`crate::interrupt`]); nothing was published.
+    #[error("interrupted")]
+    Interrupted,
     /// A sparse matrix that is not a canonical CSR of interactions; the message says
     /// what is wrong and how to fix it.
     #[error("{what}: {problem}")]

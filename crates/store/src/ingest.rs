@@ -734,6 +734,9 @@ impl<'a> Parser<'a> {
         let n_ranges = rayon::current_num_threads() * 2;
         let mut ranges: Vec<RangeOut> = (0..n_ranges).map(|_| RangeOut::default()).collect();
         while !eof || !buf.is_empty() {
+            if crate::interrupt::requested() {
+                return Err(IngestError::Interrupted);
+            }
             // A buffer already holding a block without a line end (one very long line)
             // doubles rather than grows by a byte: reading and rescanning a byte at a
             // time is quadratic.

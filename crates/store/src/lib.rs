@@ -20,6 +20,7 @@ pub mod csv;
 pub mod format;
 pub mod ids;
 pub mod ingest;
+pub mod interrupt;
 pub mod kept;
 pub mod mapping;
 pub mod npy;

@@ -134,6 +134,9 @@ impl PartJob<'_> {
         let (mut sampled, mut spare): (Option<Vec<Slot>>, Vec<Slot>) = (None, Vec::new());
         let mut users_done = 0u64;
         for ranges in chunks.chunks(rayon::current_num_threads() * 4) {
+            if negsamp_store::interrupt::requested() {
+                return Err(EngineError::Interrupted);
+            }
             let mut wave = std::mem::take(&mut spare);
             match sampled.take() {
                 None => sample_wave(&mut wave, ranges)?,
