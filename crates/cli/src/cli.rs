@@ -375,6 +375,11 @@ pub struct GenerateArgs {
     /// The CSV file to write.
     #[arg(short, long)]
     pub out: PathBuf,
+    /// The shape of a public dataset (users, items, degree spread, popularity skew):
+    /// `movielens-1m` (6 040 × 3 706, dense), `gowalla` (29 858 × 40 981, sparse) or
+    /// `ciao` (7 375 × 105 114, a large catalog). Replaces the shape flags.
+    #[arg(long, value_enum, conflicts_with_all = ["rows", "users", "items", "mean_degree", "degree_sigma", "zipf"])]
+    pub shape: Option<ShapeArg>,
     /// Approximate number of rows; sets --users to rows / mean degree.
     #[arg(long, conflicts_with = "users")]
     pub rows: Option<u64>,
@@ -403,6 +408,25 @@ pub struct GenerateArgs {
     /// (per row), for `ingest --keep` and `sample --carry`.
     #[arg(long)]
     pub features: bool,
+}
+
+/// `generate --shape`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ShapeArg {
+    #[value(name = "movielens-1m")]
+    MovieLens1M,
+    Gowalla,
+    Ciao,
+}
+
+impl From<ShapeArg> for negsamp_store::synth::Shape {
+    fn from(a: ShapeArg) -> Self {
+        match a {
+            ShapeArg::MovieLens1M => Self::MovieLens1M,
+            ShapeArg::Gowalla => Self::Gowalla,
+            ShapeArg::Ciao => Self::Ciao,
+        }
+    }
 }
 
 #[derive(Debug, ClapArgs)]

@@ -354,19 +354,25 @@ fn describe_config(c: &SampleConfig) -> String {
 }
 
 fn synth_options(a: &GenerateArgs) -> SynthOptions {
+    let shape = match a.shape {
+        Some(shape) => negsamp_store::synth::Shape::from(shape).options(),
+        None => SynthOptions {
+            users: a.rows.map_or(a.users, |rows| {
+                ((rows as f64 / a.mean_degree).ceil() as u64).max(1)
+            }),
+            items: a.items,
+            mean_degree: a.mean_degree,
+            degree_sigma: a.degree_sigma,
+            zipf_exponent: a.zipf,
+            ..Default::default()
+        },
+    };
     SynthOptions {
-        users: a.rows.map_or(a.users, |rows| {
-            ((rows as f64 / a.mean_degree).ceil() as u64).max(1)
-        }),
-        items: a.items,
-        mean_degree: a.mean_degree,
-        degree_sigma: a.degree_sigma,
-        zipf_exponent: a.zipf,
         seed: a.seed,
         string_ids: a.string_ids,
         timestamps: !a.no_timestamps,
         features: a.features,
-        ..Default::default()
+        ..shape
     }
 }
 

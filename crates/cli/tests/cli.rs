@@ -838,3 +838,63 @@ fn flags_are_consistent_and_say_what_they_want() {
     assert!(text(&again).contains("--overwrite"), "{}", text(&again));
     assert!(bench(&["--overwrite"]).status.success());
 }
+
+/// `generate --shape` gives the documented shapes (counts after ingest; the table in
+/// negsamp-store's `synth::Shape`).
+#[test]
+fn generated_shapes_match_the_public_datasets() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("movielens-1m", 6_040, 3_706, 0.04..0.055, 90..130),
+        ("gowalla", 29_858, 40_981, 0.0007..0.001, 15..28),
+        ("ciao", 7_375, 105_114, 0.0003..0.0007, 14..25),
+    ];
+    for (shape, users, items, density, median) in cases {
+        let csv = path(dir.path(), &format!("{shape}.csv"));
+        let store = path(dir.path(), &format!("{shape}.store"));
+        let out = negsamp(&["generate", "--shape", shape, "--out", &csv, "-q"]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(negsamp(&[
+            "ingest",
+            &csv,
+            "--out",
+            &store,
+            "--items",
+            &catalog(dir.path(), items),
+            "-q"
+        ])
+        .status
+        .success());
+        let info = negsamp(&["info", &store, "--json"]);
+        let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        assert_eq!(
+            (info["users"].as_u64(), info["items"].as_u64()),
+            (Some(users), Some(items)),
+            "{shape}"
+        );
+        let d = info["density"].as_f64().unwrap();
+        let m = info["user_degree"]["median"].as_u64().unwrap();
+        assert!(
+            density.contains(&d) && median.contains(&m),
+            "{shape}: density {d}, median {m}"
+        );
+    }
+    let both = negsamp(&[
+        "generate",
+        "--shape",
+        "gowalla",
+        "--users",
+        "5",
+        "--out",
+        &path(dir.path(), "x.csv"),
+    ]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+/// A catalog file of items `0..n` (so untouched items count).
+fn catalog(dir: &Path, n: u64) -> String {
+    let file = path(dir, &format!("items-{n}.txt"));
+    let lines: String = (0..n).map(|i| format!("{i}\n")).collect();
+    std::fs::write(&file, lines).unwrap();
+    file
+}

@@ -35,6 +35,41 @@ pub struct SynthOptions {
     pub features: bool,
 }
 
+/// The shapes of public datasets users tune on, as generator settings (measured after
+/// ingest — duplicates of Zipf draws are dropped, so the settings ask for more):
+///
+/// | shape | users × items | density | median / max degree | the dataset |
+/// |---|---|---|---|---|
+/// | `MovieLens1M` | 6 040 × 3 706 | 4.8% | 114 / 1 603 | 4.5%, 96 / 2 314 |
+/// | `Gowalla` | 29 858 × 40 981 | 0.087% | 21 / 1 495 | 0.08%, 20 / 1 014 |
+/// | `Ciao` | 7 375 × 105 114 | 0.048% | 19 / 937 | a 105 114-item catalog |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    MovieLens1M,
+    Gowalla,
+    Ciao,
+}
+
+impl Shape {
+    /// The generator settings of this shape (seed, ids, timestamps and features left at
+    /// their defaults).
+    pub fn options(self) -> SynthOptions {
+        let (users, items, mean_degree, degree_sigma, zipf_exponent) = match self {
+            Shape::MovieLens1M => (6_040, 3_706, 260.0, 1.15, 0.8),
+            Shape::Gowalla => (29_858, 40_981, 40.0, 1.1, 0.9),
+            Shape::Ciao => (7_375, 105_114, 40.0, 1.2, 0.7),
+        };
+        SynthOptions {
+            users,
+            items,
+            mean_degree,
+            degree_sigma,
+            zipf_exponent,
+            ..Default::default()
+        }
+    }
+}
+
 /// The values of the synthetic `category` column.
 const CATEGORIES: [&str; 8] = [
     "books", "music", "toys", "garden", "food", "sports", "home", "games",
