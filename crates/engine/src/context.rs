@@ -120,16 +120,21 @@ impl Context {
 /// `popularity(i)^alpha`, popularity being the item's interaction count; items nobody
 /// touched weigh 0 for every alpha.
 pub fn popularity_weights(store: &Store, alpha: f64) -> Result<Vec<f64>, EngineError> {
-    let weights: Vec<f64> = item_popularity(store.indices(), store.n_items())?
-        .into_iter()
-        .map(|c| if c == 0 { 0.0 } else { (c as f64).powf(alpha) })
-        .collect();
-    match weights.iter().position(|w| !w.is_finite()) {
+    weights_from_counts(&item_popularity(store.indices(), store.n_items())?, alpha)
+}
+
+/// The popularity law's weights from per-item interaction counts: `count^alpha`, 0 for
+/// an item nobody touched. The one definition: a distributed run (the Python package's
+/// Spark job) computes counts itself and gets its weights here, so its draws equal a
+/// store's.
+pub fn weights_from_counts(counts: &[u64], alpha: f64) -> Result<Vec<f64>, EngineError> {
+    let weight = |c: u64| if c == 0 { 0.0 } else { (c as f64).powf(alpha) };
+    match counts.iter().position(|&c| !weight(c).is_finite()) {
         Some(i) => Err(EngineError::Config(format!(
             "--alpha {alpha}: item {i}'s weight (its {} interactions to the power {alpha}) overflows a float; use a smaller --alpha",
-            store.indices().iter().filter(|&&x| x as usize == i).count()
+            counts[i]
         ))),
-        None => Ok(weights),
+        None => Ok(counts.iter().map(|&c| weight(c)).collect()),
     }
 }
 

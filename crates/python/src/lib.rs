@@ -266,6 +266,20 @@ fn sample_csr(
     })
 }
 
+/// The popularity law's item weights from per-item interaction counts (`count^alpha`,
+/// 0 for an untouched item): the engine's own definition, so weights computed from
+/// counts aggregated elsewhere (a Spark job) give the draws a store gives.
+#[pyfunction]
+fn popularity_weights<'py>(
+    py: Python<'py>,
+    counts: PyReadonlyArray1<'py, u64>,
+    alpha: f64,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let weights =
+        negsamp_engine::context::weights_from_counts(counts.as_slice()?, alpha).map_err(to_py)?;
+    Ok(PyArray1::from_vec(py, weights))
+}
+
 /// A store, memory-mapped: counts, and its CSR arrays as read-only NumPy views of the
 /// map (no copy).
 #[pyclass(frozen, module = "negsamp._negsamp")]
@@ -372,5 +386,6 @@ fn _negsamp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ingest, m)?)?;
     m.add_function(wrap_pyfunction!(sample, m)?)?;
     m.add_function(wrap_pyfunction!(sample_csr, m)?)?;
+    m.add_function(wrap_pyfunction!(popularity_weights, m)?)?;
     Ok(())
 }

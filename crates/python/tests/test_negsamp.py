@@ -5,7 +5,6 @@ installed wheel: NEGSAMP_BIN names the CLI binary."""
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -233,7 +232,7 @@ def test_errors_are_exceptions_with_the_cli_messages(events, tmp_path):
 
 def test_the_readmes_python_examples_run(tmp_path, monkeypatch):
     readme = (REPO / "README.md").read_text()
-    section = readme.split("## Python\n", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("## Python\n", 1)[1].split("\n### On Spark", 1)[0]
     blocks = [b.split("```", 1)[0] for b in section.split("```python\n")[1:]]
     assert len(blocks) == 2
     monkeypatch.chdir(tmp_path)

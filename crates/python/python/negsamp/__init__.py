@@ -9,6 +9,8 @@ validation of the `negsamp` command line (``with_replacement=True`` is
     negsamp.sample("s.store", "train/", strategy="popularity", ratio=4, seed=42, format="parquet")
     df = negsamp.load("train/")                      # every part, original ids decoded
     cols = negsamp.sample("s.store", ratio=4)        # no `out`: the columns in memory
+
+On Spark, :func:`negsamp.spark.sample` gives the same rows from a DataFrame.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "sample",
     "sample_csr",
     "load",
+    "popularity_weights",
 ]
 
 PathLike = Union[str, "_os.PathLike[str]"]
@@ -127,6 +130,13 @@ def sample_csr(
         target = _os.path.join(tmp, "ds")
         run(target)
         return load(target, as_=as_, memory_map=False)
+
+
+def popularity_weights(counts, alpha: float = 1.0) -> _np.ndarray:
+    """The popularity strategy's item weights from per-item interaction counts:
+    ``count ** alpha``, 0 for an item nobody touched — computed by the engine itself,
+    so counts aggregated elsewhere (:mod:`negsamp.spark`) give a store's draws."""
+    return _negsamp.popularity_weights(_np.ascontiguousarray(counts, dtype=_np.uint64), float(alpha))
 
 
 def _read_ids(path: _Path) -> _np.ndarray:
