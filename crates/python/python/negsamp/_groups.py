@@ -180,7 +180,8 @@ def sample_group(pdf, plan: Plan):
         cols = load(os.path.join(tmp, "out"), as_="numpy", memory_map=False, ids=False)
 
     integers = pd.api.types.is_integer_dtype(pdf[item_col])
-    item_values = np.asarray(plan.item_values, dtype=pdf[item_col].dtype if integers else object)
+    # (NumPy's own dtype: Ray hands over Arrow-backed columns.)
+    item_values = np.asarray(plan.item_values, dtype=pdf[item_col].to_numpy().dtype if integers else object)
     # Every row's anchor is a row of the group's file: its user, time and features.
     anchor = pdf.iloc[cols["anchor"].astype(np.int64)].reset_index(drop=True)
     out = {user_col: anchor[user_col]}
