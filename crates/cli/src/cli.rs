@@ -181,10 +181,26 @@ pub struct SampleArgs {
     /// Number of parts (default: about 1 GB each).
     #[arg(long)]
     pub shards: Option<u32>,
-    /// Sampling strategy: uniform over each user's candidates, or popularity-weighted
-    /// (successive sampling: numpy's choice(replace=False, p) semantics).
+    /// Sampling strategy: uniform over each user's candidates, popularity-weighted
+    /// (successive sampling: numpy's choice(replace=False, p) semantics), or hard
+    /// negatives picked by a model's scores among --base draws.
     #[arg(long, value_enum, default_value = "uniform")]
     pub strategy: StrategyArg,
+    /// The strategy drawing hard negatives' candidates (needs --strategy hard).
+    #[arg(long, value_enum)]
+    pub base: Option<BaseArg>,
+    /// Base candidates per hard negative (M): each negative is the highest-scoring of
+    /// M (Dynamic Negative Sampling; needs --strategy hard).
+    #[arg(long, value_name = "M")]
+    pub candidates: Option<u32>,
+    /// User vectors: a .npy of float32 [users, d], row r for the store's user r
+    /// (users.txt order); a score is a dot product (needs --strategy hard).
+    #[arg(long, value_name = "NPY")]
+    pub user_emb: Option<PathBuf>,
+    /// Item vectors: a .npy of float32 [items, d], row i for the store's item i
+    /// (items.txt order) (needs --strategy hard).
+    #[arg(long, value_name = "NPY")]
+    pub item_emb: Option<PathBuf>,
     /// Popularity exponent: item weight = (interactions of the item)^alpha; items
     /// nobody touched weigh 0. 0.75 is word2vec's smoothing. Default 1 (needs
     /// --strategy popularity).
@@ -367,6 +383,16 @@ pub enum StrategyArg {
     /// Every non-positive item equally likely.
     Uniform,
     /// Weighted by popularity^alpha (or --weights).
+    Popularity,
+    /// The highest-scoring of --candidates draws of --base (needs --user-emb, --item-emb).
+    Hard,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BaseArg {
+    /// Candidates drawn uniformly.
+    Uniform,
+    /// Candidates weighted by popularity^alpha (or --weights).
     Popularity,
 }
 

@@ -2,8 +2,8 @@
 //! as [`IngestOptions`], a `sample` request as [`SampleConfig`]. The binary, a build
 //! config and the Python package all go through here.
 
-use crate::cli::{IngestArgs, RequestArgs, SampleArgs, StrategyArg};
-use negsamp_engine::{Amount, EngineError, SampleConfig, Strategy};
+use crate::cli::{BaseArg, IngestArgs, RequestArgs, SampleArgs, StrategyArg};
+use negsamp_engine::{Amount, EngineError, Hard, SampleConfig, Strategy};
 use negsamp_kernel::uniform::Replacement;
 use negsamp_store::ingest::{IngestOptions, TimeColumn};
 
@@ -64,18 +64,41 @@ pub fn ingest_options(a: &IngestArgs) -> IngestOptions {
 
 /// The sampling request a `sample` command line makes (also a build's `[sample]`).
 pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig, EngineError> {
-    if a.alpha.is_some() && matches!(a.strategy, StrategyArg::Uniform) {
-        return Err(EngineError::Config(
-            "--alpha weighs items by popularity; it applies to --strategy popularity".into(),
-        ));
+    let config_error = |m: &str| Err(EngineError::Config(m.into()));
+    let hard = matches!(a.strategy, StrategyArg::Hard);
+    // Hard negatives' candidates come from the base strategy.
+    let popularity = match (a.strategy, a.base) {
+        (StrategyArg::Hard, base) => matches!(base, Some(BaseArg::Popularity)),
+        (_, Some(_)) => return config_error("--base applies to --strategy hard"),
+        (strategy, None) => matches!(strategy, StrategyArg::Popularity),
+    };
+    if a.alpha.is_some() && !popularity {
+        return config_error(
+            "--alpha weighs items by popularity; it applies to --strategy popularity (or --base popularity)",
+        );
     }
+    let hard = match (hard, &a.user_emb, &a.item_emb, a.candidates) {
+        (true, Some(user_emb), Some(item_emb), Some(candidates)) => Some(Hard {
+            user_emb: user_emb.clone(),
+            item_emb: item_emb.clone(),
+            candidates,
+        }),
+        (true, ..) => {
+            return config_error("--strategy hard needs --user-emb, --item-emb and --candidates")
+        }
+        (false, None, None, None) => None,
+        (false, ..) => {
+            return config_error("--user-emb, --item-emb and --candidates apply to --strategy hard")
+        }
+    };
     Ok(SampleConfig {
-        strategy: match a.strategy {
-            StrategyArg::Uniform => Strategy::Uniform,
-            StrategyArg::Popularity => Strategy::Popularity {
+        strategy: match popularity {
+            false => Strategy::Uniform,
+            true => Strategy::Popularity {
                 alpha: a.alpha.unwrap_or(1.0),
             },
         },
+        hard,
         weights: a.weights.clone(),
         exclude: a.exclude.clone(),
         skip_unknown: a.skip_unknown,

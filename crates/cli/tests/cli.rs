@@ -448,8 +448,17 @@ fn features_from_the_command_line() {
     }
     assert!(dir.path().join("ds0/category.txt").exists());
     assert!(dir.path().join("ds1/part-00000.parquet").exists());
-    let misuse: [(&[&str], &str); 5] = [
+    let misuse: [(&[&str], &str); 8] = [
         (&["--alpha", "0.5"], "--strategy popularity"),
+        (&["--candidates", "4"], "apply to --strategy hard"),
+        (
+            &["--strategy", "hard", "--candidates", "4"],
+            "needs --user-emb",
+        ),
+        (
+            &["--base", "popularity"],
+            "--base applies to --strategy hard",
+        ),
         (&["--carry", "colour"], "--carry colour"),
         (&["--original-ids"], "--format parquet"),
         (&["--layout", "wide", "--per-user", "3"], "--per-user"),

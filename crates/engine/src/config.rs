@@ -14,6 +14,22 @@ pub enum Strategy {
     Popularity { alpha: f64 },
 }
 
+/// Hard negatives by Dynamic Negative Sampling (Zhang et al., SIGIR 2013): every
+/// negative is the highest-scoring of `candidates` items drawn from the base strategy,
+/// a score being the dot product of the user's and the item's embedding rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hard {
+    /// `.npy` `<f4` `[n_users, d]`, rows in the store's user order.
+    pub user_emb: std::path::PathBuf,
+    /// `.npy` `<f4` `[n_items, d]`, rows in the store's item order.
+    pub item_emb: std::path::PathBuf,
+    /// Base draws per negative (M).
+    pub candidates: u32,
+}
+
+/// The most candidates per hard negative.
+pub const MAX_CANDIDATES: u32 = 4096;
+
 /// How many negatives a user is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -132,6 +148,10 @@ pub struct SampleConfig {
     pub skip_unknown: bool,
     /// Write `log_q.npy`: the log-probability with which each negative was proposed.
     pub log_q: bool,
+    /// Hard negatives picked by score among base draws (`--strategy hard`); the
+    /// base is `strategy`.
+    #[serde(default)]
+    pub hard: Option<Hard>,
     /// Kept store columns copied onto every row from its anchor.
     #[serde(default)]
     pub carry: Vec<String>,
@@ -178,6 +198,7 @@ impl Default for SampleConfig {
             exclude: None,
             skip_unknown: false,
             log_q: false,
+            hard: None,
             carry: Vec::new(),
             history: 0,
             history_order: HistoryOrder::Time,
@@ -195,6 +216,18 @@ impl Default for SampleConfig {
 }
 
 impl SampleConfig {
+    /// The files the parameters name, whose contents decide the output as much as the
+    /// parameters do (a resume key and a build's identity hash them).
+    pub fn input_files(&self) -> Vec<&std::path::Path> {
+        let hard = self.hard.iter().flat_map(|h| [&h.user_emb, &h.item_emb]);
+        [&self.exclude, &self.weights]
+            .into_iter()
+            .flatten()
+            .chain(hard)
+            .map(|p| p.as_path())
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<(), crate::EngineError> {
         if let Some(n) = self.shards {
             if !(1..=MAX_SHARDS).contains(&n) {
@@ -207,6 +240,14 @@ impl SampleConfig {
             if !alpha.is_finite() {
                 return Err(crate::EngineError::Config(format!(
                     "--alpha must be finite, not {alpha}"
+                )));
+            }
+        }
+        if let Some(hard) = &self.hard {
+            if !(1..=MAX_CANDIDATES).contains(&hard.candidates) {
+                return Err(crate::EngineError::Config(format!(
+                    "--candidates must be between 1 and {MAX_CANDIDATES}, not {}",
+                    hard.candidates
                 )));
             }
         }

@@ -1,8 +1,10 @@
 //! What a run needs besides the store and the parameters: the item weights of the
-//! popularity strategy and the per-user exclusions. Built once per run — and again by
+//! popularity strategy, the per-user exclusions and a model's embeddings (hard
+//! negatives). Built once per run — and again by
 //! `verify`, which must check rows against exactly the same candidates.
 
 use crate::config::{SampleConfig, Strategy};
+use crate::embeddings::Embeddings;
 use crate::EngineError;
 use negsamp_kernel::weighted::Weights;
 use negsamp_store::stats::item_popularity;
@@ -91,6 +93,8 @@ pub struct Context {
     /// The item weights (popularity strategy only).
     pub weights: Option<Weights>,
     pub exclusions: Exclusions,
+    /// The model's vectors (hard negatives only).
+    pub embeddings: Option<Embeddings>,
 }
 
 impl Context {
@@ -110,9 +114,14 @@ impl Context {
             Some(path) => Exclusions::load(path, store, config.skip_unknown)?,
             None => Exclusions::default(),
         };
+        let embeddings = match &config.hard {
+            Some(hard) => Some(Embeddings::load(hard, store.n_users(), store.n_items())?),
+            None => None,
+        };
         Ok(Self {
             weights,
             exclusions,
+            embeddings,
         })
     }
 }

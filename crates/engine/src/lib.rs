@@ -21,6 +21,7 @@ pub mod bench;
 pub mod build;
 pub mod config;
 pub mod context;
+pub mod embeddings;
 pub mod manifest;
 pub mod plan;
 pub mod resources;
@@ -32,7 +33,7 @@ pub mod verify;
 pub mod write;
 
 mod error;
-pub use config::{Amount, Format, HistoryOrder, Layout, SampleConfig, Side, Split, Strategy};
+pub use config::{Amount, Format, Hard, HistoryOrder, Layout, SampleConfig, Side, Split, Strategy};
 pub use error::EngineError;
 /// `.npy` headers and arrays (shared with the store crate, which reads `.npz` inputs).
 pub use negsamp_store::npy;

@@ -123,6 +123,10 @@ pub struct AnchorRows<'a> {
     pub negatives: &'a [u32],
     /// `log(w/W)` per negative (when the schema has `log_q`).
     pub log_q: &'a [f32],
+    /// The model's score per negative (when the schema has `score`).
+    pub scores: &'a [f32],
+    /// The model's score of the positive (NaN without embeddings).
+    pub positive_score: f32,
     /// The anchor's source row and timestamp (0 without timestamps).
     pub anchor: u64,
     pub timestamp: i64,
@@ -193,6 +197,14 @@ impl Rows {
                 (ColumnKind::LogQ, Buffer::F32(v)) => {
                     v.extend(a.positive.map(|_| f32::NAN));
                     v.extend_from_slice(a.log_q);
+                }
+                (ColumnKind::Score, Buffer::F32(v)) if wide => {
+                    v.extend_from_slice(a.scores);
+                    v.extend(std::iter::repeat_n(f32::NAN, column.width - a.scores.len()));
+                }
+                (ColumnKind::Score, Buffer::F32(v)) => {
+                    v.extend(a.positive.map(|_| a.positive_score));
+                    v.extend_from_slice(a.scores);
                 }
                 (ColumnKind::Carried { kept, .. }, buffer) => {
                     match (store.kept_values(kept), buffer) {

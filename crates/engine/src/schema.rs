@@ -64,6 +64,9 @@ pub enum ColumnKind {
     Timestamp,
     /// Long: one value per row (NaN on positives); wide: one per negative slot.
     LogQ,
+    /// Hard negatives: the model's score of the row's item (long; a positive its own)
+    /// or of each negative slot (wide).
+    Score,
     /// Kept store column `kept` (its index in the store's schema), copied from the anchor.
     Carried {
         kept: usize,
@@ -151,16 +154,16 @@ impl Schema {
                 1,
             ));
         }
+        // One value per row (long), or per negative slot of a wide row.
+        let per_negative = |name: &str, kind: ColumnKind| Column {
+            list_len: wide.then_some("negatives_len"),
+            ..Column::new(name, kind, Dtype::F32, if wide { ratio } else { 1 })
+        };
         if config.log_q {
-            columns.push(Column::new(
-                "log_q",
-                ColumnKind::LogQ,
-                Dtype::F32,
-                if wide { ratio } else { 1 },
-            ));
-            if wide {
-                columns.last_mut().expect("pushed").list_len = Some("negatives_len");
-            }
+            columns.push(per_negative("log_q", ColumnKind::LogQ));
+        }
+        if config.hard.is_some() {
+            columns.push(per_negative("score", ColumnKind::Score));
         }
         for name in &config.carry {
             let Some(kept) = store.kept_column(name) else {

@@ -5,6 +5,7 @@ use crate::context::Context;
 use crate::rows::{AnchorRows, HistoryIndex, Rows};
 use crate::schema::Schema;
 use crate::EngineError;
+use negsamp_kernel::hard::pick_hardest;
 use negsamp_kernel::pairing::spread;
 use negsamp_kernel::stream::user_rng;
 use negsamp_kernel::uniform::UniformSampler;
@@ -42,6 +43,8 @@ pub struct UserSampler {
     excluded: Vec<u32>,
     negatives: Vec<u32>,
     log_q: Vec<f32>,
+    /// Hard negatives: each negative's score.
+    scores: Vec<f32>,
     anchor_order: Vec<(i64, u64, u32)>,
     per_anchor: Vec<u32>,
     scratch: Vec<u32>,
@@ -65,6 +68,11 @@ impl UserSampler {
         let view = store.user(u)?;
         let k = view.items.len();
         let request = config.amount.request(k);
+        // Hard negatives: M base candidates per negative, reduced below.
+        let draw = config
+            .hard
+            .as_ref()
+            .map_or(request, |h| request.saturating_mul(u64::from(h.candidates)));
         let mut rng = user_rng(config.seed, view.key);
         let extra = context.exclusions.of(u);
         let excluded = if extra.is_empty() {
@@ -86,7 +94,7 @@ impl UserSampler {
                         &mut rng,
                         excluded,
                         store.n_items(),
-                        request,
+                        draw,
                         config.replacement,
                         &mut self.negatives,
                     )
@@ -100,13 +108,23 @@ impl UserSampler {
                         &mut rng,
                         weights,
                         excluded,
-                        request,
+                        draw,
                         config.replacement,
                         &mut self.negatives,
                     )
                     .map_err(kernel_error)?;
                 (d.shortfall, d.mass)
             }
+        };
+        let shortfall = match &context.embeddings {
+            Some(embeddings) => pick_hardest(
+                &mut rng,
+                &mut self.negatives,
+                request,
+                |i| embeddings.score(u, i),
+                &mut self.scores,
+            ),
+            None => shortfall,
         };
         if config.log_q {
             let log_mass = (mass as f64).ln();
@@ -154,7 +172,19 @@ impl UserSampler {
                 user: u,
                 positive,
                 negatives: &self.negatives[run.clone()],
-                log_q: if config.log_q { &self.log_q[run] } else { &[] },
+                log_q: if config.log_q {
+                    &self.log_q[run.clone()]
+                } else {
+                    &[]
+                },
+                scores: match &context.embeddings {
+                    Some(_) => &self.scores[run],
+                    None => &[],
+                },
+                positive_score: match (&context.embeddings, positive) {
+                    (Some(e), Some(item)) => e.score(u, item),
+                    _ => f32::NAN,
+                },
                 anchor: row,
                 timestamp: ts,
                 position: view.start + j,

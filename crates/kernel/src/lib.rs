@@ -11,6 +11,8 @@
 //! * [`weighted`] — weighted negatives (popularity^α or any weights): successive
 //!   sampling by rejection from an alias table, with an exact search that never
 //!   rejects for users whose excluded items hold most of the weight.
+//! * [`hard`] — hard negatives: the best-scoring of each group of base candidates
+//!   (Dynamic Negative Sampling).
 //! * [`pairing`] — spreading a user's negatives over their positives (anchors).
 //!
 //! ```
@@ -27,6 +29,7 @@
 //! ```
 
 pub mod bounded;
+pub mod hard;
 pub mod pairing;
 pub mod stream;
 pub mod uniform;

@@ -288,3 +288,23 @@ def test_ctrl_c_stops_a_long_call_and_the_rerun_resumes(tmp_path):
     summary = negsamp.sample(tmp_path / "big.store", tmp_path / "out", **params)
     assert summary[0]["resumed_parts"] > 0
     assert files(tmp_path / "out") == files(tmp_path / "whole")
+
+
+def test_the_readmes_hard_negatives_example_runs(tmp_path, monkeypatch):
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Hard negatives", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    cli("generate", "--out", "events.csv", "--users", 300, "-q")
+    cli("ingest", "events.csv", "--out", "s.store", "-q")
+    exec(compile(block, "README.md", "exec"), {})
+    df = negsamp.load("hard")
+    store = negsamp.Store("s.store")
+    assert (df.label == 0).sum() == 4 * store.n_interactions
+    users, items = np.load("user.npy"), np.load("item.npy")
+    expected = (users[df.user.to_numpy()] * items[df.item.to_numpy()]).sum(axis=1)
+    np.testing.assert_allclose(df.score.to_numpy(), expected, rtol=1e-5, atol=1e-5)
+    # The same call from the command line writes the same bytes.
+    cli("sample", "s.store", "--out", "cli", "--strategy", "hard", "--user-emb", "user.npy", "--item-emb", "item.npy",
+        "--candidates", 16, "--base", "popularity", "--ratio", 4, "--seed", 42, "-q")
+    assert files(tmp_path / "cli") == files(tmp_path / "hard")

@@ -100,6 +100,8 @@ def test_spark_errors_name_the_fix(spark):
         ns.sample(df, "user", "item", ratoi=2)
     with pytest.raises(negsamp.ConfigError, match="out= does not apply here: .* write it with its own writer"):
         ns.sample(df, "user", "item", out="x")
+    with pytest.raises(negsamp.ConfigError, match="user_emb= does not apply here"):
+        ns.sample(df, "user", "item", strategy="hard", user_emb="u.npy", item_emb="i.npy", candidates=4)
     with pytest.raises(negsamp.ConfigError, match="no column named 'when'"):
         ns.sample(df, "user", "item", "when")
     with pytest.raises(negsamp.ConfigError, match=r"user 20 has 398 rows, more than max_user_rows=100"):

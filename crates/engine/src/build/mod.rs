@@ -389,15 +389,14 @@ fn check(spec: &BuildSpec) -> Result<(), BuildError> {
 /// The build's identity: version, input contents, settings, and the contents of the
 /// files the settings name.
 fn build_id(spec: &BuildSpec, input: &InputFingerprint) -> Result<String, BuildError> {
-    let named_files = [
-        &spec.ingest.items_file,
-        &spec.sample.exclude,
-        &spec.sample.weights,
-    ];
-    let file_hashes = named_files
+    let named_files = spec
+        .ingest
+        .items_file
+        .as_deref()
         .into_iter()
-        .flatten()
-        .map(|p| fingerprint::file_hash(p))
+        .chain(spec.sample.input_files());
+    let file_hashes = named_files
+        .map(fingerprint::file_hash)
         .collect::<Result<Vec<_>, _>>()?;
     let identity = serde_json::json!({
         "negsamp_version": env!("CARGO_PKG_VERSION"),

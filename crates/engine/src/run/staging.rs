@@ -20,7 +20,7 @@ pub(crate) const RUN_FILE: &str = "run.json";
 pub(crate) struct RunKey<'a> {
     pub store_fingerprint: String,
     pub parameters: &'a SampleConfig,
-    /// XXH3-64 of each input file named by the parameters (`--exclude`, `--weights`):
+    /// XXH3-64 of each input file named by the parameters (`SampleConfig::input_files`):
     /// paths alone would let a rerun resume parts sampled against an older file.
     pub input_contents: Vec<String>,
     pub parts: Vec<[u32; 2]>,
@@ -32,9 +32,9 @@ impl<'a> RunKey<'a> {
         parameters: &'a SampleConfig,
         parts: Vec<[u32; 2]>,
     ) -> Result<Self, EngineError> {
-        let input_contents = [&parameters.exclude, &parameters.weights]
+        let input_contents = parameters
+            .input_files()
             .into_iter()
-            .flatten()
             .map(|path| {
                 let bytes = fs::read(path).map_err(|e| EngineError::io(path, e))?;
                 Ok(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)))

@@ -34,6 +34,10 @@ NOT_DISTRIBUTED = {
     "skip_unknown": "exclude is not supported on distributed runs yet",
     "weights": "not supported on distributed runs yet; popularity weights come from the data",
     "carry": "name the columns in feature_cols",
+    "user_emb": "hard negatives need the store's row order; not supported on distributed runs yet",
+    "item_emb": "hard negatives need the store's row order; not supported on distributed runs yet",
+    "candidates": "hard negatives are not supported on distributed runs yet",
+    "base": "hard negatives are not supported on distributed runs yet",
 }
 
 # Engine columns holding item indices, padded with the catalog size.

@@ -1,0 +1,140 @@
+//! Hard negatives by Dynamic Negative Sampling (Zhang et al., SIGIR 2013): a user's
+//! `k` negatives are picked from `k · M` candidates drawn by a base strategy — the
+//! candidates, in random order, are cut into `k` groups and each group's
+//! highest-scoring item is kept. The one definition of the law, used by sampling and
+//! verify alike.
+//!
+//! Drawn without replacement, the candidates are distinct, so the picks are too. When
+//! a user has fewer than `k · M` candidates, all of them are drawn and the groups are
+//! as even as possible (sizes differ by at most one); fewer than `k` candidates give
+//! one group per candidate and a shortfall.
+
+use crate::bounded::shuffle;
+use rand_core::RngCore;
+
+/// Replaces `candidates` by the best of each of `k` groups, with their scores in
+/// `scores`; returns the shortfall (`k` minus the groups formed). Ties in score go to
+/// the smaller item index, so the pick does not depend on the order within a group.
+pub fn pick_hardest<R: RngCore + ?Sized>(
+    rng: &mut R,
+    candidates: &mut Vec<u32>,
+    k: u64,
+    score: impl Fn(u32) -> f32,
+    scores: &mut Vec<f32>,
+) -> u64 {
+    // The kernels return candidates in an order that is not uniformly random (Floyd's
+    // algorithm, sorted searches): shuffled, consecutive runs are random groups.
+    shuffle(rng, candidates);
+    let drawn = candidates.len();
+    let groups = usize::try_from(k).map_or(drawn, |k| k.min(drawn));
+    scores.clear();
+    let mut start = 0;
+    for g in 0..groups {
+        // The remaining candidates over the remaining groups: sizes differ by <= 1.
+        let end = start + (drawn - start) / (groups - g);
+        let (item, best) = candidates[start..end]
+            .iter()
+            .map(|&i| (i, score(i)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .expect("every group holds at least one candidate");
+        candidates[g] = item; // g <= start: a group's winner never overwrites unread ones
+        scores.push(best);
+        start = end;
+    }
+    candidates.truncate(groups);
+    k - groups as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::user_rng;
+
+    #[test]
+    fn one_group_of_everything_finds_the_best() {
+        let mut rng = user_rng(1, 2);
+        let mut candidates: Vec<u32> = (0..100).collect();
+        let mut scores = Vec::new();
+        let short = pick_hardest(
+            &mut rng,
+            &mut candidates,
+            1,
+            |i| -((i as f32) - 37.0).abs(),
+            &mut scores,
+        );
+        assert_eq!((short, candidates, scores), (0, vec![37], vec![0.0]));
+    }
+
+    #[test]
+    fn groups_are_even_and_distinct_candidates_give_distinct_picks() {
+        let mut rng = user_rng(3, 4);
+        let mut candidates: Vec<u32> = (0..10).collect();
+        let mut scores = Vec::new();
+        // 10 candidates, 4 groups: sizes 2, 2, 3, 3 — every pick distinct.
+        let short = pick_hardest(&mut rng, &mut candidates, 4, |i| i as f32, &mut scores);
+        assert_eq!(short, 0);
+        let mut picks = candidates.clone();
+        picks.sort_unstable();
+        picks.dedup();
+        assert_eq!(picks.len(), 4);
+        // The best item overall is in some group and wins it.
+        assert!(candidates.contains(&9));
+        assert_eq!(
+            scores,
+            candidates.iter().map(|&i| i as f32).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn fewer_candidates_than_negatives_is_a_shortfall() {
+        let mut rng = user_rng(5, 6);
+        let mut candidates = vec![4, 8];
+        let mut scores = Vec::new();
+        assert_eq!(
+            pick_hardest(&mut rng, &mut candidates, 5, |_| 1.0, &mut scores),
+            3
+        );
+        candidates.sort_unstable();
+        assert_eq!(candidates, vec![4, 8]);
+    }
+
+    #[test]
+    fn ties_go_to_the_smaller_item() {
+        let mut rng = user_rng(7, 8);
+        let mut candidates = vec![9, 3, 6];
+        let mut scores = Vec::new();
+        pick_hardest(&mut rng, &mut candidates, 1, |_| 0.5, &mut scores);
+        assert_eq!(candidates, vec![3]);
+    }
+
+    /// M = 2 over 0..n uniformly: P(pick = i) = 2i / (n(n-1)) for the max of a random
+    /// distinct pair — the DNS law with a score that is the item index.
+    #[test]
+    fn max_of_two_follows_its_law() {
+        let n = 20u32;
+        let trials = 200_000;
+        let mut counts = vec![0u64; n as usize];
+        let mut rng = user_rng(11, 12);
+        let mut scores = Vec::new();
+        for _ in 0..trials {
+            let a = crate::bounded::below(&mut rng, n as u64) as u32;
+            let mut b = crate::bounded::below(&mut rng, (n - 1) as u64) as u32;
+            b += u32::from(b >= a);
+            let mut candidates = vec![a, b];
+            pick_hardest(&mut rng, &mut candidates, 1, |i| i as f32, &mut scores);
+            counts[candidates[0] as usize] += 1;
+        }
+        let expected: Vec<f64> = (0..n)
+            .map(|i| trials as f64 * 2.0 * i as f64 / (n as f64 * (n as f64 - 1.0)))
+            .collect();
+        let chi2: f64 = counts
+            .iter()
+            .zip(&expected)
+            .filter(|(_, &e)| e > 0.0)
+            .map(|(&c, &e)| (c as f64 - e).powi(2) / e)
+            .sum();
+        // 18 degrees of freedom (item 0 never wins): the 0.999 quantile is 42.3.
+        assert!(chi2 < 42.3, "chi-square {chi2}");
+        assert_eq!(counts[0], 0);
+    }
+}
