@@ -4,6 +4,7 @@
 
 use crate::config::Hard;
 use crate::EngineError;
+use negsamp_kernel::hard::dot;
 use std::path::Path;
 
 /// User and item vectors of one dimension, row-major, in the store's index order.
@@ -31,8 +32,9 @@ impl Embeddings {
         })
     }
 
-    /// The model's score of item `i` for user `u`: the dot product of their rows.
-    /// Summed in a fixed order, so every run, thread and verify gets the same bits.
+    /// The model's score of item `i` for user `u`: the dot product of their rows
+    /// ([`dot`]: a fixed summation order, so every run, thread and verify gets the same
+    /// bits).
     pub fn score(&self, u: u32, i: u32) -> f32 {
         let (d, u, i) = (self.dim, u as usize, i as usize);
         dot(
@@ -40,24 +42,6 @@ impl Embeddings {
             &self.items[i * d..(i + 1) * d],
         )
     }
-}
-
-/// Eight running sums (vectorisable without reassociating), then folded in order.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
-        for k in 0..8 {
-            lanes[k] += x[k] * y[k];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 /// A `[rows, d]` `<f4` matrix with finite values; `side` names the flag's rows.

@@ -45,6 +45,26 @@ pub fn pick_hardest<R: RngCore + ?Sized>(
     k - groups as u64
 }
 
+/// The score of a pair of vectors: their dot product, in eight running sums
+/// (vectorisable without reassociating) folded in order, then the tail — a fixed
+/// order, so the same inputs give the same bits on every run.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
