@@ -201,6 +201,13 @@ pub struct SampleArgs {
     /// (items.txt order) (needs --strategy hard).
     #[arg(long, value_name = "NPY")]
     pub item_emb: Option<PathBuf>,
+    /// The original user id of each --user-emb row, one per line: the model's own row
+    /// order, mapped onto the store (without it, rows are in the store's order).
+    #[arg(long, value_name = "FILE", requires = "user_emb")]
+    pub user_emb_ids: Option<PathBuf>,
+    /// The original item id of each --item-emb row, one per line (as --user-emb-ids).
+    #[arg(long, value_name = "FILE", requires = "item_emb")]
+    pub item_emb_ids: Option<PathBuf>,
     /// Popularity exponent: item weight = (interactions of the item)^alpha; items
     /// nobody touched weigh 0. 0.75 is word2vec's smoothing. Default 1 (needs
     /// --strategy popularity).

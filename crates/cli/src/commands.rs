@@ -485,6 +485,8 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         candidates: None,
         user_emb: None,
         item_emb: None,
+        user_emb_ids: None,
+        item_emb_ids: None,
         alpha: None,
         weights: None,
         exclude: None,

@@ -16,7 +16,15 @@ const TOP_LEVEL: [&str; 5] = ["input", "root", "keep", "ingest", "sample"];
 /// Options of `ingest`/`sample` that `build` sets itself.
 const SET_BY_BUILD: [&str; 7] = ["csv", "store", "out", "overwrite", "fsync", "json", "help"];
 /// Options whose value names a file (resolved against the config's directory).
-const PATH_KEYS: [&str; 5] = ["items", "weights", "exclude", "user-emb", "item-emb"];
+const PATH_KEYS: [&str; 7] = [
+    "items",
+    "weights",
+    "exclude",
+    "user-emb",
+    "item-emb",
+    "user-emb-ids",
+    "item-emb-ids",
+];
 
 /// A parsed build config.
 #[derive(Debug)]

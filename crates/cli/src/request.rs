@@ -82,6 +82,8 @@ pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig, EngineError> {
             user_emb: user_emb.clone(),
             item_emb: item_emb.clone(),
             candidates,
+            user_ids: a.user_emb_ids.clone(),
+            item_ids: a.item_emb_ids.clone(),
         }),
         (true, ..) => {
             return config_error("--strategy hard needs --user-emb, --item-emb and --candidates")

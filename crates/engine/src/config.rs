@@ -23,6 +23,12 @@ pub struct Hard {
     pub user_emb: std::path::PathBuf,
     /// `.npy` `<f4` `[n_items, d]`, rows in the store's item order.
     pub item_emb: std::path::PathBuf,
+    /// The original user id of each `user_emb` row, one per line (the model's order).
+    #[serde(default)]
+    pub user_ids: Option<std::path::PathBuf>,
+    /// The original item id of each `item_emb` row, one per line (the model's order).
+    #[serde(default)]
+    pub item_ids: Option<std::path::PathBuf>,
     /// Base draws per negative (M).
     pub candidates: u32,
 }
@@ -219,11 +225,18 @@ impl SampleConfig {
     /// The files the parameters name, whose contents decide the output as much as the
     /// parameters do (a resume key and a build's identity hash them).
     pub fn input_files(&self) -> Vec<&std::path::Path> {
-        let hard = self.hard.iter().flat_map(|h| [&h.user_emb, &h.item_emb]);
-        [&self.exclude, &self.weights]
+        let hard = self.hard.iter().flat_map(|h| {
+            [
+                Some(&h.user_emb),
+                Some(&h.item_emb),
+                h.user_ids.as_ref(),
+                h.item_ids.as_ref(),
+            ]
+        });
+        [self.exclude.as_ref(), self.weights.as_ref()]
             .into_iter()
-            .flatten()
             .chain(hard)
+            .flatten()
             .map(|p| p.as_path())
             .collect()
     }

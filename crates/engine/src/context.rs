@@ -115,7 +115,7 @@ impl Context {
             None => Exclusions::default(),
         };
         let embeddings = match &config.hard {
-            Some(hard) => Some(Embeddings::load(hard, store.n_users(), store.n_items())?),
+            Some(hard) => Some(Embeddings::load(hard, store)?),
             None => None,
         };
         Ok(Self {

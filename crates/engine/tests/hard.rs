@@ -38,6 +38,8 @@ fn hard(dir: &Path, candidates: u32) -> Hard {
         user_emb: dir.join("users.npy"),
         item_emb: dir.join("items.npy"),
         candidates,
+        user_ids: None,
+        item_ids: None,
     }
 }
 
@@ -297,4 +299,73 @@ fn bad_embeddings_are_refused_before_any_work() {
         assert!(err.contains(&message), "{file}: {err}");
         assert!(!out.exists(), "{file}: output written");
     }
+}
+
+/// Vectors saved in the model's own row order, with id files naming each row, give the
+/// bytes the store's order gives; an id the store needs but the file lacks, or one
+/// named twice, is an error naming it.
+#[test]
+fn id_files_map_the_models_row_order_onto_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = gaussian_like_store(dir.path());
+    let (users, items) = (store.user_ids().unwrap(), store.item_ids().unwrap());
+    // The model's order: reversed users, items rotated by 7, and one extra item row.
+    let user_order: Vec<usize> = (0..users.len()).rev().collect();
+    let item_order: Vec<usize> = (0..items.len()).map(|r| (r + 7) % items.len()).collect();
+    let p = |name: &str| dir.path().join(name);
+    save_matrix(&p("model-users.npy"), users.len(), 8, |r, c| {
+        noise(1, user_order[r], c)
+    });
+    save_matrix(&p("model-items.npy"), items.len() + 1, 8, |r, c| {
+        item_order.get(r).map_or(0.5, |&i| noise(2, i, c))
+    });
+    let lines = |ids: Vec<&str>| ids.iter().map(|id| format!("{id}\n")).collect::<String>();
+    std::fs::write(
+        p("user-ids.txt"),
+        lines(user_order.iter().map(|&u| users[u].as_str()).collect()),
+    )
+    .unwrap();
+    let mut model_items: Vec<&str> = item_order.iter().map(|&i| items[i].as_str()).collect();
+    model_items.push("an item the store never saw");
+    std::fs::write(p("item-ids.txt"), lines(model_items.clone())).unwrap();
+    let config = SampleConfig {
+        seed: 8,
+        amount: Amount::Ratio(2),
+        hard: Some(hard(dir.path(), 5)),
+        ..Default::default()
+    };
+    run(&store, &p("store-order"), &config);
+    let model_order = SampleConfig {
+        hard: Some(Hard {
+            user_emb: p("model-users.npy"),
+            item_emb: p("model-items.npy"),
+            user_ids: Some(p("user-ids.txt")),
+            item_ids: Some(p("item-ids.txt")),
+            candidates: 5,
+        }),
+        ..config.clone()
+    };
+    run(&store, &p("model-order"), &model_order);
+    assert!(dataset_bytes(&p("store-order")) == dataset_bytes(&p("model-order")));
+
+    let failing = |ids: Vec<&str>, message: String| {
+        std::fs::write(p("bad-ids.txt"), lines(ids)).unwrap();
+        let mut config = model_order.clone();
+        config.hard.as_mut().unwrap().item_ids = Some(p("bad-ids.txt"));
+        let err = sample_to_dir(&store, &p("bad"), &config, &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&message), "{err}");
+    };
+    let mut missing = model_items.clone();
+    let lost = missing[3];
+    missing[3] = "nobody";
+    failing(missing, format!("no vector for the store's item {lost:?}"));
+    let mut twice = model_items.clone();
+    twice[5] = twice[4];
+    failing(
+        twice,
+        format!("item {:?} appears twice (line 6)", model_items[4]),
+    );
+    failing(model_items[1..].to_vec(), "one per row".into());
 }

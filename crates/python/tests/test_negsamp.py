@@ -308,3 +308,5 @@ def test_the_readmes_hard_negatives_example_runs(tmp_path, monkeypatch):
     cli("sample", "s.store", "--out", "cli", "--strategy", "hard", "--user-emb", "user.npy", "--item-emb", "item.npy",
         "--candidates", 16, "--base", "popularity", "--ratio", 4, "--seed", 42, "-q")
     assert files(tmp_path / "cli") == files(tmp_path / "hard")
+    # The model's row order with an id file: the same rows.
+    pd.testing.assert_frame_equal(negsamp.load("hard2"), df)
