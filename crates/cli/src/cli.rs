@@ -190,9 +190,14 @@ pub struct SampleArgs {
     #[arg(long, value_enum)]
     pub base: Option<BaseArg>,
     /// Base candidates per hard negative (M): each negative is the highest-scoring of
-    /// M (Dynamic Negative Sampling; needs --strategy hard).
-    #[arg(long, value_name = "M")]
-    pub candidates: Option<u32>,
+    /// M (Dynamic Negative Sampling), or `all`: the exact top-k of the catalog by score
+    /// (needs --strategy hard).
+    #[arg(long, value_name = "M|all", value_parser = parse_candidates)]
+    pub candidates: Option<CandidatesArg>,
+    /// With --candidates all: pass over the K highest-scoring non-positives first (the
+    /// usual guard against unlabelled positives).
+    #[arg(long, value_name = "K")]
+    pub skip_top: Option<u32>,
     /// User vectors: a .npy of float32 [users, d], row r for the store's user r
     /// (users.txt order); a score is a dot product (needs --strategy hard).
     #[arg(long, value_name = "NPY")]
@@ -353,6 +358,22 @@ fn parse_split_at(text: &str) -> Result<i64, String> {
 
 fn parse_kernel(name: &str) -> Result<Kernel, String> {
     name.parse()
+}
+
+/// `--candidates`: a number of base draws per negative, or the whole catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidatesArg {
+    Draws(u32),
+    All,
+}
+
+fn parse_candidates(text: &str) -> Result<CandidatesArg, String> {
+    match text {
+        "all" => Ok(CandidatesArg::All),
+        _ => text.parse().map(CandidatesArg::Draws).map_err(|_| {
+            format!("{text:?} is neither `all` nor a whole number of candidates per negative")
+        }),
+    }
 }
 
 #[derive(Debug, ClapArgs)]

@@ -483,6 +483,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         strategy: StrategyArg::Uniform,
         base: None,
         candidates: None,
+        skip_top: None,
         user_emb: None,
         item_emb: None,
         user_emb_ids: None,

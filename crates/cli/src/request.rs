@@ -2,7 +2,8 @@
 //! as [`IngestOptions`], a `sample` request as [`SampleConfig`]. The binary, a build
 //! config and the Python package all go through here.
 
-use crate::cli::{BaseArg, IngestArgs, RequestArgs, SampleArgs, StrategyArg};
+use crate::cli::{BaseArg, CandidatesArg, IngestArgs, RequestArgs, SampleArgs, StrategyArg};
+use negsamp_engine::config::Candidates;
 use negsamp_engine::{Amount, EngineError, Hard, SampleConfig, Strategy};
 use negsamp_kernel::uniform::Replacement;
 use negsamp_store::ingest::{IngestOptions, TimeColumn};
@@ -81,14 +82,22 @@ pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig, EngineError> {
         (true, Some(user_emb), Some(item_emb), Some(candidates)) => Some(Hard {
             user_emb: user_emb.clone(),
             item_emb: item_emb.clone(),
-            candidates,
+            candidates: match (candidates, a.skip_top) {
+                (CandidatesArg::Draws(m), None) => Candidates::Draws(m),
+                (CandidatesArg::All, skip) => Candidates::All {
+                    skip_top: skip.unwrap_or(0),
+                },
+                (CandidatesArg::Draws(_), Some(_)) => {
+                    return config_error("--skip-top applies to --candidates all")
+                }
+            },
             user_ids: a.user_emb_ids.clone(),
             item_ids: a.item_emb_ids.clone(),
         }),
         (true, ..) => {
             return config_error("--strategy hard needs --user-emb, --item-emb and --candidates")
         }
-        (false, None, None, None) => None,
+        (false, None, None, None) if a.skip_top.is_none() => None,
         (false, ..) => {
             return config_error("--user-emb, --item-emb and --candidates apply to --strategy hard")
         }

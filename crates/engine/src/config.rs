@@ -29,8 +29,19 @@ pub struct Hard {
     /// The original item id of each `item_emb` row, one per line (the model's order).
     #[serde(default)]
     pub item_ids: Option<std::path::PathBuf>,
-    /// Base draws per negative (M).
-    pub candidates: u32,
+    /// Where each negative is picked from.
+    pub candidates: Candidates,
+}
+
+/// Where hard negatives are picked from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Candidates {
+    /// The best of M draws of the base strategy per negative (Dynamic Negative Sampling).
+    Draws(u32),
+    /// The exact top-k of the whole catalog by score, after skipping the `skip_top`
+    /// highest (likely unlabelled positives); no randomness, no base strategy.
+    All { skip_top: u32 },
 }
 
 /// The most candidates per hard negative.
@@ -256,13 +267,29 @@ impl SampleConfig {
                 )));
             }
         }
-        if let Some(hard) = &self.hard {
-            if !(1..=MAX_CANDIDATES).contains(&hard.candidates) {
+        match self.hard.as_ref().map(|h| h.candidates) {
+            Some(Candidates::Draws(m)) if !(1..=MAX_CANDIDATES).contains(&m) => {
                 return Err(crate::EngineError::Config(format!(
-                    "--candidates must be between 1 and {MAX_CANDIDATES}, not {}",
-                    hard.candidates
+                    "--candidates must be `all` or between 1 and {MAX_CANDIDATES}, not {m}"
                 )));
             }
+            Some(Candidates::All { .. }) => {
+                let conflict = if self.replacement == Replacement::With {
+                    Some("--with-replacement (the top-k items are distinct)")
+                } else if self.log_q {
+                    Some("--log-q (no proposal law: the top-k is exact)")
+                } else if self.strategy != Strategy::Uniform {
+                    Some("--base popularity (nothing is drawn)")
+                } else {
+                    None
+                };
+                if let Some(option) = conflict {
+                    return Err(crate::EngineError::Config(format!(
+                        "--candidates all does not take {option}"
+                    )));
+                }
+            }
+            _ => {}
         }
         if self.weights.is_some() && self.strategy == Strategy::Uniform {
             return Err(crate::EngineError::Config(

@@ -1,11 +1,11 @@
 //! Sampling one user into output rows.
 
-use crate::config::SampleConfig;
+use crate::config::{Candidates, SampleConfig};
 use crate::context::Context;
 use crate::rows::{AnchorRows, HistoryIndex, Rows};
 use crate::schema::Schema;
 use crate::EngineError;
-use negsamp_kernel::hard::pick_hardest;
+use negsamp_kernel::hard::{pick_hardest, top_scored};
 use negsamp_kernel::pairing::spread;
 use negsamp_kernel::stream::user_rng;
 use negsamp_kernel::uniform::UniformSampler;
@@ -45,6 +45,8 @@ pub struct UserSampler {
     log_q: Vec<f32>,
     /// Hard negatives: each negative's score.
     scores: Vec<f32>,
+    /// `--candidates all`: every candidate with its score.
+    ranked: Vec<(f32, u32)>,
     anchor_order: Vec<(i64, u64, u32)>,
     per_anchor: Vec<u32>,
     scratch: Vec<u32>,
@@ -68,11 +70,12 @@ impl UserSampler {
         let view = store.user(u)?;
         let k = view.items.len();
         let request = config.amount.request(k);
+        let candidates = config.hard.as_ref().map(|h| h.candidates);
         // Hard negatives: M base candidates per negative, reduced below.
-        let draw = config
-            .hard
-            .as_ref()
-            .map_or(request, |h| request.saturating_mul(u64::from(h.candidates)));
+        let draw = match candidates {
+            Some(Candidates::Draws(m)) => request.saturating_mul(u64::from(m)),
+            _ => request,
+        };
         let mut rng = user_rng(config.seed, view.key);
         let extra = context.exclusions.of(u);
         let excluded = if extra.is_empty() {
@@ -83,8 +86,21 @@ impl UserSampler {
         };
         let kernel_error = |source| EngineError::Kernel { user: u, source };
         // The proposal law of each negative: weight / mass (uniform: 1 / candidates).
-        let (shortfall, mass) = match &context.weights {
-            None => {
+        let (shortfall, mass) = match (&context.weights, candidates, &context.embeddings) {
+            (_, Some(Candidates::All { skip_top }), Some(embeddings)) => {
+                let short = top_scored(
+                    store.n_items(),
+                    excluded,
+                    skip_top as usize,
+                    request,
+                    |i| embeddings.score(u, i),
+                    &mut self.ranked,
+                    &mut self.negatives,
+                    &mut self.scores,
+                );
+                (short, 1)
+            }
+            (None, ..) => {
                 if self.uniform.kernel() != config.kernel {
                     self.uniform = UniformSampler::new(config.kernel);
                 }
@@ -101,7 +117,7 @@ impl UserSampler {
                     .map_err(kernel_error)?;
                 (d.shortfall, u64::from(d.candidates))
             }
-            Some(weights) => {
+            (Some(weights), ..) => {
                 let d = self
                     .weighted
                     .sample(
@@ -116,15 +132,15 @@ impl UserSampler {
                 (d.shortfall, d.mass)
             }
         };
-        let shortfall = match &context.embeddings {
-            Some(embeddings) => pick_hardest(
+        let shortfall = match (&context.embeddings, candidates) {
+            (Some(embeddings), Some(Candidates::Draws(_))) => pick_hardest(
                 &mut rng,
                 &mut self.negatives,
                 request,
                 |i| embeddings.score(u, i),
                 &mut self.scores,
             ),
-            None => shortfall,
+            _ => shortfall,
         };
         if config.log_q {
             let log_mass = (mass as f64).ln();

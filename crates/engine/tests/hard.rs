@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use negsamp_engine::config::Candidates;
 use negsamp_engine::manifest::Manifest;
 use negsamp_engine::{sample_to_dir, Amount, Hard, SampleConfig, Strategy};
 use negsamp_kernel::uniform::Replacement;
@@ -37,7 +38,7 @@ fn hard(dir: &Path, candidates: u32) -> Hard {
     Hard {
         user_emb: dir.join("users.npy"),
         item_emb: dir.join("items.npy"),
-        candidates,
+        candidates: Candidates::Draws(candidates),
         user_ids: None,
         item_ids: None,
     }
@@ -63,7 +64,7 @@ fn positives(store: &Store, u: u32) -> Vec<u32> {
 }
 
 #[test]
-fn one_group_of_all_candidates_picks_the_planted_hardest_item() {
+fn the_planted_hardest_items_are_found() {
     let dir = tempfile::tempdir().unwrap();
     let (n_users, n_items) = (30usize, 50u32);
     let lists: Vec<Vec<u32>> = (0..n_users)
@@ -91,6 +92,36 @@ fn one_group_of_all_candidates_picks_the_planted_hardest_item() {
             .max_by(|&a, &b| score(u, a).total_cmp(&score(u, b)).then(b.cmp(&a)))
             .unwrap()
     };
+    // --candidates all: exactly the planted ranking, the first `skip` passed over.
+    for (per_user, skip) in [(1u32, 0u32), (4, 3)] {
+        let out = dir.path().join(format!("top-{per_user}-{skip}"));
+        let config = SampleConfig {
+            seed: 4,
+            amount: Amount::PerUser(per_user),
+            negatives_only: true,
+            hard: Some(Hard {
+                candidates: Candidates::All { skip_top: skip },
+                ..hard(dir.path(), 1)
+            }),
+            ..Default::default()
+        };
+        run(&store, &out, &config);
+        let got = rows(&out);
+        for (u, positives) in lists.iter().enumerate() {
+            let mut ranking: Vec<u32> = (0..n_items).filter(|i| !positives.contains(i)).collect();
+            ranking.sort_by(|&a, &b| score(u, b).total_cmp(&score(u, a)).then(a.cmp(&b)));
+            let mut want = ranking[skip as usize..(skip + per_user) as usize].to_vec();
+            let mut negatives: Vec<u32> = got
+                .iter()
+                .filter(|r| r.0 == u as u32)
+                .map(|r| r.1)
+                .collect();
+            // (Anchors take the negatives in a random order.)
+            want.sort_unstable();
+            negatives.sort_unstable();
+            assert_eq!(negatives, want, "user {u}");
+        }
+    }
     for (per_user, replacement) in [
         (1, Replacement::Without),
         (3, Replacement::Without),
@@ -341,7 +372,7 @@ fn id_files_map_the_models_row_order_onto_the_store() {
             item_emb: p("model-items.npy"),
             user_ids: Some(p("user-ids.txt")),
             item_ids: Some(p("item-ids.txt")),
-            candidates: 5,
+            candidates: Candidates::Draws(5),
         }),
         ..config.clone()
     };

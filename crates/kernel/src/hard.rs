@@ -2,7 +2,8 @@
 //! `k` negatives are picked from `k · M` candidates drawn by a base strategy — the
 //! candidates, in random order, are cut into `k` groups and each group's
 //! highest-scoring item is kept. The one definition of the law, used by sampling and
-//! verify alike.
+//! verify alike. With every item a candidate (`--candidates all`), [`top_scored`] is
+//! the exact top-k instead.
 //!
 //! Drawn without replacement, the candidates are distinct, so the picks are too. When
 //! a user has fewer than `k · M` candidates, all of them are drawn and the groups are
@@ -43,6 +44,44 @@ pub fn pick_hardest<R: RngCore + ?Sized>(
     }
     candidates.truncate(groups);
     k - groups as u64
+}
+
+/// The exact hardest negatives: every item of `0..n_items` not in `excluded` (sorted)
+/// ranked by score (highest first, ties to the smaller index), the first `skip`
+/// passed over, the next `k` written to `items` with their `scores`; returns the
+/// shortfall. `ranked` is scratch, reused from user to user.
+#[allow(clippy::too_many_arguments)]
+pub fn top_scored(
+    n_items: u32,
+    excluded: &[u32],
+    skip: usize,
+    k: u64,
+    score: impl Fn(u32) -> f32,
+    ranked: &mut Vec<(f32, u32)>,
+    items: &mut Vec<u32>,
+    scores: &mut Vec<f32>,
+) -> u64 {
+    ranked.clear();
+    let mut next_excluded = excluded.iter().peekable();
+    for i in 0..n_items {
+        if next_excluded.next_if_eq(&&i).is_some() {
+            continue;
+        }
+        ranked.push((score(i), i));
+    }
+    let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    let wanted = usize::try_from(k).map_or(usize::MAX, |k| skip.saturating_add(k));
+    if ranked.len() > wanted {
+        ranked.select_nth_unstable_by(wanted, order);
+        ranked.truncate(wanted);
+    }
+    ranked.sort_unstable_by(order);
+    let top = &ranked[skip.min(ranked.len())..];
+    items.clear();
+    scores.clear();
+    items.extend(top.iter().map(|&(_, i)| i));
+    scores.extend(top.iter().map(|&(s, _)| s));
+    k - top.len() as u64
 }
 
 /// The score of a pair of vectors: their dot product, in eight running sums
@@ -116,6 +155,30 @@ mod tests {
         );
         candidates.sort_unstable();
         assert_eq!(candidates, vec![4, 8]);
+    }
+
+    #[test]
+    fn top_scored_ranks_skips_and_counts_the_shortfall() {
+        let (mut ranked, mut items, mut scores) = (Vec::new(), Vec::new(), Vec::new());
+        // Scores 0, 1, 2, 3, 4, 0, 1, 2, 3, 4 for items 0..10; item 4 excluded.
+        let score = |i: u32| (i % 5) as f32;
+        let short = top_scored(10, &[4], 1, 3, score, &mut ranked, &mut items, &mut scores);
+        // Ranked: 9 (4), 3 (3), 8 (3), 2 (2), 7 (2), …; skip one, take three.
+        assert_eq!(
+            (short, items.clone(), scores.clone()),
+            (0, vec![3, 8, 2], vec![3.0, 3.0, 2.0])
+        );
+        let short = top_scored(
+            4,
+            &[0, 1],
+            1,
+            3,
+            score,
+            &mut ranked,
+            &mut items,
+            &mut scores,
+        );
+        assert_eq!((short, items), (2, vec![2]));
     }
 
     #[test]

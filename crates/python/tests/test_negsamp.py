@@ -310,3 +310,15 @@ def test_the_readmes_hard_negatives_example_runs(tmp_path, monkeypatch):
     assert files(tmp_path / "cli") == files(tmp_path / "hard")
     # The model's row order with an id file: the same rows.
     pd.testing.assert_frame_equal(negsamp.load("hard2"), df)
+    # The exact top-k against NumPy: every item scored, positives dropped, ranked by
+    # (score desc, item asc), the first 2 skipped, the next 3 kept.
+    cli("sample", "s.store", "--out", "top", "--strategy", "hard", "--user-emb", "user.npy", "--item-emb", "item.npy",
+        "--candidates", "all", "--skip-top", 2, "--per-user", 3, "--negatives-only", "-q")
+    top = negsamp.load("top", as_="numpy", ids=False)
+    scores = users.astype(np.float64) @ items.T.astype(np.float64)
+    for u in range(store.n_users):
+        positives = store.indices[store.indptr[u]:store.indptr[u + 1]]
+        candidates = np.setdiff1d(np.arange(store.n_items), positives)
+        ranked = candidates[np.lexsort((candidates, -scores[u, candidates]))]
+        got = np.sort(top["item"][top["user"] == u])
+        np.testing.assert_array_equal(got, np.sort(ranked[2:5]))
