@@ -450,7 +450,10 @@ fn features_from_the_command_line() {
     assert!(dir.path().join("ds1/part-00000.parquet").exists());
     let misuse: [(&[&str], &str); 10] = [
         (&["--alpha", "0.5"], "--strategy popularity"),
-        (&["--candidates", "several"], "neither `all` nor a whole number"),
+        (
+            &["--candidates", "several"],
+            "neither `all` nor a whole number",
+        ),
         (&["--skip-top", "3"], "apply to --strategy hard"),
         (&["--candidates", "4"], "apply to --strategy hard"),
         (
