@@ -7,7 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use negsamp_kernel::bounded::below;
-use negsamp_kernel::hard::{dot, pick_hardest};
+use negsamp_kernel::hard::{dot, pick_hardest, Pick};
 use negsamp_kernel::stream::user_rng;
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -88,7 +88,9 @@ fn hard(c: &mut Criterion) {
                                             &mut rng,
                                             list,
                                             NEGATIVES as u64,
+                                            Pick::Max,
                                             |i| dot(user, row(&items, i as usize, dim)),
+                                            |_| 0.0,
                                             scores,
                                         );
                                         black_box(scores.iter().sum::<f32>())

@@ -198,6 +198,15 @@ pub struct SampleArgs {
     /// usual guard against unlabelled positives).
     #[arg(long, value_name = "K")]
     pub skip_top: Option<u32>,
+    /// How each group of --candidates M gives its negative: `max` (the highest score)
+    /// or `softmax` (drawn with probability ∝ exp(score/T − log q), q the base
+    /// proposal's; needs --temperature).
+    #[arg(long, value_enum)]
+    pub pick: Option<PickArg>,
+    /// The softmax pick's temperature T > 0: small approaches `max`, large the
+    /// uniform law over the catalog.
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
     /// User vectors: a .npy of float32 [users, d], row r for the store's user r
     /// (users.txt order); a score is a dot product (needs --strategy hard).
     #[arg(long, value_name = "NPY")]
@@ -414,6 +423,14 @@ pub enum StrategyArg {
     Popularity,
     /// The highest-scoring of --candidates draws of --base (needs --user-emb, --item-emb).
     Hard,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PickArg {
+    /// The group's highest score.
+    Max,
+    /// Drawn by softmax of score / --temperature, corrected by the base proposal.
+    Softmax,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

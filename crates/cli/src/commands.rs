@@ -484,6 +484,8 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         base: None,
         candidates: None,
         skip_top: None,
+        pick: None,
+        temperature: None,
         user_emb: None,
         item_emb: None,
         user_emb_ids: None,

@@ -2,7 +2,9 @@
 //! as [`IngestOptions`], a `sample` request as [`SampleConfig`]. The binary, a build
 //! config and the Python package all go through here.
 
-use crate::cli::{BaseArg, CandidatesArg, IngestArgs, RequestArgs, SampleArgs, StrategyArg};
+use crate::cli::{
+    BaseArg, CandidatesArg, IngestArgs, PickArg, RequestArgs, SampleArgs, StrategyArg,
+};
 use negsamp_engine::config::Candidates;
 use negsamp_engine::{Amount, EngineError, Hard, SampleConfig, Strategy};
 use negsamp_kernel::uniform::Replacement;
@@ -91,13 +93,25 @@ pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig, EngineError> {
                     return config_error("--skip-top applies to --candidates all")
                 }
             },
+            temperature: match (a.pick, a.temperature) {
+                (Some(PickArg::Softmax), Some(t)) => Some(t),
+                (Some(PickArg::Softmax), None) => {
+                    return config_error("--pick softmax needs --temperature")
+                }
+                (_, Some(_)) => return config_error("--temperature applies to --pick softmax"),
+                (_, None) => None,
+            },
             user_ids: a.user_emb_ids.clone(),
             item_ids: a.item_emb_ids.clone(),
         }),
         (true, ..) => {
             return config_error("--strategy hard needs --user-emb, --item-emb and --candidates")
         }
-        (false, None, None, None) if a.skip_top.is_none() => None,
+        (false, None, None, None)
+            if a.skip_top.is_none() && a.pick.is_none() && a.temperature.is_none() =>
+        {
+            None
+        }
         (false, ..) => {
             return config_error("--user-emb, --item-emb and --candidates apply to --strategy hard")
         }

@@ -448,8 +448,9 @@ fn features_from_the_command_line() {
     }
     assert!(dir.path().join("ds0/category.txt").exists());
     assert!(dir.path().join("ds1/part-00000.parquet").exists());
-    let misuse: [(&[&str], &str); 10] = [
+    let misuse: [(&[&str], &str); 11] = [
         (&["--alpha", "0.5"], "--strategy popularity"),
+        (&["--pick", "softmax"], "apply to --strategy hard"),
         (
             &["--candidates", "several"],
             "neither `all` nor a whole number",

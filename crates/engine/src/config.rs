@@ -17,7 +17,7 @@ pub enum Strategy {
 /// Hard negatives by Dynamic Negative Sampling (Zhang et al., SIGIR 2013): every
 /// negative is the highest-scoring of `candidates` items drawn from the base strategy,
 /// a score being the dot product of the user's and the item's embedding rows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hard {
     /// `.npy` `<f4` `[n_users, d]`, rows in the store's user order.
     pub user_emb: std::path::PathBuf,
@@ -31,6 +31,10 @@ pub struct Hard {
     pub item_ids: Option<std::path::PathBuf>,
     /// Where each negative is picked from.
     pub candidates: Candidates,
+    /// `--pick softmax --temperature T`: a group's negative drawn ∝ exp(score/T − log q)
+    /// instead of its best (`None`).
+    #[serde(default)]
+    pub temperature: Option<f64>,
 }
 
 /// Where hard negatives are picked from.
@@ -276,6 +280,8 @@ impl SampleConfig {
             Some(Candidates::All { .. }) => {
                 let conflict = if self.replacement == Replacement::With {
                     Some("--with-replacement (the top-k items are distinct)")
+                } else if self.hard.as_ref().is_some_and(|h| h.temperature.is_some()) {
+                    Some("--pick softmax (the top-k is exact)")
                 } else if self.log_q {
                     Some("--log-q (no proposal law: the top-k is exact)")
                 } else if self.strategy != Strategy::Uniform {
@@ -290,6 +296,13 @@ impl SampleConfig {
                 }
             }
             _ => {}
+        }
+        if let Some(t) = self.hard.as_ref().and_then(|h| h.temperature) {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(crate::EngineError::Config(format!(
+                    "--temperature must be a finite number > 0, not {t}"
+                )));
+            }
         }
         if self.weights.is_some() && self.strategy == Strategy::Uniform {
             return Err(crate::EngineError::Config(

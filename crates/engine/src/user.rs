@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::rows::{AnchorRows, HistoryIndex, Rows};
 use crate::schema::Schema;
 use crate::EngineError;
-use negsamp_kernel::hard::{pick_hardest, top_scored};
+use negsamp_kernel::hard::{pick_hardest, top_scored, Pick};
 use negsamp_kernel::pairing::spread;
 use negsamp_kernel::stream::user_rng;
 use negsamp_kernel::uniform::UniformSampler;
@@ -132,14 +132,28 @@ impl UserSampler {
                 (d.shortfall, d.mass)
             }
         };
-        let shortfall = match (&context.embeddings, candidates) {
-            (Some(embeddings), Some(Candidates::Draws(_))) => pick_hardest(
-                &mut rng,
-                &mut self.negatives,
-                request,
-                |i| embeddings.score(u, i),
-                &mut self.scores,
-            ),
+        let shortfall = match (&context.embeddings, &config.hard) {
+            (Some(embeddings), Some(hard)) if matches!(hard.candidates, Candidates::Draws(_)) => {
+                let pick = hard
+                    .temperature
+                    .map_or(Pick::Max, |temperature| Pick::Softmax { temperature });
+                // The base proposal's log-probability up to a constant: ln w (uniform: 0).
+                let log_q = |i: u32| {
+                    context
+                        .weights
+                        .as_ref()
+                        .map_or(0.0, |w| (w.weight(i) as f64).ln())
+                };
+                pick_hardest(
+                    &mut rng,
+                    &mut self.negatives,
+                    request,
+                    pick,
+                    |i| embeddings.score(u, i),
+                    log_q,
+                    &mut self.scores,
+                )
+            }
             _ => shortfall,
         };
         if config.log_q {

@@ -39,6 +39,7 @@ fn hard(dir: &Path, candidates: u32) -> Hard {
         user_emb: dir.join("users.npy"),
         item_emb: dir.join("items.npy"),
         candidates: Candidates::Draws(candidates),
+        temperature: None,
         user_ids: None,
         item_ids: None,
     }
@@ -373,6 +374,7 @@ fn id_files_map_the_models_row_order_onto_the_store() {
             user_ids: Some(p("user-ids.txt")),
             item_ids: Some(p("item-ids.txt")),
             candidates: Candidates::Draws(5),
+            temperature: None,
         }),
         ..config.clone()
     };
@@ -399,4 +401,75 @@ fn id_files_map_the_models_row_order_onto_the_store() {
         format!("item {:?} appears twice (line 6)", model_items[4]),
     );
     failing(model_items[1..].to_vec(), "one per row".into());
+}
+
+/// `--pick softmax`: a tiny temperature picks what `max` picks; a huge one with a
+/// uniform base is uniform over the non-positives (chi-square over 3 000 users with the
+/// same positives, each an independent stream); in between, the scores sit between the
+/// base's and max's.
+#[test]
+fn softmax_spans_max_and_the_uniform_law() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = gaussian_like_store(dir.path());
+    let negatives_by_user = |config: &SampleConfig, name: &str| {
+        let out = dir.path().join(name);
+        run(&store, &out, config);
+        let mut by_user = vec![Vec::new(); store.n_users() as usize];
+        let mut total = 0.0;
+        let got = rows(&out);
+        for &(u, i, _, s) in &got {
+            by_user[u as usize].push(i);
+            total += f64::from(s);
+        }
+        by_user.iter_mut().for_each(|v| v.sort_unstable());
+        (by_user, total / got.len() as f64)
+    };
+    let with_temperature = |t: Option<f64>| SampleConfig {
+        seed: 2,
+        amount: Amount::Ratio(2),
+        negatives_only: true,
+        hard: Some(Hard {
+            temperature: t,
+            ..hard(dir.path(), 8)
+        }),
+        ..Default::default()
+    };
+    let (max, max_mean) = negatives_by_user(&with_temperature(None), "max");
+    let (cold, _) = negatives_by_user(&with_temperature(Some(1e-7)), "cold");
+    assert!(max == cold, "T -> 0 picks the maximum");
+    let (_, warm_mean) = negatives_by_user(&with_temperature(Some(0.5)), "warm");
+    let (_, base_mean) = negatives_by_user(
+        &SampleConfig {
+            hard: Some(hard(dir.path(), 1)),
+            ..with_temperature(None)
+        },
+        "base",
+    );
+    assert!(
+        base_mean + 0.2 < warm_mean && warm_mean + 0.1 < max_mean,
+        "{base_mean} < {warm_mean} < {max_mean}"
+    );
+
+    // Hot: 3 000 users with positives 0..5 of 20 items, one negative each.
+    let users = 3000;
+    let lists = vec![(0..5).collect::<Vec<u32>>(); users];
+    let same = store_from_lists(&lists, 20);
+    // One vector for every user: a max pick would favour the same few items for all.
+    save_matrix(&dir.path().join("users.npy"), users, 4, |_, c| {
+        noise(3, 0, c)
+    });
+    save_matrix(&dir.path().join("items.npy"), 20, 4, |r, c| {
+        3.0 * noise(4, r, c)
+    });
+    let hot = SampleConfig {
+        amount: Amount::PerUser(1),
+        ..with_temperature(Some(1e9))
+    };
+    let out = dir.path().join("hot");
+    run(&same, &out, &hot);
+    let mut counts = vec![0u64; 15];
+    for (_, i, _, _) in rows(&out) {
+        counts[i as usize - 5] += 1;
+    }
+    assert_chi_square(&counts, &[1.0 / 15.0; 15], 1e-4);
 }

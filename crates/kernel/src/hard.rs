@@ -13,14 +13,28 @@
 use crate::bounded::shuffle;
 use rand_core::RngCore;
 
-/// Replaces `candidates` by the best of each of `k` groups, with their scores in
-/// `scores`; returns the shortfall (`k` minus the groups formed). Ties in score go to
-/// the smaller item index, so the pick does not depend on the order within a group.
+/// How a group's negative is chosen among its candidates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pick {
+    /// The highest score (ties: the smaller item index).
+    Max,
+    /// One candidate with probability ∝ exp(score / temperature − log q), q its base
+    /// proposal probability: self-normalised importance resampling towards
+    /// exp(score / temperature) over the catalog. Drawn as the largest of those logits
+    /// plus Gumbel noise, one pass and exact; temperature → 0 is `Max`.
+    Softmax { temperature: f64 },
+}
+
+/// Replaces `candidates` by the pick of each of `k` groups, with their scores in
+/// `scores`; returns the shortfall (`k` minus the groups formed). `log_q` is a
+/// candidate's log base-proposal probability up to a constant (used by `Softmax`).
 pub fn pick_hardest<R: RngCore + ?Sized>(
     rng: &mut R,
     candidates: &mut Vec<u32>,
     k: u64,
+    pick: Pick,
     score: impl Fn(u32) -> f32,
+    log_q: impl Fn(u32) -> f64,
     scores: &mut Vec<f32>,
 ) -> u64 {
     // The kernels return candidates in an order that is not uniformly random (Floyd's
@@ -33,10 +47,17 @@ pub fn pick_hardest<R: RngCore + ?Sized>(
     for g in 0..groups {
         // The remaining candidates over the remaining groups: sizes differ by <= 1.
         let end = start + (drawn - start) / (groups - g);
-        let (item, best) = candidates[start..end]
+        let mut key = |i: u32, s: f32| match pick {
+            Pick::Max => f64::from(s),
+            Pick::Softmax { temperature } => f64::from(s) / temperature - log_q(i) + gumbel(rng),
+        };
+        let (item, best, _) = candidates[start..end]
             .iter()
-            .map(|&i| (i, score(i)))
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|&i| {
+                let s = score(i);
+                (i, s, key(i, s))
+            })
+            .max_by(|a, b| a.2.total_cmp(&b.2).then(b.0.cmp(&a.0)))
             .expect("every group holds at least one candidate");
         candidates[g] = item; // g <= start: a group's winner never overwrites unread ones
         scores.push(best);
@@ -44,6 +65,12 @@ pub fn pick_hardest<R: RngCore + ?Sized>(
     }
     candidates.truncate(groups);
     k - groups as u64
+}
+
+/// A standard Gumbel variate, −ln(−ln U) with U uniform in (0, 1).
+fn gumbel<R: RngCore + ?Sized>(rng: &mut R) -> f64 {
+    let u = ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    -(-u.ln()).ln()
 }
 
 /// The exact hardest negatives: every item of `0..n_items` not in `excluded` (sorted)
@@ -109,12 +136,23 @@ mod tests {
     use super::*;
     use crate::stream::user_rng;
 
+    /// `pick_hardest` with the max pick (no proposal correction).
+    fn pick_max<R: RngCore>(
+        rng: &mut R,
+        candidates: &mut Vec<u32>,
+        k: u64,
+        score: impl Fn(u32) -> f32,
+        scores: &mut Vec<f32>,
+    ) -> u64 {
+        pick_hardest(rng, candidates, k, Pick::Max, score, |_| 0.0, scores)
+    }
+
     #[test]
     fn one_group_of_everything_finds_the_best() {
         let mut rng = user_rng(1, 2);
         let mut candidates: Vec<u32> = (0..100).collect();
         let mut scores = Vec::new();
-        let short = pick_hardest(
+        let short = pick_max(
             &mut rng,
             &mut candidates,
             1,
@@ -130,7 +168,7 @@ mod tests {
         let mut candidates: Vec<u32> = (0..10).collect();
         let mut scores = Vec::new();
         // 10 candidates, 4 groups: sizes 2, 2, 3, 3 — every pick distinct.
-        let short = pick_hardest(&mut rng, &mut candidates, 4, |i| i as f32, &mut scores);
+        let short = pick_max(&mut rng, &mut candidates, 4, |i| i as f32, &mut scores);
         assert_eq!(short, 0);
         let mut picks = candidates.clone();
         picks.sort_unstable();
@@ -150,7 +188,7 @@ mod tests {
         let mut candidates = vec![4, 8];
         let mut scores = Vec::new();
         assert_eq!(
-            pick_hardest(&mut rng, &mut candidates, 5, |_| 1.0, &mut scores),
+            pick_max(&mut rng, &mut candidates, 5, |_| 1.0, &mut scores),
             3
         );
         candidates.sort_unstable();
@@ -186,7 +224,7 @@ mod tests {
         let mut rng = user_rng(7, 8);
         let mut candidates = vec![9, 3, 6];
         let mut scores = Vec::new();
-        pick_hardest(&mut rng, &mut candidates, 1, |_| 0.5, &mut scores);
+        pick_max(&mut rng, &mut candidates, 1, |_| 0.5, &mut scores);
         assert_eq!(candidates, vec![3]);
     }
 
@@ -204,7 +242,7 @@ mod tests {
             let mut b = crate::bounded::below(&mut rng, (n - 1) as u64) as u32;
             b += u32::from(b >= a);
             let mut candidates = vec![a, b];
-            pick_hardest(&mut rng, &mut candidates, 1, |i| i as f32, &mut scores);
+            pick_max(&mut rng, &mut candidates, 1, |i| i as f32, &mut scores);
             counts[candidates[0] as usize] += 1;
         }
         let expected: Vec<f64> = (0..n)
