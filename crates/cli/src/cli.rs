@@ -207,12 +207,20 @@ pub struct SampleArgs {
     /// uniform law over the catalog.
     #[arg(long, value_name = "T")]
     pub temperature: Option<f64>,
-    /// User vectors: a .npy of float32 [users, d], row r for the store's user r
-    /// (users.txt order); a score is a dot product (needs --strategy hard).
+    /// The share of each user's negatives that are hard, F in [0, 1]: floor(F·k) of
+    /// the k picked by score, the rest drawn from --base, all distinct (default 1).
+    #[arg(long, value_name = "F")]
+    pub hard_fraction: Option<f64>,
+    /// How a (user, item) pair is scored: `dot` (the dot product of their vectors) or
+    /// `cosine` (of the vectors scaled to unit length).
+    #[arg(long, value_enum)]
+    pub metric: Option<MetricArg>,
+    /// User vectors: a .npy of float32 or float16 [users, d], row r for the store's
+    /// user r (users.txt order), memory-mapped (needs --strategy hard).
     #[arg(long, value_name = "NPY")]
     pub user_emb: Option<PathBuf>,
-    /// Item vectors: a .npy of float32 [items, d], row i for the store's item i
-    /// (items.txt order) (needs --strategy hard).
+    /// Item vectors: a .npy of float32 or float16 [items, d], row i for the store's
+    /// item i (items.txt order), memory-mapped (needs --strategy hard).
     #[arg(long, value_name = "NPY")]
     pub item_emb: Option<PathBuf>,
     /// The original user id of each --user-emb row, one per line: the model's own row
@@ -431,6 +439,14 @@ pub enum PickArg {
     Max,
     /// Drawn by softmax of score / --temperature, corrected by the base proposal.
     Softmax,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricArg {
+    /// The dot product of the user's and the item's vectors.
+    Dot,
+    /// Their cosine: the dot product of the vectors scaled to unit length.
+    Cosine,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

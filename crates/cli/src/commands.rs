@@ -486,6 +486,8 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         skip_top: None,
         pick: None,
         temperature: None,
+        hard_fraction: None,
+        metric: None,
         user_emb: None,
         item_emb: None,
         user_emb_ids: None,

@@ -3,9 +3,9 @@
 //! config and the Python package all go through here.
 
 use crate::cli::{
-    BaseArg, CandidatesArg, IngestArgs, PickArg, RequestArgs, SampleArgs, StrategyArg,
+    BaseArg, CandidatesArg, IngestArgs, MetricArg, PickArg, RequestArgs, SampleArgs, StrategyArg,
 };
-use negsamp_engine::config::Candidates;
+use negsamp_engine::config::{Candidates, Metric};
 use negsamp_engine::{Amount, EngineError, Hard, SampleConfig, Strategy};
 use negsamp_kernel::uniform::Replacement;
 use negsamp_store::ingest::{IngestOptions, TimeColumn};
@@ -103,12 +103,21 @@ pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig, EngineError> {
             },
             user_ids: a.user_emb_ids.clone(),
             item_ids: a.item_emb_ids.clone(),
+            metric: match a.metric {
+                Some(MetricArg::Cosine) => Metric::Cosine,
+                Some(MetricArg::Dot) | None => Metric::Dot,
+            },
+            fraction: a.hard_fraction,
         }),
         (true, ..) => {
             return config_error("--strategy hard needs --user-emb, --item-emb and --candidates")
         }
         (false, None, None, None)
-            if a.skip_top.is_none() && a.pick.is_none() && a.temperature.is_none() =>
+            if a.skip_top.is_none()
+                && a.pick.is_none()
+                && a.temperature.is_none()
+                && a.metric.is_none()
+                && a.hard_fraction.is_none() =>
         {
             None
         }

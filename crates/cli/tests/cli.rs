@@ -448,8 +448,28 @@ fn features_from_the_command_line() {
     }
     assert!(dir.path().join("ds0/category.txt").exists());
     assert!(dir.path().join("ds1/part-00000.parquet").exists());
-    let misuse: [(&[&str], &str); 11] = [
+    let hard = [
+        "--strategy",
+        "hard",
+        "--user-emb",
+        "u.npy",
+        "--item-emb",
+        "i.npy",
+        "--candidates",
+        "4",
+    ];
+    let fraction_above_one = [&hard[..], &["--hard-fraction", "1.5"]].concat();
+    let mixed_with_replacement =
+        [&hard[..], &["--hard-fraction", "0.5", "--with-replacement"]].concat();
+    let misuse: [(&[&str], &str); 15] = [
         (&["--alpha", "0.5"], "--strategy popularity"),
+        (&["--metric", "cosine"], "apply to --strategy hard"),
+        (&["--hard-fraction", "0.5"], "apply to --strategy hard"),
+        (
+            &fraction_above_one,
+            "--hard-fraction must be between 0 and 1, not 1.5",
+        ),
+        (&mixed_with_replacement, "does not take --with-replacement"),
         (&["--pick", "softmax"], "apply to --strategy hard"),
         (
             &["--candidates", "several"],

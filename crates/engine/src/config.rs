@@ -16,12 +16,12 @@ pub enum Strategy {
 
 /// Hard negatives by Dynamic Negative Sampling (Zhang et al., SIGIR 2013): every
 /// negative is the highest-scoring of `candidates` items drawn from the base strategy,
-/// a score being the dot product of the user's and the item's embedding rows.
+/// a score being the dot product (or cosine) of the user's and the item's embedding rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hard {
-    /// `.npy` `<f4` `[n_users, d]`, rows in the store's user order.
+    /// `.npy` `<f4` or `<f2` `[n_users, d]`, rows in the store's user order.
     pub user_emb: std::path::PathBuf,
-    /// `.npy` `<f4` `[n_items, d]`, rows in the store's item order.
+    /// `.npy` `<f4` or `<f2` `[n_items, d]`, rows in the store's item order.
     pub item_emb: std::path::PathBuf,
     /// The original user id of each `user_emb` row, one per line (the model's order).
     #[serde(default)]
@@ -35,6 +35,33 @@ pub struct Hard {
     /// instead of its best (`None`).
     #[serde(default)]
     pub temperature: Option<f64>,
+    /// How a pair is scored.
+    #[serde(default)]
+    pub metric: Metric,
+    /// `--hard-fraction F`: ⌊F·k⌋ of a user's k negatives hard, the rest from the base
+    /// strategy (`None`: all of them hard).
+    #[serde(default)]
+    pub fraction: Option<f64>,
+}
+
+/// How a (user, item) pair is scored from their vectors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// The dot product, as the model computes it.
+    #[default]
+    Dot,
+    /// The dot product of the vectors scaled to unit length.
+    Cosine,
+}
+
+impl Hard {
+    /// How many of `request` negatives are hard: ⌊F·request⌋ (all without a fraction).
+    pub fn hard_count(&self, request: u64) -> u64 {
+        self.fraction.map_or(request, |f| {
+            ((f * request as f64).floor() as u64).min(request)
+        })
+    }
 }
 
 /// Where hard negatives are picked from.
@@ -284,8 +311,10 @@ impl SampleConfig {
                     Some("--pick softmax (the top-k is exact)")
                 } else if self.log_q {
                     Some("--log-q (no proposal law: the top-k is exact)")
-                } else if self.strategy != Strategy::Uniform {
-                    Some("--base popularity (nothing is drawn)")
+                } else if self.strategy != Strategy::Uniform
+                    && self.hard.as_ref().is_some_and(|h| h.fraction.is_none())
+                {
+                    Some("--base popularity without --hard-fraction (nothing is drawn)")
                 } else {
                     None
                 };
@@ -296,6 +325,18 @@ impl SampleConfig {
                 }
             }
             _ => {}
+        }
+        if let Some(f) = self.hard.as_ref().and_then(|h| h.fraction) {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(crate::EngineError::Config(format!(
+                    "--hard-fraction must be between 0 and 1, not {f}"
+                )));
+            }
+            if self.replacement == Replacement::With {
+                return Err(crate::EngineError::Config(
+                    "--hard-fraction keeps hard and base negatives distinct; it does not take --with-replacement".into(),
+                ));
+            }
         }
         if let Some(t) = self.hard.as_ref().and_then(|h| h.temperature) {
             if !(t.is_finite() && t > 0.0) {

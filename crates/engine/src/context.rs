@@ -88,7 +88,7 @@ impl Exclusions {
 }
 
 /// Everything a run samples against, derived from the store and the parameters.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Context {
     /// The item weights (popularity strategy only).
     pub weights: Option<Weights>,

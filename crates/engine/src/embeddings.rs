@@ -1,20 +1,24 @@
-//! A model's user and item vectors, for hard negatives: read from `.npy` files saved by
-//! NumPy and checked — shape, dtype, one row per user and per item of the store (in the
-//! store's order, or the model's with an id file naming each row), every value finite —
-//! before any sampling, and the score of a (user, item) pair.
+//! A model's user and item vectors, for hard negatives: `.npy` files saved by NumPy,
+//! float32 or float16, memory-mapped (never copied, never converted as a whole) and
+//! checked — shape, dtype, one row per user and per item of the store (in the store's
+//! order, or the model's with an id file naming each row), every value finite —
+//! before any sampling; and the score of a (user, item) pair.
 
-use crate::config::Hard;
+use crate::config::{Hard, Metric};
 use crate::EngineError;
-use negsamp_kernel::hard::dot;
+use half::f16;
+use memmap2::Mmap;
+use negsamp_kernel::hard::{dot, dot_f16};
+use negsamp_store::mapping::map_for_random_reads;
+use negsamp_store::npy::{data_section, parse_header};
 use negsamp_store::Store;
 use std::path::Path;
 
-/// User and item vectors of one dimension, row-major, in the store's index order.
-#[derive(Debug, Clone)]
+/// User and item vectors of one dimension, looked up by store index.
+#[derive(Debug)]
 pub struct Embeddings {
-    users: Vec<f32>,
-    items: Vec<f32>,
-    dim: usize,
+    users: Matrix,
+    items: Matrix,
 }
 
 impl Embeddings {
@@ -23,29 +27,137 @@ impl Embeddings {
     pub fn load(hard: &Hard, store: &Store) -> Result<Self, EngineError> {
         let user = Side::new("user", &hard.user_emb, hard.user_ids.as_deref());
         let item = Side::new("item", &hard.item_emb, hard.item_ids.as_deref());
-        let (users, user_dim) = user.load(store.n_users(), || Ok(store.user_ids()?))?;
-        let (items, item_dim) = item.load(store.n_items(), || Ok(store.item_ids()?))?;
-        if user_dim != item_dim {
+        let users = user.load(store.n_users(), hard.metric, || Ok(store.user_ids()?))?;
+        let items = item.load(store.n_items(), hard.metric, || Ok(store.item_ids()?))?;
+        if users.dim != items.dim {
             return Err(EngineError::Config(format!(
-                "--user-emb has {user_dim} dimensions and --item-emb {item_dim}; a score is their dot product, so they must agree"
+                "--user-emb has {} dimensions and --item-emb {}; a score is their dot product, so they must agree",
+                users.dim, items.dim
             )));
         }
-        Ok(Self {
-            users,
-            items,
-            dim: user_dim,
-        })
+        Ok(Self { users, items })
     }
 
-    /// The model's score of item `i` for user `u`: the dot product of their rows
-    /// ([`dot`]: a fixed summation order, so every run, thread and verify gets the same
-    /// bits).
-    pub fn score(&self, u: u32, i: u32) -> f32 {
-        let (d, u, i) = (self.dim, u as usize, i as usize);
-        dot(
-            &self.users[u * d..(u + 1) * d],
-            &self.items[i * d..(i + 1) * d],
-        )
+    /// Writes user `u`'s vector into `query` as `f32` (cosine: scaled to unit length),
+    /// the left side of every [`Embeddings::score`] for that user.
+    pub fn user_query(&self, u: u32, query: &mut Vec<f32>) {
+        self.users.row_f32(u, query);
+    }
+
+    /// The model's score of item `i` for a user's `query`: their dot product ([`dot`]:
+    /// a fixed summation order, so every run, thread and verify gets the same bits),
+    /// times the item's inverse length under `--metric cosine`.
+    pub fn score(&self, query: &[f32], i: u32) -> f32 {
+        self.items.dot(query, i)
+    }
+}
+
+/// One side's vectors as the file holds them, with the store-index → file-row map of
+/// an id file and, for cosine, each row's inverse length.
+#[derive(Debug)]
+struct Matrix {
+    values: Values,
+    dim: usize,
+    /// The file row of each store index (an id file's order); `None`: the same.
+    file_rows: Option<Vec<u32>>,
+    /// `--metric cosine`: 1 / ‖row‖ by store index.
+    inverse_norms: Option<Vec<f32>>,
+}
+
+/// The data section of a `.npy` matrix, typed.
+#[derive(Debug)]
+enum Values {
+    /// Mapped, the data aligned for its type (NumPy aligns headers to 64 bytes).
+    Mapped {
+        map: Mmap,
+        offset: usize,
+        precision: Precision,
+    },
+    /// Copied into aligned memory: a writer that did not align the data.
+    Copied {
+        words: Vec<u32>,
+        len: usize,
+        precision: Precision,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Precision {
+    F32,
+    F16,
+}
+
+impl Precision {
+    fn size(self) -> usize {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+}
+
+/// One row, borrowed from the file.
+enum Row<'a> {
+    F32(&'a [f32]),
+    F16(&'a [f16]),
+}
+
+impl Values {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Values::Mapped { map, offset, .. } => &map[*offset..],
+            Values::Copied { words, len, .. } => &bytemuck::cast_slice(words)[..*len],
+        }
+    }
+
+    fn precision(&self) -> Precision {
+        match self {
+            Values::Mapped { precision, .. } | Values::Copied { precision, .. } => *precision,
+        }
+    }
+
+    /// Row `r` of width `dim` (`r` checked against the shape at load).
+    fn row(&self, r: usize, dim: usize) -> Row<'_> {
+        let span = r * dim..(r + 1) * dim;
+        // Aligned and of a whole number of elements: checked when the file was opened.
+        match self.precision() {
+            Precision::F32 => Row::F32(&bytemuck::cast_slice(self.bytes())[span]),
+            Precision::F16 => Row::F16(&bytemuck::cast_slice(self.bytes())[span]),
+        }
+    }
+}
+
+impl Matrix {
+    fn file_row(&self, index: u32) -> usize {
+        self.file_rows
+            .as_ref()
+            .map_or(index as usize, |rows| rows[index as usize] as usize)
+    }
+
+    fn row(&self, index: u32) -> Row<'_> {
+        self.values.row(self.file_row(index), self.dim)
+    }
+
+    fn row_f32(&self, index: u32, out: &mut Vec<f32>) {
+        out.clear();
+        match self.row(index) {
+            Row::F32(row) => out.extend_from_slice(row),
+            Row::F16(row) => out.extend(row.iter().map(|v| v.to_f32())),
+        }
+        if let Some(norms) = &self.inverse_norms {
+            let scale = norms[index as usize];
+            out.iter_mut().for_each(|v| *v *= scale);
+        }
+    }
+
+    fn dot(&self, query: &[f32], index: u32) -> f32 {
+        let product = match self.row(index) {
+            Row::F32(row) => dot(query, row),
+            Row::F16(row) => dot_f16(query, row),
+        };
+        self.inverse_norms
+            .as_ref()
+            .map_or(product, |norms| product * norms[index as usize])
     }
 }
 
@@ -61,55 +173,109 @@ impl<'a> Side<'a> {
         Self { name, vectors, ids }
     }
 
-    /// The vectors of the store's `count` users or items, in the store's order.
+    /// The vectors of the store's `count` users or items.
     fn load(
         &self,
         count: u32,
+        metric: Metric,
         store_ids: impl FnOnce() -> Result<Vec<String>, EngineError>,
-    ) -> Result<(Vec<f32>, usize), EngineError> {
-        let (name, bad) = (self.name, |p| EngineError::invalid(self.vectors, p));
-        let (values, rows, dim) = read_matrix(self.vectors, name)?;
-        let Some(ids_path) = self.ids else {
-            if rows != u64::from(count) {
-                return Err(bad(format!(
-                    "{rows} rows; the store has {count} {name}s, and row r must be the vector of the store's {name} r ({name}s.txt order) — or name each row's id with --{name}-emb-ids"
-                )));
+    ) -> Result<Matrix, EngineError> {
+        let name = self.name;
+        let (values, rows, dim) = open_matrix(self.vectors, name)?;
+        let file_rows = match self.ids {
+            None if rows != u64::from(count) => {
+                return Err(EngineError::invalid(
+                    self.vectors,
+                    format!(
+                        "{rows} rows; the store has {count} {name}s, and row r must be the vector of the store's {name} r ({name}s.txt order) — or name each row's id with --{name}-emb-ids"
+                    ),
+                ));
             }
-            return Ok((values, dim));
+            None => None,
+            Some(ids) => Some(self.file_rows(ids, rows, store_ids()?)?),
         };
-        let model_ids = read_ids(ids_path)?;
+        let mut matrix = Matrix {
+            values,
+            dim,
+            file_rows,
+            inverse_norms: None,
+        };
+        if metric == Metric::Cosine {
+            matrix.inverse_norms = Some(self.inverse_norms(&matrix, count)?);
+        }
+        Ok(matrix)
+    }
+
+    /// The file row holding each store index's vector, from the id file at `path`
+    /// (rows for ids the store does not hold are not needed).
+    fn file_rows(
+        &self,
+        path: &Path,
+        rows: u64,
+        store_ids: Vec<String>,
+    ) -> Result<Vec<u32>, EngineError> {
+        let name = self.name;
+        let model_ids = read_ids(path)?;
         if model_ids.len() as u64 != rows {
-            return Err(bad(format!(
-                "{rows} rows, and {} names {} ids: one per row",
-                ids_path.display(),
-                model_ids.len()
-            )));
+            return Err(EngineError::invalid(
+                self.vectors,
+                format!(
+                    "{rows} rows, and {} names {} ids: one per row",
+                    path.display(),
+                    model_ids.len()
+                ),
+            ));
         }
         let mut row_of = std::collections::HashMap::with_capacity(model_ids.len());
         for (row, id) in model_ids.iter().enumerate() {
-            if row_of.insert(id.as_str(), row).is_some() {
+            if row_of.insert(id.as_str(), row as u32).is_some() {
                 return Err(EngineError::invalid(
-                    ids_path,
+                    path,
                     format!("{name} {id:?} appears twice (line {})", row + 1),
                 ));
             }
         }
-        // Reordered into the store's order; the model's rows for ids the store does not
-        // hold are not needed.
-        let mut ordered = Vec::with_capacity(count as usize * dim);
-        for (index, id) in store_ids()?.iter().enumerate() {
-            let Some(&row) = row_of.get(id.as_str()) else {
-                return Err(EngineError::invalid(
-                    ids_path,
-                    format!(
-                        "no vector for the store's {name} {id:?} ({name}s.txt line {}); every {name} of the store needs one",
-                        index + 1
-                    ),
-                ));
-            };
-            ordered.extend_from_slice(&values[row * dim..(row + 1) * dim]);
-        }
-        Ok((ordered, dim))
+        store_ids
+            .iter()
+            .enumerate()
+            .map(|(index, id)| {
+                row_of.get(id.as_str()).copied().ok_or_else(|| {
+                    EngineError::invalid(
+                        path,
+                        format!(
+                            "no vector for the store's {name} {id:?} ({name}s.txt line {}); every {name} of the store needs one",
+                            index + 1
+                        ),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// 1 / ‖row‖ of each store index's vector; a zero vector has no direction.
+    fn inverse_norms(&self, matrix: &Matrix, count: u32) -> Result<Vec<f32>, EngineError> {
+        let mut row = Vec::with_capacity(matrix.dim);
+        (0..count)
+            .map(|index| {
+                matrix.row_f32(index, &mut row);
+                let norm = row
+                    .iter()
+                    .map(|&v| f64::from(v).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                if norm == 0.0 {
+                    return Err(EngineError::invalid(
+                        self.vectors,
+                        format!(
+                            "{} row {} is all zeros: --metric cosine needs a direction",
+                            self.name,
+                            matrix.file_row(index)
+                        ),
+                    ));
+                }
+                Ok((1.0 / norm) as f32)
+            })
+            .collect()
     }
 }
 
@@ -123,31 +289,78 @@ fn read_ids(path: &Path) -> Result<Vec<String>, EngineError> {
     Ok(ids)
 }
 
-/// A `[rows, d]` `<f4` matrix with finite values; `side` names its rows.
-fn read_matrix(path: &Path, side: &str) -> Result<(Vec<f32>, u64, usize), EngineError> {
+/// A `[rows, d]` `<f4` or `<f2` matrix with finite values, mapped; `side` names its
+/// rows. Returns the values, the rows and `d`.
+fn open_matrix(path: &Path, side: &str) -> Result<(Values, u64, usize), EngineError> {
     let bad = |problem: String| EngineError::invalid(path, problem);
-    let bytes = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
-    let info = crate::npy::parse_header(&bytes).map_err(|e| bad(e.to_string()))?;
-    if info.descr != "<f4" {
-        return Err(bad(format!(
-            "dtype {}; {side} embeddings must be float32 (<f4): save them with .astype(np.float32)",
-            info.descr
-        )));
-    }
+    let map = map_for_random_reads(path).map_err(|e| EngineError::io(path, e))?;
+    let info = parse_header(&map).map_err(|e| bad(e.to_string()))?;
+    let precision = match info.descr.as_str() {
+        "<f4" => Precision::F32,
+        "<f2" => Precision::F16,
+        other => {
+            return Err(bad(format!(
+                "dtype {other}; {side} embeddings must be float32 (<f4) or float16 (<f2): save them with .astype(np.float32)"
+            )))
+        }
+    };
     let Some(dim) = info.width.filter(|&d| d > 0) else {
         return Err(bad(format!(
             "not a [{side}s, dimensions] matrix (shape ({},)); save the 2-D array",
             info.len
         )));
     };
-    let values: Vec<f32> = crate::npy::decode(&bytes).map_err(|e| bad(e.to_string()))?;
-    let dim = dim as usize;
-    if let Some(bad_at) = values.iter().position(|v| !v.is_finite()) {
-        return Err(bad(format!(
-            "{side} row {} holds {}; every value must be finite",
-            bad_at / dim,
-            values[bad_at]
-        )));
-    }
+    let size = precision.size();
+    let data = data_section(&map, &info, size).map_err(|e| bad(e.to_string()))?;
+    let (offset, len) = (info.data_offset, data.len());
+    let values = if offset % size == 0 {
+        Values::Mapped {
+            map,
+            offset,
+            precision,
+        }
+    } else {
+        let mut words = vec![0u32; len.div_ceil(4)];
+        bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..len].copy_from_slice(data);
+        Values::Copied {
+            words,
+            len,
+            precision,
+        }
+    };
+    let dim = usize::try_from(dim).map_err(|_| bad(format!("{dim} dimensions")))?;
+    check_finite(&values, dim, side).map_err(bad)?;
     Ok((values, info.len, dim))
+}
+
+/// Every value finite: a NaN or infinite score would make the pick meaningless.
+fn check_finite(values: &Values, dim: usize, side: &str) -> Result<(), String> {
+    let first_bad = match values.precision() {
+        Precision::F32 => bytemuck::cast_slice::<u8, f32>(values.bytes())
+            .iter()
+            .position(|v| !v.is_finite())
+            .map(|at| {
+                (
+                    at,
+                    f64::from(bytemuck::cast_slice::<u8, f32>(values.bytes())[at]),
+                )
+            }),
+        Precision::F16 => bytemuck::cast_slice::<u8, f16>(values.bytes())
+            .iter()
+            .position(|v| !v.is_finite())
+            .map(|at| {
+                (
+                    at,
+                    bytemuck::cast_slice::<u8, f16>(values.bytes())[at].to_f64(),
+                )
+            }),
+    };
+    match first_bad {
+        None => Ok(()),
+        Some((at, value)) => Err(format!(
+            "{side} row {} (column {}) holds {value}; every value must be finite",
+            at / dim,
+            at % dim
+        )),
+    }
 }

@@ -5,11 +5,13 @@ use crate::context::Context;
 use crate::rows::{AnchorRows, HistoryIndex, Rows};
 use crate::schema::Schema;
 use crate::EngineError;
+use negsamp_kernel::bounded::shuffle;
 use negsamp_kernel::hard::{pick_hardest, top_scored, Pick};
 use negsamp_kernel::pairing::spread;
-use negsamp_kernel::stream::user_rng;
+use negsamp_kernel::stream::{user_rng, UserRng};
 use negsamp_kernel::uniform::UniformSampler;
 use negsamp_kernel::weighted::WeightedSampler;
+use negsamp_kernel::KernelError;
 use negsamp_store::Store;
 
 /// Counts of what was produced.
@@ -37,20 +39,86 @@ impl Tally {
 /// One worker's sampler state: scratch buffers reused from user to user.
 #[derive(Debug, Default)]
 pub struct UserSampler {
-    uniform: UniformSampler,
-    weighted: WeightedSampler,
+    base: BaseKernels,
     /// The user's positives merged with their extra exclusions.
     excluded: Vec<u32>,
     negatives: Vec<u32>,
     log_q: Vec<f32>,
     /// Hard negatives: each negative's score.
     scores: Vec<f32>,
+    /// Hard negatives: the user's vector.
+    query: Vec<f32>,
     /// `--candidates all`: every candidate with its score.
     ranked: Vec<(f32, u32)>,
+    /// `--hard-fraction`: the base negatives, what they must avoid, and the mix.
+    base_negatives: Vec<u32>,
+    excluded_by_base: Vec<u32>,
+    mixed: Vec<(u32, f32)>,
     anchor_order: Vec<(i64, u64, u32)>,
     per_anchor: Vec<u32>,
     scratch: Vec<u32>,
     history: HistoryIndex,
+}
+
+/// The base strategy's kernels (uniform, or weighted by popularity).
+#[derive(Debug, Default)]
+struct BaseKernels {
+    uniform: UniformSampler,
+    weighted: WeightedSampler,
+}
+
+/// What every base draw of a run shares.
+#[derive(Clone, Copy)]
+struct Base<'a> {
+    context: &'a Context,
+    config: &'a SampleConfig,
+    n_items: u32,
+}
+
+impl BaseKernels {
+    /// Draws `request` negatives avoiding `excluded` into `out`; returns the shortfall
+    /// and the candidates' total weight (uniform: their number), the proposal's mass.
+    fn draw(
+        &mut self,
+        rng: &mut UserRng,
+        base: Base<'_>,
+        excluded: &[u32],
+        request: u64,
+        out: &mut Vec<u32>,
+    ) -> Result<(u64, u64), KernelError> {
+        let Base {
+            context,
+            config,
+            n_items,
+        } = base;
+        match &context.weights {
+            None => {
+                if self.uniform.kernel() != config.kernel {
+                    self.uniform = UniformSampler::new(config.kernel);
+                }
+                let d = self.uniform.sample(
+                    rng,
+                    excluded,
+                    n_items,
+                    request,
+                    config.replacement,
+                    out,
+                )?;
+                Ok((d.shortfall, u64::from(d.candidates)))
+            }
+            Some(weights) => {
+                let d = self.weighted.sample(
+                    rng,
+                    weights,
+                    excluded,
+                    request,
+                    config.replacement,
+                    out,
+                )?;
+                Ok((d.shortfall, d.mass))
+            }
+        }
+    }
 }
 
 impl UserSampler {
@@ -70,12 +138,6 @@ impl UserSampler {
         let view = store.user(u)?;
         let k = view.items.len();
         let request = config.amount.request(k);
-        let candidates = config.hard.as_ref().map(|h| h.candidates);
-        // Hard negatives: M base candidates per negative, reduced below.
-        let draw = match candidates {
-            Some(Candidates::Draws(m)) => request.saturating_mul(u64::from(m)),
-            _ => request,
-        };
         let mut rng = user_rng(config.seed, view.key);
         let extra = context.exclusions.of(u);
         let excluded = if extra.is_empty() {
@@ -85,76 +147,108 @@ impl UserSampler {
             &self.excluded
         };
         let kernel_error = |source| EngineError::Kernel { user: u, source };
-        // The proposal law of each negative: weight / mass (uniform: 1 / candidates).
-        let (shortfall, mass) = match (&context.weights, candidates, &context.embeddings) {
-            (_, Some(Candidates::All { skip_top }), Some(embeddings)) => {
-                let short = top_scored(
-                    store.n_items(),
-                    excluded,
-                    skip_top as usize,
-                    request,
-                    |i| embeddings.score(u, i),
-                    &mut self.ranked,
-                    &mut self.negatives,
-                    &mut self.scores,
-                );
-                (short, 1)
-            }
-            (None, ..) => {
-                if self.uniform.kernel() != config.kernel {
-                    self.uniform = UniformSampler::new(config.kernel);
-                }
-                let d = self
-                    .uniform
-                    .sample(
-                        &mut rng,
-                        excluded,
-                        store.n_items(),
-                        draw,
-                        config.replacement,
-                        &mut self.negatives,
-                    )
-                    .map_err(kernel_error)?;
-                (d.shortfall, u64::from(d.candidates))
-            }
-            (Some(weights), ..) => {
-                let d = self
-                    .weighted
-                    .sample(
-                        &mut rng,
-                        weights,
-                        excluded,
-                        draw,
-                        config.replacement,
-                        &mut self.negatives,
-                    )
-                    .map_err(kernel_error)?;
-                (d.shortfall, d.mass)
-            }
+        let n_items = store.n_items();
+        let base = Base {
+            context,
+            config,
+            n_items,
         };
-        let shortfall = match (&context.embeddings, &config.hard) {
-            (Some(embeddings), Some(hard)) if matches!(hard.candidates, Candidates::Draws(_)) => {
-                let pick = hard
-                    .temperature
-                    .map_or(Pick::Max, |temperature| Pick::Softmax { temperature });
-                // The base proposal's log-probability up to a constant: ln w (uniform: 0).
-                let log_q = |i: u32| {
-                    context
-                        .weights
-                        .as_ref()
-                        .map_or(0.0, |w| (w.weight(i) as f64).ln())
+        // The proposal law of each negative: weight / mass (uniform: 1 / candidates).
+        let (shortfall, mass) = match (&config.hard, &context.embeddings) {
+            (Some(hard), Some(embeddings)) => {
+                embeddings.user_query(u, &mut self.query);
+                let wanted = hard.hard_count(request);
+                let score = |i: u32| embeddings.score(&self.query, i);
+                let (mut shortfall, mass) = match hard.candidates {
+                    Candidates::All { skip_top } => {
+                        let short = top_scored(
+                            n_items,
+                            excluded,
+                            skip_top as usize,
+                            wanted,
+                            score,
+                            &mut self.ranked,
+                            &mut self.negatives,
+                            &mut self.scores,
+                        );
+                        (short, 1)
+                    }
+                    Candidates::Draws(m) => {
+                        let (_, mass) = self
+                            .base
+                            .draw(
+                                &mut rng,
+                                base,
+                                excluded,
+                                wanted.saturating_mul(u64::from(m)),
+                                &mut self.negatives,
+                            )
+                            .map_err(kernel_error)?;
+                        let pick = hard
+                            .temperature
+                            .map_or(Pick::Max, |temperature| Pick::Softmax { temperature });
+                        // The base proposal's log-probability up to a constant: ln w
+                        // (uniform: 0).
+                        let log_q = |i: u32| {
+                            context
+                                .weights
+                                .as_ref()
+                                .map_or(0.0, |w| (w.weight(i) as f64).ln())
+                        };
+                        let short = pick_hardest(
+                            &mut rng,
+                            &mut self.negatives,
+                            wanted,
+                            pick,
+                            score,
+                            log_q,
+                            &mut self.scores,
+                        );
+                        (short, mass)
+                    }
                 };
-                pick_hardest(
-                    &mut rng,
-                    &mut self.negatives,
-                    request,
-                    pick,
-                    |i| embeddings.score(u, i),
-                    log_q,
-                    &mut self.scores,
-                )
+                if wanted < request {
+                    // `--hard-fraction`: the rest from the base strategy, avoiding the
+                    // hard picks too, then mixed so every anchor gets a random share.
+                    self.scratch.clone_from(&self.negatives);
+                    self.scratch.sort_unstable();
+                    merge_sorted(excluded, &self.scratch, &mut self.excluded_by_base);
+                    let (short, _) = self
+                        .base
+                        .draw(
+                            &mut rng,
+                            base,
+                            &self.excluded_by_base,
+                            request - wanted,
+                            &mut self.base_negatives,
+                        )
+                        .map_err(kernel_error)?;
+                    shortfall += short;
+                    self.mixed.clear();
+                    self.mixed.extend(
+                        self.negatives
+                            .iter()
+                            .copied()
+                            .zip(self.scores.iter().copied()),
+                    );
+                    self.mixed
+                        .extend(self.base_negatives.iter().map(|&i| (i, score(i))));
+                    shuffle(&mut rng, &mut self.mixed);
+                    self.negatives.clear();
+                    self.scores.clear();
+                    for &(i, s) in &self.mixed {
+                        self.negatives.push(i);
+                        self.scores.push(s);
+                    }
+                    (shortfall, mass)
+                } else {
+                    (shortfall, mass)
+                }
             }
-            _ => shortfall,
+            _ => self
+                .base
+                .draw(&mut rng, base, excluded, request, &mut self.negatives)
+                .map_err(kernel_error)?,
         };
         if config.log_q {
             let log_mass = (mass as f64).ln();
@@ -212,7 +306,7 @@ impl UserSampler {
                     None => &[],
                 },
                 positive_score: match (&context.embeddings, positive) {
-                    (Some(e), Some(item)) => e.score(u, item),
+                    (Some(e), Some(item)) => e.score(&self.query, item),
                     _ => f32::NAN,
                 },
                 anchor: row,

@@ -7,7 +7,8 @@
 mod common;
 
 use common::*;
-use negsamp_engine::config::Candidates;
+use half::f16;
+use negsamp_engine::config::{Candidates, Metric};
 use negsamp_engine::manifest::Manifest;
 use negsamp_engine::{sample_to_dir, Amount, Hard, SampleConfig, Strategy};
 use negsamp_kernel::uniform::Replacement;
@@ -16,14 +17,47 @@ use std::path::{Path, PathBuf};
 
 /// Writes a `<f4` `[rows, dim]` matrix as NumPy's `np.save` does.
 fn save_matrix(path: &Path, rows: usize, dim: usize, value: impl Fn(usize, usize) -> f32) {
-    let mut bytes =
-        negsamp_engine::npy::matrix_header("<f4", rows as u64, Some(dim as u64)).to_vec();
+    let header = negsamp_engine::npy::matrix_header("<f4", rows as u64, Some(dim as u64));
+    save_values(path, &header, rows, dim, |r, c| {
+        value(r, c).to_le_bytes().to_vec()
+    });
+}
+
+/// Writes a `<f2` matrix (each value rounded to float16).
+fn save_matrix_f16(path: &Path, rows: usize, dim: usize, value: impl Fn(usize, usize) -> f32) {
+    let header = negsamp_engine::npy::matrix_header("<f2", rows as u64, Some(dim as u64));
+    save_values(path, &header, rows, dim, |r, c| {
+        f16::from_f32(value(r, c)).to_le_bytes().to_vec()
+    });
+}
+
+fn save_values(
+    path: &Path,
+    header: &[u8],
+    rows: usize,
+    dim: usize,
+    value: impl Fn(usize, usize) -> Vec<u8>,
+) {
+    let mut bytes = header.to_vec();
     for r in 0..rows {
         for c in 0..dim {
-            bytes.extend_from_slice(&value(r, c).to_le_bytes());
+            bytes.extend(value(r, c));
         }
     }
     std::fs::write(path, bytes).unwrap();
+}
+
+/// A version 1.0 `.npy` header of `len` bytes (a multiple of 16 minus… anything ≥ 64
+/// here): other writers than NumPy need not align the data.
+fn header_of_length(descr: &str, rows: usize, dim: usize, len: usize) -> Vec<u8> {
+    let dict =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    let mut header = b"\x93NUMPY\x01\x00".to_vec();
+    header.extend_from_slice(&((len - 10) as u16).to_le_bytes());
+    header.extend_from_slice(dict.as_bytes());
+    header.resize(len - 1, b' ');
+    header.push(b'\n');
+    header
 }
 
 /// A fixed pseudo-random value in [-1, 1) (SplitMix64 of the position).
@@ -42,6 +76,8 @@ fn hard(dir: &Path, candidates: u32) -> Hard {
         temperature: None,
         user_ids: None,
         item_ids: None,
+        metric: Metric::Dot,
+        fraction: None,
     }
 }
 
@@ -253,17 +289,27 @@ fn hard_negatives_keep_the_contract_and_outscore_the_base() {
 fn hard_output_bytes_do_not_depend_on_threads_or_shards() {
     let dir = tempfile::tempdir().unwrap();
     let (_, store) = gaussian_like_store(dir.path());
-    for strategy in [Strategy::Uniform, Strategy::Popularity { alpha: 0.75 }] {
+    let mixed_cosine = Hard {
+        fraction: Some(0.5),
+        metric: Metric::Cosine,
+        ..hard(dir.path(), 6)
+    };
+    for (strategy, hard) in [
+        (Strategy::Uniform, hard(dir.path(), 6)),
+        (Strategy::Popularity { alpha: 0.75 }, hard(dir.path(), 6)),
+        (Strategy::Popularity { alpha: 0.75 }, mixed_cosine),
+    ] {
         let config = SampleConfig {
             seed: 3,
             strategy,
             amount: Amount::Ratio(3),
             log_q: true,
-            hard: Some(hard(dir.path(), 6)),
+            hard: Some(hard.clone()),
             ..Default::default()
         };
         let bytes = |threads: usize, shards: u32, chunk_rows: u64| {
-            let out = dir.path().join(format!("{strategy:?}-{threads}-{shards}"));
+            let name = format!("{strategy:?}-{:?}-{threads}-{shards}", hard.fraction);
+            let out = dir.path().join(name);
             let config = SampleConfig {
                 shards: Some(shards),
                 chunk_rows,
@@ -297,6 +343,14 @@ fn bad_embeddings_are_refused_before_any_work() {
         std::fs::write(p(name), data).unwrap();
     };
     save_raw("f64.npy", "<f8", Some(8), items * 64);
+    save_raw("truncated.npy", "<f4", Some(8), items * 32 - 4);
+    save_matrix_f16(&p("inf16.npy"), items, 8, |r, c| {
+        if (r, c) == (3, 5) {
+            1e6 // beyond float16's range
+        } else {
+            0.0
+        }
+    });
     save_raw("flat.npy", "<f4", None, items * 4);
     let cases = [
         (
@@ -307,10 +361,19 @@ fn bad_embeddings_are_refused_before_any_work() {
             "wide.npy",
             "--user-emb has 8 dimensions and --item-emb 16".to_string(),
         ),
-        ("nan.npy", "item row 7 holds NaN".to_string()),
+        ("nan.npy", "item row 7 (column 0) holds NaN".to_string()),
+        ("inf16.npy", "item row 3 (column 5) holds inf".to_string()),
+        (
+            "truncated.npy",
+            format!(
+                "{} data bytes where the header says {}",
+                items * 32 - 4,
+                items * 32
+            ),
+        ),
         (
             "f64.npy",
-            "dtype <f8; item embeddings must be float32".to_string(),
+            "dtype <f8; item embeddings must be float32 (<f4) or float16 (<f2)".to_string(),
         ),
         ("flat.npy", "not a [items, dimensions] matrix".to_string()),
         ("missing.npy", "missing.npy".to_string()),
@@ -373,8 +436,7 @@ fn id_files_map_the_models_row_order_onto_the_store() {
             item_emb: p("model-items.npy"),
             user_ids: Some(p("user-ids.txt")),
             item_ids: Some(p("item-ids.txt")),
-            candidates: Candidates::Draws(5),
-            temperature: None,
+            ..hard(dir.path(), 5)
         }),
         ..config.clone()
     };
@@ -472,4 +534,199 @@ fn softmax_spans_max_and_the_uniform_law() {
         counts[i as usize - 5] += 1;
     }
     assert_chi_square(&counts, &[1.0 / 15.0; 15], 1e-4);
+}
+
+/// Float16 vectors score exactly as their float32 conversion (the same bytes out), and
+/// a file whose data is not aligned for its type (a header length no NumPy writes) is
+/// read all the same.
+#[test]
+fn float16_and_unaligned_files_give_the_float32_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = gaussian_like_store(dir.path());
+    let (users, items) = (store.n_users() as usize, store.n_items() as usize);
+    let p = |name: &str| dir.path().join(name);
+    let rounded = |seed: u64| move |r: usize, c: usize| f16::from_f32(noise(seed, r, c)).to_f32();
+    save_matrix_f16(&p("users16.npy"), users, 12, rounded(5));
+    save_matrix_f16(&p("items16.npy"), items, 12, rounded(6));
+    save_matrix(&p("users.npy"), users, 12, rounded(5));
+    save_matrix(&p("items.npy"), items, 12, rounded(6));
+    let unaligned = header_of_length("<f4", items, 12, 75);
+    save_values(&p("items-odd.npy"), &unaligned, items, 12, |r, c| {
+        rounded(6)(r, c).to_le_bytes().to_vec()
+    });
+    let config = |user_emb: &str, item_emb: &str| SampleConfig {
+        seed: 3,
+        amount: Amount::Ratio(3),
+        hard: Some(Hard {
+            user_emb: p(user_emb),
+            item_emb: p(item_emb),
+            ..hard(dir.path(), 6)
+        }),
+        ..Default::default()
+    };
+    run(&store, &p("f32"), &config("users.npy", "items.npy"));
+    run(&store, &p("f16"), &config("users16.npy", "items16.npy"));
+    run(&store, &p("odd"), &config("users.npy", "items-odd.npy"));
+    assert!(dataset_bytes(&p("f32")) == dataset_bytes(&p("f16")));
+    assert!(dataset_bytes(&p("f32")) == dataset_bytes(&p("odd")));
+}
+
+/// `--metric cosine`: every score is the cosine of the pair (against a float64
+/// reference), so a long item vector no longer wins by its length; a zero row is
+/// refused.
+#[test]
+fn cosine_scores_are_cosines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = gaussian_like_store(dir.path());
+    let (users, items) = (store.n_users() as usize, store.n_items() as usize);
+    let p = |name: &str| dir.path().join(name);
+    let user = |r: usize, c: usize| noise(7, r, c);
+    // Item lengths vary 1..=10 times.
+    let item = |r: usize, c: usize| noise(8, r, c) * (1 + r % 10) as f32;
+    save_matrix(&p("users.npy"), users, 6, user);
+    save_matrix(&p("items.npy"), items, 6, item);
+    let cosine = |u: u32, i: u32| {
+        let (a, b): (Vec<f64>, Vec<f64>) = (0..6)
+            .map(|c| {
+                (
+                    f64::from(user(u as usize, c)),
+                    f64::from(item(i as usize, c)),
+                )
+            })
+            .unzip();
+        let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        dot / (norm(&a) * norm(&b))
+    };
+    let config = |metric| SampleConfig {
+        seed: 5,
+        amount: Amount::Ratio(2),
+        negatives_only: true,
+        hard: Some(Hard {
+            metric,
+            ..hard(dir.path(), 16)
+        }),
+        ..Default::default()
+    };
+    run(&store, &p("cos"), &config(Metric::Cosine));
+    let got = rows(&p("cos"));
+    assert!(!got.is_empty());
+    for &(u, i, _, s) in &got {
+        assert!((f64::from(s) - cosine(u, i)).abs() < 1e-5, "{u} {i} {s}");
+    }
+    // Under the dot product the long items dominate the picks; under cosine they do not.
+    let long_share = |rows: &[(u32, u32, u8, f32)]| {
+        rows.iter().filter(|r| r.1 % 10 >= 5).count() as f64 / rows.len() as f64
+    };
+    run(&store, &p("dot"), &config(Metric::Dot));
+    let (dot_share, cos_share) = (long_share(&rows(&p("dot"))), long_share(&got));
+    assert!(dot_share > cos_share + 0.15, "{dot_share} vs {cos_share}");
+
+    save_matrix(&p("items.npy"), items, 6, |r, c| {
+        if r == 4 {
+            0.0
+        } else {
+            item(r, c)
+        }
+    });
+    let err = sample_to_dir(&store, &p("zero"), &config(Metric::Cosine), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("item row 4 is all zeros"), "{err}");
+}
+
+/// `--hard-fraction F`: ⌊F·k⌋ of each user's k negatives are the hard ones, the rest
+/// follow the base law over what remains (chi-square, uniform and popularity), all
+/// distinct and never a positive.
+#[test]
+fn a_hard_fraction_mixes_hard_and_base_negatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    // 3 000 users with positive 0 (and, for popularity weights, item i touched by i
+    // extra users), one vector for all: item 19 scores highest.
+    let users = 3000;
+    let mut lists = vec![vec![0u32]; users];
+    lists.extend((1..20).flat_map(|i| vec![vec![i]; i as usize]));
+    let store = store_from_lists(&lists, 20);
+    save_matrix(&p("users.npy"), lists.len(), 1, |_, _| 1.0);
+    save_matrix(&p("items.npy"), 20, 1, |r, _| r as f32);
+    for (candidates, popularity) in [
+        (Candidates::All { skip_top: 0 }, false),
+        (Candidates::Draws(4096), false),
+        (Candidates::Draws(4096), true),
+    ] {
+        let config = SampleConfig {
+            seed: 6,
+            amount: Amount::PerUser(4),
+            negatives_only: true,
+            strategy: if popularity {
+                Strategy::Popularity { alpha: 1.0 }
+            } else {
+                Strategy::Uniform
+            },
+            hard: Some(Hard {
+                candidates,
+                // ⌊0.3 · 4⌋ = 1 hard negative per user.
+                fraction: Some(0.3),
+                ..hard(dir.path(), 1)
+            }),
+            ..Default::default()
+        };
+        let out = p(&format!("mix-{candidates:?}-{popularity}"));
+        run(&store, &out, &config);
+        let mut by_user = vec![Vec::new(); lists.len()];
+        for (u, i, _, _) in rows(&out) {
+            by_user[u as usize].push(i);
+        }
+        let mut counts = [0u64; 20];
+        for (u, negatives) in by_user.iter().enumerate().take(users) {
+            let mut sorted = negatives.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 4, "user {u}: {negatives:?}");
+            assert!(!sorted.contains(&0), "user {u}: a positive");
+            // With every item a candidate the single hard pick is item 19.
+            assert!(sorted.contains(&19), "user {u}: {negatives:?}");
+            for &i in sorted.iter().filter(|&&i| i != 19) {
+                counts[i as usize] += 1;
+            }
+        }
+        // The three base negatives: without replacement over items 1..=18 — uniform,
+        // or by successive sampling with weights 1..=18 (the items' popularity).
+        if popularity {
+            let weights: Vec<f64> = (1..19).map(f64::from).collect();
+            let law: Vec<f64> = successive_inclusion(&weights, 3)
+                .iter()
+                .map(|p| p / 3.0)
+                .collect();
+            assert_chi_square(&counts[1..19], &law, 1e-4);
+        } else {
+            assert_chi_square(&counts[1..19], &[1.0 / 18.0; 18], 1e-4);
+        }
+    }
+}
+
+/// Inclusion probabilities of each item in `draws` successive draws without
+/// replacement with the given weights (exact, by enumerating the draw sequences).
+fn successive_inclusion(weights: &[f64], draws: usize) -> Vec<f64> {
+    fn walk(weights: &[f64], taken: &mut Vec<usize>, p: f64, left: usize, out: &mut [f64]) {
+        if left == 0 {
+            taken.iter().for_each(|&i| out[i] += p);
+            return;
+        }
+        let rest: f64 = (0..weights.len())
+            .filter(|i| !taken.contains(i))
+            .map(|i| weights[i])
+            .sum();
+        for i in 0..weights.len() {
+            if !taken.contains(&i) && weights[i] > 0.0 {
+                taken.push(i);
+                walk(weights, taken, p * weights[i] / rest, left - 1, out);
+                taken.pop();
+            }
+        }
+    }
+    let mut out = vec![0.0; weights.len()];
+    walk(weights, &mut Vec::new(), 1.0, draws, &mut out);
+    out
 }

@@ -11,6 +11,7 @@
 //! one group per candidate and a shortfall.
 
 use crate::bounded::shuffle;
+use half::{f16, slice::HalfFloatSliceExt};
 use rand_core::RngCore;
 
 /// How a group's negative is chosen among its candidates.
@@ -116,18 +117,43 @@ pub fn top_scored(
 /// order, so the same inputs give the same bits on every run.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
+    let whole = a.len() - a.len() % 8;
+    accumulate(&mut lanes, &a[..whole], &b[..whole]);
+    finish(&lanes, &a[whole..], &b[whole..])
+}
+
+/// [`dot`] of `a` and a half-precision row `b`, converted to `f32` block by block on
+/// the stack: the same sums in the same order as `dot(a, b as f32)`, so a model saved
+/// as float16 scores exactly as its float32 conversion would.
+pub fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+    const BLOCK: usize = 64; // a multiple of the 8 lanes
+    let mut lanes = [0f32; 8];
+    let mut converted = [0f32; BLOCK];
+    let whole = a.len() - a.len() % 8;
+    for (a, b) in a[..whole].chunks(BLOCK).zip(b[..whole].chunks(BLOCK)) {
+        let converted = &mut converted[..b.len()];
+        b.convert_to_f32_slice(converted);
+        accumulate(&mut lanes, a, converted);
+    }
+    let tail = &mut converted[..a.len() - whole];
+    b[whole..].convert_to_f32_slice(tail);
+    finish(&lanes, &a[whole..], tail)
+}
+
+/// Adds `a · b` (lengths a multiple of 8) into the eight running sums.
+#[inline]
+fn accumulate(lanes: &mut [f32; 8], a: &[f32], b: &[f32]) {
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
         for k in 0..8 {
             lanes[k] += x[k] * y[k];
         }
     }
+}
+
+/// The running sums folded in order, plus the tail's products.
+#[inline]
+fn finish(lanes: &[f32; 8], a: &[f32], b: &[f32]) -> f32 {
+    let tail: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     lanes.iter().sum::<f32>() + tail
 }
 
@@ -257,5 +283,22 @@ mod tests {
         // 18 degrees of freedom (item 0 never wins): the 0.999 quantile is 42.3.
         assert!(chi2 < 42.3, "chi-square {chi2}");
         assert_eq!(counts[0], 0);
+    }
+
+    #[test]
+    fn a_half_precision_row_scores_as_its_f32_conversion() {
+        // Lengths around the lanes and the conversion block, values with rounding.
+        for len in [1, 7, 8, 9, 63, 64, 65, 130] {
+            let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f16> = (0..len)
+                .map(|i| f16::from_f32((i as f32 * 1.91).cos() * 3.0))
+                .collect();
+            let widened: Vec<f32> = b.iter().map(|x| x.to_f32()).collect();
+            assert_eq!(
+                dot_f16(&a, &b).to_bits(),
+                dot(&a, &widened).to_bits(),
+                "{len}"
+            );
+        }
     }
 }

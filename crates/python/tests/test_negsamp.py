@@ -322,3 +322,17 @@ def test_the_readmes_hard_negatives_example_runs(tmp_path, monkeypatch):
         ranked = candidates[np.lexsort((candidates, -scores[u, candidates]))]
         got = np.sort(top["item"][top["user"] == u])
         np.testing.assert_array_equal(got, np.sort(ranked[2:5]))
+    # float16, cosine, a quarter hard: scores are the cosines of the float16 values
+    # (widened), every user's negatives distinct and never a positive.
+    mix = negsamp.load("mix", as_="numpy", ids=False)
+    u16, i16 = (np.load(f"{n}16.npy").astype(np.float64) for n in ("user", "item"))
+    u16 /= np.linalg.norm(u16, axis=1, keepdims=True)
+    i16 /= np.linalg.norm(i16, axis=1, keepdims=True)
+    negative = mix["label"] == 0
+    assert negative.sum() == 4 * store.n_interactions
+    cosines = (u16[mix["user"]] * i16[mix["item"]]).sum(axis=1)
+    np.testing.assert_allclose(mix["score"], cosines, rtol=1e-5, atol=1e-5)
+    pairs = np.stack([mix["user"][negative], mix["item"][negative]], axis=1)
+    assert len(np.unique(pairs, axis=0)) == len(pairs)
+    positive_pairs = set(zip(mix["user"][~negative].tolist(), mix["item"][~negative].tolist()))
+    assert not positive_pairs & set(map(tuple, pairs.tolist()))

@@ -127,6 +127,24 @@ impl ArrayInfo {
     }
 }
 
+/// The data bytes of a file whose header is `info`, for elements of `size` bytes:
+/// exactly as many as the shape needs, or an error saying how many there are.
+pub fn data_section<'a>(bytes: &'a [u8], info: &ArrayInfo, size: usize) -> io::Result<&'a [u8]> {
+    let data = &bytes[info.data_offset..];
+    let expected = info.data_bytes(size);
+    if Some(data.len() as u64) != expected {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} data bytes where the header says {}",
+                data.len(),
+                expected.map_or("more than 2^64".into(), |e| e.to_string())
+            ),
+        ));
+    }
+    Ok(data)
+}
+
 /// Reads a whole array of `T` (flattened), checking its type and length.
 pub fn read<T: Dtype>(path: &std::path::Path) -> io::Result<Vec<T>> {
     decode(&std::fs::read(path)?)
@@ -141,18 +159,7 @@ pub fn decode<T: Dtype>(bytes: &[u8]) -> io::Result<Vec<T>> {
             format!("dtype {} where {} was expected", info.descr, T::DESCR),
         ));
     }
-    let data = &bytes[info.data_offset..];
-    let expected = info.data_bytes(std::mem::size_of::<T>());
-    if Some(data.len() as u64) != expected {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{} data bytes where the header says {}",
-                data.len(),
-                expected.map_or("more than 2^64".into(), |e| e.to_string())
-            ),
-        ));
-    }
+    let data = data_section(bytes, &info, std::mem::size_of::<T>())?;
     let mut out = vec![T::zeroed(); data.len() / std::mem::size_of::<T>()];
     bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(data);
     Ok(out)

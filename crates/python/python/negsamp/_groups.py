@@ -36,9 +36,14 @@ NOT_DISTRIBUTED = {
     "carry": "name the columns in feature_cols",
     "user_emb": "hard negatives need the store's row order; not supported on distributed runs yet",
     "item_emb": "hard negatives need the store's row order; not supported on distributed runs yet",
-    "candidates": "hard negatives are not supported on distributed runs yet",
-    "base": "hard negatives are not supported on distributed runs yet",
 }
+NOT_DISTRIBUTED.update(
+    dict.fromkeys(
+        ["candidates", "base", "skip_top", "pick", "temperature", "hard_fraction", "metric"]
+        + ["user_emb_ids", "item_emb_ids"],
+        "hard negatives are not supported on distributed runs yet",
+    )
+)
 
 # Engine columns holding item indices, padded with the catalog size.
 ITEM_LISTS = ("history", "negatives")
