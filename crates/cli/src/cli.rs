@@ -39,7 +39,7 @@ pub enum Command {
     /// recomputed byte for byte). Exit 0 if sound, 1 if not.
     Verify(VerifyArgs),
     /// Sample negatives for every user of a store into a dataset directory.
-    Sample(SampleArgs),
+    Sample(Box<SampleArgs>),
     /// Build a dataset from a config file: ingest → sample → verify → publish under
     /// a root, atomically (ROOT/current switches only to a verified build),
     /// idempotently (an unchanged input and config do nothing) and resumably (rerun
@@ -219,6 +219,11 @@ pub struct SampleArgs {
     /// user r (users.txt order), memory-mapped (needs --strategy hard).
     #[arg(long, value_name = "NPY")]
     pub user_emb: Option<PathBuf>,
+    /// Per-anchor queries instead of --user-emb (sequence models): a .npy of float32 or
+    /// float16 [source rows, d], row r the query at the input's data row r (the
+    /// `anchor` column's numbering), scoring the negatives paired with that positive.
+    #[arg(long, value_name = "NPY", conflicts_with_all = ["user_emb", "user_emb_ids"])]
+    pub query_emb: Option<PathBuf>,
     /// Item vectors: a .npy of float32 or float16 [items, d], row i for the store's
     /// item i (items.txt order), memory-mapped (needs --strategy hard).
     #[arg(long, value_name = "NPY")]

@@ -489,6 +489,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         hard_fraction: None,
         metric: None,
         user_emb: None,
+        query_emb: None,
         item_emb: None,
         user_emb_ids: None,
         item_emb_ids: None,

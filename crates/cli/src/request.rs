@@ -80,51 +80,56 @@ pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig, EngineError> {
             "--alpha weighs items by popularity; it applies to --strategy popularity (or --base popularity)",
         );
     }
-    let hard = match (hard, &a.user_emb, &a.item_emb, a.candidates) {
-        (true, Some(user_emb), Some(item_emb), Some(candidates)) => Some(Hard {
-            user_emb: user_emb.clone(),
-            item_emb: item_emb.clone(),
-            candidates: match (candidates, a.skip_top) {
-                (CandidatesArg::Draws(m), None) => Candidates::Draws(m),
-                (CandidatesArg::All, skip) => Candidates::All {
-                    skip_top: skip.unwrap_or(0),
+    let queries = a.user_emb.is_some() || a.query_emb.is_some();
+    let hard =
+        match (hard, queries, &a.item_emb, a.candidates) {
+            (true, true, Some(item_emb), Some(candidates)) => Some(Hard {
+                user_emb: a.user_emb.clone(),
+                query_emb: a.query_emb.clone(),
+                item_emb: item_emb.clone(),
+                candidates: match (candidates, a.skip_top) {
+                    (CandidatesArg::Draws(m), None) => Candidates::Draws(m),
+                    (CandidatesArg::All, skip) => Candidates::All {
+                        skip_top: skip.unwrap_or(0),
+                    },
+                    (CandidatesArg::Draws(_), Some(_)) => {
+                        return config_error("--skip-top applies to --candidates all")
+                    }
                 },
-                (CandidatesArg::Draws(_), Some(_)) => {
-                    return config_error("--skip-top applies to --candidates all")
-                }
-            },
-            temperature: match (a.pick, a.temperature) {
-                (Some(PickArg::Softmax), Some(t)) => Some(t),
-                (Some(PickArg::Softmax), None) => {
-                    return config_error("--pick softmax needs --temperature")
-                }
-                (_, Some(_)) => return config_error("--temperature applies to --pick softmax"),
-                (_, None) => None,
-            },
-            user_ids: a.user_emb_ids.clone(),
-            item_ids: a.item_emb_ids.clone(),
-            metric: match a.metric {
-                Some(MetricArg::Cosine) => Metric::Cosine,
-                Some(MetricArg::Dot) | None => Metric::Dot,
-            },
-            fraction: a.hard_fraction,
-        }),
-        (true, ..) => {
-            return config_error("--strategy hard needs --user-emb, --item-emb and --candidates")
-        }
-        (false, None, None, None)
-            if a.skip_top.is_none()
-                && a.pick.is_none()
-                && a.temperature.is_none()
-                && a.metric.is_none()
-                && a.hard_fraction.is_none() =>
-        {
-            None
-        }
-        (false, ..) => {
-            return config_error("--user-emb, --item-emb and --candidates apply to --strategy hard")
-        }
-    };
+                temperature: match (a.pick, a.temperature) {
+                    (Some(PickArg::Softmax), Some(t)) => Some(t),
+                    (Some(PickArg::Softmax), None) => {
+                        return config_error("--pick softmax needs --temperature")
+                    }
+                    (_, Some(_)) => return config_error("--temperature applies to --pick softmax"),
+                    (_, None) => None,
+                },
+                user_ids: a.user_emb_ids.clone(),
+                item_ids: a.item_emb_ids.clone(),
+                metric: match a.metric {
+                    Some(MetricArg::Cosine) => Metric::Cosine,
+                    Some(MetricArg::Dot) | None => Metric::Dot,
+                },
+                fraction: a.hard_fraction,
+            }),
+            (true, ..) => return config_error(
+                "--strategy hard needs --user-emb (or --query-emb), --item-emb and --candidates",
+            ),
+            (false, false, None, None)
+                if a.skip_top.is_none()
+                    && a.pick.is_none()
+                    && a.temperature.is_none()
+                    && a.metric.is_none()
+                    && a.hard_fraction.is_none() =>
+            {
+                None
+            }
+            (false, ..) => {
+                return config_error(
+                    "--user-emb, --query-emb, --item-emb and --candidates apply to --strategy hard",
+                )
+            }
+        };
     Ok(SampleConfig {
         strategy: match popularity {
             false => Strategy::Uniform,

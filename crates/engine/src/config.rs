@@ -19,8 +19,14 @@ pub enum Strategy {
 /// a score being the dot product (or cosine) of the user's and the item's embedding rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hard {
-    /// `.npy` `<f4` or `<f2` `[n_users, d]`, rows in the store's user order.
-    pub user_emb: std::path::PathBuf,
+    /// `.npy` `<f4` or `<f2` `[n_users, d]`, rows in the store's user order (or
+    /// `query_emb` instead).
+    #[serde(default)]
+    pub user_emb: Option<std::path::PathBuf>,
+    /// `.npy` `<f4` or `<f2` `[source rows, d]`: each anchor's own query (a sequence
+    /// model's state at that interaction), instead of `user_emb`.
+    #[serde(default)]
+    pub query_emb: Option<std::path::PathBuf>,
     /// `.npy` `<f4` or `<f2` `[n_items, d]`, rows in the store's item order.
     pub item_emb: std::path::PathBuf,
     /// The original user id of each `user_emb` row, one per line (the model's order).
@@ -269,7 +275,8 @@ impl SampleConfig {
     pub fn input_files(&self) -> Vec<&std::path::Path> {
         let hard = self.hard.iter().flat_map(|h| {
             [
-                Some(&h.user_emb),
+                h.user_emb.as_ref(),
+                h.query_emb.as_ref(),
                 Some(&h.item_emb),
                 h.user_ids.as_ref(),
                 h.item_ids.as_ref(),
@@ -325,6 +332,24 @@ impl SampleConfig {
                 }
             }
             _ => {}
+        }
+        if self.hard.is_some() && self.kernel.may_fall_short() {
+            return Err(crate::EngineError::Config(format!(
+                "--kernel {} returns short batches at random; hard negatives fill slots fixed before the draw, so they need an exact kernel",
+                self.kernel
+            )));
+        }
+        if let Some(hard) = &self.hard {
+            if hard.user_emb.is_some() == hard.query_emb.is_some() {
+                return Err(crate::EngineError::Config(
+                    "hard negatives are scored against one of --user-emb and --query-emb".into(),
+                ));
+            }
+            if hard.user_ids.is_some() && hard.user_emb.is_none() {
+                return Err(crate::EngineError::Config(
+                    "--user-emb-ids names --user-emb's rows; --query-emb's are source rows".into(),
+                ));
+            }
         }
         if let Some(f) = self.hard.as_ref().and_then(|h| h.fraction) {
             if !(0.0..=1.0).contains(&f) {

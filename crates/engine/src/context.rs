@@ -183,3 +183,14 @@ fn read_weights(path: &Path, n_items: u32) -> Result<Vec<f64>, EngineError> {
     }
     Ok(weights)
 }
+
+/// How many items a user with `excluded` (sorted, unique) can be given: every other
+/// item, or, weighted, every other item of positive weight. Verify counts the same way.
+pub fn candidate_count(context: &Context, n_items: u32, excluded: &[u32]) -> u64 {
+    match &context.weights {
+        None => u64::from(n_items) - excluded.len() as u64,
+        Some(w) => {
+            w.positive_items() - excluded.iter().filter(|&&i| w.weight(i) > 0).count() as u64
+        }
+    }
+}

@@ -1,54 +1,97 @@
-//! A model's user and item vectors, for hard negatives: `.npy` files saved by NumPy,
-//! float32 or float16, memory-mapped (never copied, never converted as a whole) and
-//! checked — shape, dtype, one row per user and per item of the store (in the store's
-//! order, or the model's with an id file naming each row), every value finite —
-//! before any sampling; and the score of a (user, item) pair.
+//! A model's vectors, for hard negatives: `.npy` files saved by NumPy, float32 or
+//! float16, memory-mapped (never copied, never converted as a whole) and checked —
+//! shape, dtype, one row per item and per user of the store (in the store's order, or
+//! the model's with an id file naming each row) or per source row (a sequence model's
+//! query at each anchor), every value finite — before any sampling; and the score of
+//! an item for a query.
 
 use crate::config::{Hard, Metric};
 use crate::EngineError;
-use half::f16;
 use memmap2::Mmap;
-use negsamp_kernel::hard::{dot, dot_f16};
+use negsamp_kernel::hard::{dot, dot_f16, widen};
 use negsamp_store::mapping::map_for_random_reads;
 use negsamp_store::npy::{data_section, parse_header};
 use negsamp_store::Store;
 use std::path::Path;
 
-/// User and item vectors of one dimension, looked up by store index.
+/// Query and item vectors of one dimension, looked up by store index (users, items)
+/// or source row (per-anchor queries).
 #[derive(Debug)]
 pub struct Embeddings {
-    users: Matrix,
+    queries: Queries,
     items: Matrix,
 }
 
+/// Whose vector a user's negatives are scored against.
+#[derive(Debug)]
+enum Queries {
+    /// `--user-emb`: one per user.
+    Users(Matrix),
+    /// `--query-emb`: one per source row, the anchor's.
+    Anchors(Matrix),
+}
+
 impl Embeddings {
-    /// Reads `--user-emb` and `--item-emb` for `store`: rows in the store's order, or
-    /// in the model's own order named by `--user-emb-ids` / `--item-emb-ids`.
+    /// Reads `--item-emb` and `--user-emb` (or `--query-emb`) for `store`: rows in the
+    /// store's order, or in the model's own order named by `--user-emb-ids` /
+    /// `--item-emb-ids`.
     pub fn load(hard: &Hard, store: &Store) -> Result<Self, EngineError> {
-        let user = Side::new("user", &hard.user_emb, hard.user_ids.as_deref());
         let item = Side::new("item", &hard.item_emb, hard.item_ids.as_deref());
-        let users = user.load(store.n_users(), hard.metric, || Ok(store.user_ids()?))?;
-        let items = item.load(store.n_items(), hard.metric, || Ok(store.item_ids()?))?;
-        if users.dim != items.dim {
+        let items = item.load(Rows::Store(store.n_items()), hard.metric, || {
+            Ok(store.item_ids()?)
+        })?;
+        let (queries, flag) = match (&hard.user_emb, &hard.query_emb) {
+            (Some(path), None) => {
+                let user = Side::new("user", path, hard.user_ids.as_deref());
+                let users = user.load(Rows::Store(store.n_users()), hard.metric, || {
+                    Ok(store.user_ids()?)
+                })?;
+                (Queries::Users(users), "--user-emb")
+            }
+            (None, Some(path)) => {
+                let side = Side::new("query", path, None);
+                let rows = Rows::Source(store.rows());
+                let anchors = side.load(rows, hard.metric, || Ok(Vec::new()))?;
+                (Queries::Anchors(anchors), "--query-emb")
+            }
+            _ => {
+                return Err(EngineError::Config(
+                    "hard negatives take one of --user-emb and --query-emb".into(),
+                ))
+            }
+        };
+        let query_dim = match &queries {
+            Queries::Users(m) | Queries::Anchors(m) => m.dim,
+        };
+        if query_dim != items.dim {
             return Err(EngineError::Config(format!(
-                "--user-emb has {} dimensions and --item-emb {}; a score is their dot product, so they must agree",
-                users.dim, items.dim
+                "{flag} has {query_dim} dimensions and --item-emb {}; a score is their dot product, so they must agree",
+                items.dim
             )));
         }
-        Ok(Self { users, items })
+        Ok(Self { queries, items })
     }
 
-    /// Writes user `u`'s vector into `query` as `f32` (cosine: scaled to unit length),
-    /// the left side of every [`Embeddings::score`] for that user.
-    pub fn user_query(&self, u: u32, query: &mut Vec<f32>) {
-        self.users.row_f32(u, query);
+    /// Whether each anchor has its own query (`--query-emb`).
+    pub fn per_anchor(&self) -> bool {
+        matches!(self.queries, Queries::Anchors(_))
+    }
+
+    /// Writes the query of user `u`'s anchor at source `row` into `query` as `f32`
+    /// (cosine: scaled to unit length): the user's vector, or the anchor's own with
+    /// `--query-emb` — the left side of every [`Embeddings::score`] for that anchor.
+    pub fn query(&self, u: u32, row: u64, query: &mut Vec<f32>) {
+        match &self.queries {
+            Queries::Users(users) => users.row_f32(u as usize, query),
+            Queries::Anchors(anchors) => anchors.row_f32(row as usize, query),
+        }
     }
 
     /// The model's score of item `i` for a user's `query`: their dot product ([`dot`]:
     /// a fixed summation order, so every run, thread and verify gets the same bits),
     /// times the item's inverse length under `--metric cosine`.
     pub fn score(&self, query: &[f32], i: u32) -> f32 {
-        self.items.dot(query, i)
+        self.items.dot(query, i as usize)
     }
 }
 
@@ -99,7 +142,8 @@ impl Precision {
 /// One row, borrowed from the file.
 enum Row<'a> {
     F32(&'a [f32]),
-    F16(&'a [f16]),
+    /// IEEE binary16 bits.
+    F16(&'a [u16]),
 }
 
 impl Values {
@@ -128,37 +172,46 @@ impl Values {
 }
 
 impl Matrix {
-    fn file_row(&self, index: u32) -> usize {
+    fn file_row(&self, index: usize) -> usize {
         self.file_rows
             .as_ref()
-            .map_or(index as usize, |rows| rows[index as usize] as usize)
+            .map_or(index, |rows| rows[index] as usize)
     }
 
-    fn row(&self, index: u32) -> Row<'_> {
+    fn row(&self, index: usize) -> Row<'_> {
         self.values.row(self.file_row(index), self.dim)
     }
 
-    fn row_f32(&self, index: u32, out: &mut Vec<f32>) {
+    fn row_f32(&self, index: usize, out: &mut Vec<f32>) {
         out.clear();
         match self.row(index) {
             Row::F32(row) => out.extend_from_slice(row),
-            Row::F16(row) => out.extend(row.iter().map(|v| v.to_f32())),
+            Row::F16(row) => out.extend(row.iter().map(|&v| widen(v))),
         }
         if let Some(norms) = &self.inverse_norms {
-            let scale = norms[index as usize];
+            let scale = norms[index];
             out.iter_mut().for_each(|v| *v *= scale);
         }
     }
 
-    fn dot(&self, query: &[f32], index: u32) -> f32 {
+    fn dot(&self, query: &[f32], index: usize) -> f32 {
         let product = match self.row(index) {
             Row::F32(row) => dot(query, row),
             Row::F16(row) => dot_f16(query, row),
         };
         self.inverse_norms
             .as_ref()
-            .map_or(product, |norms| product * norms[index as usize])
+            .map_or(product, |norms| product * norms[index])
     }
+}
+
+/// The rows a side must have.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    /// One per store user or item (unless an id file maps them).
+    Store(u32),
+    /// One per source row, these (the store's) at least.
+    Source(&'a [u64]),
 }
 
 /// One side's files: the vectors and, optionally, the original id of each row.
@@ -173,26 +226,30 @@ impl<'a> Side<'a> {
         Self { name, vectors, ids }
     }
 
-    /// The vectors of the store's `count` users or items.
+    /// The vectors of the store's users or items (or of its source rows).
     fn load(
         &self,
-        count: u32,
+        wanted: Rows<'_>,
         metric: Metric,
         store_ids: impl FnOnce() -> Result<Vec<String>, EngineError>,
     ) -> Result<Matrix, EngineError> {
         let name = self.name;
         let (values, rows, dim) = open_matrix(self.vectors, name)?;
-        let file_rows = match self.ids {
-            None if rows != u64::from(count) => {
-                return Err(EngineError::invalid(
-                    self.vectors,
-                    format!(
-                        "{rows} rows; the store has {count} {name}s, and row r must be the vector of the store's {name} r ({name}s.txt order) — or name each row's id with --{name}-emb-ids"
-                    ),
+        let bad = |problem: String| Err(EngineError::invalid(self.vectors, problem));
+        let file_rows = match (self.ids, wanted) {
+            (None, Rows::Store(count)) if rows != u64::from(count) => {
+                return bad(format!(
+                    "{rows} rows; the store has {count} {name}s, and row r must be the vector of the store's {name} r ({name}s.txt order) — or name each row's id with --{name}-emb-ids"
                 ));
             }
-            None => None,
-            Some(ids) => Some(self.file_rows(ids, rows, store_ids()?)?),
+            (_, Rows::Source(used)) if used.iter().any(|&r| r >= rows) => {
+                return bad(format!(
+                    "{rows} rows; the store's source rows run to {}, and row r must be the query at source row r (the `anchor` column's numbering)",
+                    used.iter().max().expect("a row past the end")
+                ));
+            }
+            (None, _) => None,
+            (Some(ids), _) => Some(self.file_rows(ids, rows, store_ids()?)?),
         };
         let mut matrix = Matrix {
             values,
@@ -201,7 +258,11 @@ impl<'a> Side<'a> {
             inverse_norms: None,
         };
         if metric == Metric::Cosine {
-            matrix.inverse_norms = Some(self.inverse_norms(&matrix, count)?);
+            let norms = match wanted {
+                Rows::Store(count) => self.inverse_norms(&matrix, count as usize, None)?,
+                Rows::Source(used) => self.inverse_norms(&matrix, rows as usize, Some(used))?,
+            };
+            matrix.inverse_norms = Some(norms);
         }
         Ok(matrix)
     }
@@ -252,10 +313,16 @@ impl<'a> Side<'a> {
             .collect()
     }
 
-    /// 1 / ‖row‖ of each store index's vector; a zero vector has no direction.
-    fn inverse_norms(&self, matrix: &Matrix, count: u32) -> Result<Vec<f32>, EngineError> {
+    /// 1 / ‖row‖ of each of the first `count` indices' vectors; a zero vector has no
+    /// direction, which is an error if one of `used` (every index, if `None`) has one.
+    fn inverse_norms(
+        &self,
+        matrix: &Matrix,
+        count: usize,
+        used: Option<&[u64]>,
+    ) -> Result<Vec<f32>, EngineError> {
         let mut row = Vec::with_capacity(matrix.dim);
-        (0..count)
+        let norms: Vec<f32> = (0..count)
             .map(|index| {
                 matrix.row_f32(index, &mut row);
                 let norm = row
@@ -263,19 +330,27 @@ impl<'a> Side<'a> {
                     .map(|&v| f64::from(v).powi(2))
                     .sum::<f64>()
                     .sqrt();
-                if norm == 0.0 {
-                    return Err(EngineError::invalid(
-                        self.vectors,
-                        format!(
-                            "{} row {} is all zeros: --metric cosine needs a direction",
-                            self.name,
-                            matrix.file_row(index)
-                        ),
-                    ));
-                }
-                Ok((1.0 / norm) as f32)
+                (1.0 / norm) as f32 // infinite for a zero vector
             })
-            .collect()
+            .collect();
+        let zero = match used {
+            None => norms.iter().position(|n| n.is_infinite()),
+            Some(used) => used
+                .iter()
+                .map(|&r| r as usize)
+                .find(|&r| norms[r].is_infinite()),
+        };
+        match zero {
+            None => Ok(norms),
+            Some(index) => Err(EngineError::invalid(
+                self.vectors,
+                format!(
+                    "{} row {} is all zeros: --metric cosine needs a direction",
+                    self.name,
+                    matrix.file_row(index)
+                ),
+            )),
+        }
     }
 }
 
@@ -339,21 +414,20 @@ fn check_finite(values: &Values, dim: usize, side: &str) -> Result<(), String> {
         Precision::F32 => bytemuck::cast_slice::<u8, f32>(values.bytes())
             .iter()
             .position(|v| !v.is_finite())
-            .map(|at| {
-                (
-                    at,
-                    f64::from(bytemuck::cast_slice::<u8, f32>(values.bytes())[at]),
-                )
-            }),
-        Precision::F16 => bytemuck::cast_slice::<u8, f16>(values.bytes())
-            .iter()
-            .position(|v| !v.is_finite())
-            .map(|at| {
-                (
-                    at,
-                    bytemuck::cast_slice::<u8, f16>(values.bytes())[at].to_f64(),
-                )
-            }),
+            .map(|at| (at, bytemuck::cast_slice::<u8, f32>(values.bytes())[at])),
+        Precision::F16 => {
+            // binary16: an all-ones exponent is an infinity (mantissa 0) or a NaN.
+            let halves = bytemuck::cast_slice::<u8, u16>(values.bytes());
+            halves.iter().position(|&h| h & 0x7c00 == 0x7c00).map(|at| {
+                let h = halves[at];
+                let value = match (h & 0x3ff, h & 0x8000) {
+                    (0, 0) => f32::INFINITY,
+                    (0, _) => f32::NEG_INFINITY,
+                    _ => f32::NAN,
+                };
+                (at, value)
+            })
+        }
     };
     match first_bad {
         None => Ok(()),

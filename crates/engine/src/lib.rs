@@ -22,6 +22,7 @@ pub mod build;
 pub mod config;
 pub mod context;
 pub mod embeddings;
+mod hard;
 pub mod manifest;
 pub mod plan;
 pub mod resources;

@@ -1,12 +1,11 @@
 //! Sampling one user into output rows.
 
-use crate::config::{Candidates, SampleConfig};
+use crate::config::SampleConfig;
 use crate::context::Context;
+use crate::hard::{HardRequest, HardSampler, Placed};
 use crate::rows::{AnchorRows, HistoryIndex, Rows};
 use crate::schema::Schema;
 use crate::EngineError;
-use negsamp_kernel::bounded::shuffle;
-use negsamp_kernel::hard::{pick_hardest, top_scored, Pick};
 use negsamp_kernel::pairing::spread;
 use negsamp_kernel::stream::{user_rng, UserRng};
 use negsamp_kernel::uniform::UniformSampler;
@@ -46,14 +45,7 @@ pub struct UserSampler {
     log_q: Vec<f32>,
     /// Hard negatives: each negative's score.
     scores: Vec<f32>,
-    /// Hard negatives: the user's vector.
-    query: Vec<f32>,
-    /// `--candidates all`: every candidate with its score.
-    ranked: Vec<(f32, u32)>,
-    /// `--hard-fraction`: the base negatives, what they must avoid, and the mix.
-    base_negatives: Vec<u32>,
-    excluded_by_base: Vec<u32>,
-    mixed: Vec<(u32, f32)>,
+    hard: HardSampler,
     anchor_order: Vec<(i64, u64, u32)>,
     per_anchor: Vec<u32>,
     scratch: Vec<u32>,
@@ -62,23 +54,23 @@ pub struct UserSampler {
 
 /// The base strategy's kernels (uniform, or weighted by popularity).
 #[derive(Debug, Default)]
-struct BaseKernels {
+pub(crate) struct BaseKernels {
     uniform: UniformSampler,
     weighted: WeightedSampler,
 }
 
 /// What every base draw of a run shares.
 #[derive(Clone, Copy)]
-struct Base<'a> {
-    context: &'a Context,
-    config: &'a SampleConfig,
-    n_items: u32,
+pub(crate) struct Base<'a> {
+    pub context: &'a Context,
+    pub config: &'a SampleConfig,
+    pub n_items: u32,
 }
 
 impl BaseKernels {
     /// Draws `request` negatives avoiding `excluded` into `out`; returns the shortfall
     /// and the candidates' total weight (uniform: their number), the proposal's mass.
-    fn draw(
+    pub(crate) fn draw(
         &mut self,
         rng: &mut UserRng,
         base: Base<'_>,
@@ -139,116 +131,62 @@ impl UserSampler {
         let k = view.items.len();
         let request = config.amount.request(k);
         let mut rng = user_rng(config.seed, view.key);
+        // (timestamp, row, position): rows are unique, so the order is total and an
+        // unstable sort is deterministic.
+        self.anchor_order.clear();
+        let time = |j: usize| view.timestamps.map_or(0, |t| t[j]);
+        self.anchor_order
+            .extend((0..k).map(|j| (time(j), view.rows[j], j as u32)));
+        self.anchor_order.sort_unstable();
         let extra = context.exclusions.of(u);
-        let excluded = if extra.is_empty() {
-            view.items
-        } else {
-            merge_sorted(view.items, extra, &mut self.excluded);
-            &self.excluded
-        };
         let kernel_error = |source| EngineError::Kernel { user: u, source };
-        let n_items = store.n_items();
         let base = Base {
             context,
             config,
-            n_items,
+            n_items: store.n_items(),
         };
         // The proposal law of each negative: weight / mass (uniform: 1 / candidates).
         let (shortfall, mass) = match (&config.hard, &context.embeddings) {
             (Some(hard), Some(embeddings)) => {
-                embeddings.user_query(u, &mut self.query);
-                let wanted = hard.hard_count(request);
-                let score = |i: u32| embeddings.score(&self.query, i);
-                let (mut shortfall, mass) = match hard.candidates {
-                    Candidates::All { skip_top } => {
-                        let short = top_scored(
-                            n_items,
-                            excluded,
-                            skip_top as usize,
-                            wanted,
-                            score,
-                            &mut self.ranked,
-                            &mut self.negatives,
-                            &mut self.scores,
-                        );
-                        (short, 1)
-                    }
-                    Candidates::Draws(m) => {
-                        let (_, mass) = self
-                            .base
-                            .draw(
-                                &mut rng,
-                                base,
-                                excluded,
-                                wanted.saturating_mul(u64::from(m)),
-                                &mut self.negatives,
-                            )
-                            .map_err(kernel_error)?;
-                        let pick = hard
-                            .temperature
-                            .map_or(Pick::Max, |temperature| Pick::Softmax { temperature });
-                        // The base proposal's log-probability up to a constant: ln w
-                        // (uniform: 0).
-                        let log_q = |i: u32| {
-                            context
-                                .weights
-                                .as_ref()
-                                .map_or(0.0, |w| (w.weight(i) as f64).ln())
-                        };
-                        let short = pick_hardest(
-                            &mut rng,
-                            &mut self.negatives,
-                            wanted,
-                            pick,
-                            score,
-                            log_q,
-                            &mut self.scores,
-                        );
-                        (short, mass)
-                    }
+                // Placed in their anchors' slots (`per_anchor`) as they are drawn.
+                let request = HardRequest {
+                    hard,
+                    embeddings,
+                    user: u,
+                    positives: view.items,
+                    extra,
+                    anchors: &self.anchor_order,
+                    request,
                 };
-                if wanted < request {
-                    // `--hard-fraction`: the rest from the base strategy, avoiding the
-                    // hard picks too, then mixed so every anchor gets a random share.
-                    self.scratch.clone_from(&self.negatives);
-                    self.scratch.sort_unstable();
-                    merge_sorted(excluded, &self.scratch, &mut self.excluded_by_base);
-                    let (short, _) = self
-                        .base
-                        .draw(
-                            &mut rng,
-                            base,
-                            &self.excluded_by_base,
-                            request - wanted,
-                            &mut self.base_negatives,
-                        )
-                        .map_err(kernel_error)?;
-                    shortfall += short;
-                    self.mixed.clear();
-                    self.mixed.extend(
-                        self.negatives
-                            .iter()
-                            .copied()
-                            .zip(self.scores.iter().copied()),
-                    );
-                    self.mixed
-                        .extend(self.base_negatives.iter().map(|&i| (i, score(i))));
-                    shuffle(&mut rng, &mut self.mixed);
-                    self.negatives.clear();
-                    self.scores.clear();
-                    for &(i, s) in &self.mixed {
-                        self.negatives.push(i);
-                        self.scores.push(s);
-                    }
-                    (shortfall, mass)
-                } else {
-                    (shortfall, mass)
-                }
+                let placed = Placed {
+                    negatives: &mut self.negatives,
+                    scores: &mut self.scores,
+                    per_anchor: &mut self.per_anchor,
+                };
+                self.hard
+                    .sample(&mut rng, &mut self.base, base, &request, placed)
+                    .map_err(kernel_error)?
             }
-            _ => self
-                .base
-                .draw(&mut rng, base, excluded, request, &mut self.negatives)
-                .map_err(kernel_error)?,
+            _ => {
+                let excluded = if extra.is_empty() {
+                    view.items
+                } else {
+                    merge_sorted(view.items, extra, &mut self.excluded);
+                    &self.excluded
+                };
+                let drawn = self
+                    .base
+                    .draw(&mut rng, base, excluded, request, &mut self.negatives)
+                    .map_err(kernel_error)?;
+                spread(
+                    &mut rng,
+                    k,
+                    self.negatives.len(),
+                    &mut self.per_anchor,
+                    &mut self.scratch,
+                );
+                drawn
+            }
         };
         if config.log_q {
             let log_mass = (mass as f64).ln();
@@ -260,21 +198,6 @@ impl UserSampler {
                     .map(|&i| (weight(i).ln() - log_mass) as f32),
             );
         }
-
-        // (timestamp, row, position): rows are unique, so the order is total and an
-        // unstable sort is deterministic.
-        self.anchor_order.clear();
-        let time = |j: usize| view.timestamps.map_or(0, |t| t[j]);
-        self.anchor_order
-            .extend((0..k).map(|j| (time(j), view.rows[j], j as u32)));
-        self.anchor_order.sort_unstable();
-        spread(
-            &mut rng,
-            k,
-            self.negatives.len(),
-            &mut self.per_anchor,
-            &mut self.scratch,
-        );
 
         let history_len = config.history as usize;
         if history_len > 0 {
@@ -306,7 +229,7 @@ impl UserSampler {
                     None => &[],
                 },
                 positive_score: match (&context.embeddings, positive) {
-                    (Some(e), Some(item)) => e.score(&self.query, item),
+                    (Some(e), Some(item)) => e.score(self.hard.query.get(e, u, row), item),
                     _ => f32::NAN,
                 },
                 anchor: row,

@@ -3,7 +3,7 @@
 //! the histories — for `.npy` and Parquet parts alike.
 
 use crate::config::{Format, Layout, SampleConfig};
-use crate::context::Context;
+use crate::context::{candidate_count, Context};
 use crate::manifest::{ColumnSpec, Manifest, PartRecord};
 use crate::npy;
 use crate::rows::{Buffer, HistoryIndex, Rows};
@@ -551,19 +551,10 @@ fn check_rows(
         let rows = begin..at;
         let k = view.items.len();
         merge_sorted(view.items, context.exclusions.of(u), &mut excluded);
-        let (candidates, mass) = match &context.weights {
-            None => {
-                let m = u64::from(store.n_items()) - excluded.len() as u64;
-                (m, m)
-            }
-            Some(w) => {
-                let heavy = excluded.iter().filter(|&&i| w.weight(i) > 0).count() as u64;
-                (
-                    w.positive_items() - heavy,
-                    w.total() - excluded.iter().map(|&i| w.weight(i)).sum::<u64>(),
-                )
-            }
-        };
+        let candidates = candidate_count(context, store.n_items(), &excluded);
+        let mass = context.weights.as_ref().map_or(candidates, |w| {
+            w.total() - excluded.iter().map(|&i| w.weight(i)).sum::<u64>()
+        });
         let weight = |i: u32| context.weights.as_ref().map_or(1, |w| w.weight(i));
         let mut positives_seen = 0usize;
         let mut negatives = 0u64;

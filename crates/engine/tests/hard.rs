@@ -70,7 +70,8 @@ fn noise(seed: u64, r: usize, c: usize) -> f32 {
 
 fn hard(dir: &Path, candidates: u32) -> Hard {
     Hard {
-        user_emb: dir.join("users.npy"),
+        user_emb: Some(dir.join("users.npy")),
+        query_emb: None,
         item_emb: dir.join("items.npy"),
         candidates: Candidates::Draws(candidates),
         temperature: None,
@@ -432,7 +433,7 @@ fn id_files_map_the_models_row_order_onto_the_store() {
     run(&store, &p("store-order"), &config);
     let model_order = SampleConfig {
         hard: Some(Hard {
-            user_emb: p("model-users.npy"),
+            user_emb: Some(p("model-users.npy")),
             item_emb: p("model-items.npy"),
             user_ids: Some(p("user-ids.txt")),
             item_ids: Some(p("item-ids.txt")),
@@ -558,7 +559,7 @@ fn float16_and_unaligned_files_give_the_float32_bytes() {
         seed: 3,
         amount: Amount::Ratio(3),
         hard: Some(Hard {
-            user_emb: p(user_emb),
+            user_emb: Some(p(user_emb)),
             item_emb: p(item_emb),
             ..hard(dir.path(), 6)
         }),
@@ -729,4 +730,157 @@ fn successive_inclusion(weights: &[f64], draws: usize) -> Vec<f64> {
     let mut out = vec![0.0; weights.len()];
     walk(weights, &mut Vec::new(), 1.0, draws, &mut out);
     out
+}
+
+/// The dataset's (user, item, label, score, anchor) rows.
+fn rows_with_anchors(out: &Path) -> Vec<(u32, u32, u8, f32, u64)> {
+    let manifest = Manifest::read(out).unwrap();
+    let mut anchors = Vec::new();
+    for part in &manifest.parts {
+        let file = out.join(&part.name).join("anchor.npy");
+        anchors.extend(negsamp_engine::npy::read::<u64>(&file).unwrap());
+    }
+    rows(out)
+        .into_iter()
+        .zip(anchors)
+        .map(|((u, i, l, s), a)| (u, i, l, s, a))
+        .collect()
+}
+
+/// `--query-emb`: each anchor's negatives are scored by that anchor's own query (a row
+/// per source row). Planted: the query at source row r points at one item, target(r),
+/// distinct among a user's anchors — `--candidates all` pairs every anchor with its
+/// target exactly, and so does DNS with the whole catalog in one group (one anchor
+/// per user); with small groups, hard negatives still score well above the base. The
+/// same bytes at any thread and shard count; a matrix without a row for every source
+/// row is refused.
+#[test]
+fn per_anchor_queries_pick_each_anchors_own_negatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let n_items = 40u32;
+    // 60 users with 3 positives each (items u % 7, +10, +20), source rows 3r + 1.
+    let lists: Vec<Vec<u32>> = (0..60u32)
+        .map(|u| vec![u % 7, u % 7 + 10, u % 7 + 20])
+        .collect();
+    let store = store_from_lists(&lists, n_items);
+    let source_rows = store.rows().to_vec();
+    let max_row = *source_rows.iter().max().unwrap() as usize;
+    // target(r): an item no user touches (30..40), distinct for a user's 3 anchors.
+    let target = |row: usize| 30 + (row / 3 + row % 7) as u32 % 10;
+    for user in 0..60 {
+        let targets: Vec<u32> = (0..3)
+            .map(|j| target(source_rows[user * 3 + j] as usize))
+            .collect();
+        assert!(targets[0] != targets[1] && targets[1] != targets[2] && targets[0] != targets[2]);
+    }
+    // One-hot items; query r = 2·e(target(r)) + a little of every item.
+    save_matrix(
+        &p("items.npy"),
+        n_items as usize,
+        n_items as usize,
+        |r, c| f32::from(u8::from(r == c)),
+    );
+    save_matrix(&p("queries.npy"), max_row + 1, n_items as usize, |r, c| {
+        if c as u32 == target(r) {
+            2.0
+        } else {
+            0.01 * (c % 5) as f32
+        }
+    });
+    let queries = |candidates| Hard {
+        user_emb: None,
+        query_emb: Some(p("queries.npy")),
+        candidates,
+        ..hard(dir.path(), 1)
+    };
+    let config = |candidates, seed| SampleConfig {
+        seed,
+        amount: Amount::Ratio(1),
+        hard: Some(queries(candidates)),
+        ..Default::default()
+    };
+    run(
+        &store,
+        &p("top"),
+        &config(Candidates::All { skip_top: 0 }, 1),
+    );
+    let got = rows_with_anchors(&p("top"));
+    assert_eq!(got.iter().filter(|r| r.2 == 0).count(), 180);
+    for &(u, i, label, score, anchor) in &got {
+        if label == 0 {
+            assert_eq!(i, target(anchor as usize), "user {u} anchor {anchor}");
+            assert_eq!(score, 2.0);
+        } else {
+            // A positive's score is its own anchor's query.
+            assert!((score - 0.01 * (i % 5) as f32).abs() < 1e-6, "{score}");
+        }
+    }
+
+    // DNS with small groups: each negative's score (by its anchor's query) far above
+    // what the base gives.
+    let mean_negative_score = |name: &str, m: u32| {
+        run(&store, &p(name), &config(Candidates::Draws(m), 2));
+        let got = rows_with_anchors(&p(name));
+        let negatives: Vec<f32> = got.iter().filter(|r| r.2 == 0).map(|r| r.3).collect();
+        assert_eq!(negatives.len(), 180);
+        negatives.iter().sum::<f32>() / 180.0
+    };
+    let (hard_mean, base_mean) = (
+        mean_negative_score("dns", 16),
+        mean_negative_score("base", 1),
+    );
+    assert!(hard_mean > base_mean + 0.5, "{hard_mean} vs {base_mean}");
+
+    // One anchor per user and every item a candidate: DNS finds the target.
+    let single: Vec<Vec<u32>> = (0..60u32).map(|u| vec![u % 7]).collect();
+    let single_store = store_from_lists(&single, n_items);
+    let dns_all = SampleConfig {
+        negatives_only: true,
+        ..config(Candidates::Draws(4096), 3)
+    };
+    run(&single_store, &p("dns-all"), &dns_all);
+    for (_, i, _, _, anchor) in rows_with_anchors(&p("dns-all")) {
+        assert_eq!(i, target(anchor as usize));
+    }
+
+    // Determinism, mixed with the base strategy.
+    let mixed = SampleConfig {
+        amount: Amount::Ratio(3),
+        hard: Some(Hard {
+            fraction: Some(0.5),
+            ..queries(Candidates::Draws(4))
+        }),
+        ..config(Candidates::Draws(4), 4)
+    };
+    let bytes = |threads: usize, shards: u32| {
+        let out = p(&format!("mixed-{threads}-{shards}"));
+        let config = SampleConfig {
+            shards: Some(shards),
+            chunk_rows: 7,
+            ..mixed.clone()
+        };
+        pool(threads).install(|| run(&store, &out, &config));
+        dataset_bytes(&out)
+    };
+    assert!(bytes(1, 1) == bytes(2, 3));
+
+    // Too few rows: the store's last source row has no query.
+    save_matrix(&p("short.npy"), max_row, n_items as usize, |_, _| 1.0);
+    let short = SampleConfig {
+        hard: Some(Hard {
+            query_emb: Some(p("short.npy")),
+            ..queries(Candidates::Draws(4))
+        }),
+        ..config(Candidates::Draws(4), 5)
+    };
+    let err = sample_to_dir(&store, &p("bad"), &short, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "{max_row} rows; the store's source rows run to {max_row}"
+        )),
+        "{err}"
+    );
 }

@@ -11,7 +11,6 @@
 //! one group per candidate and a shortfall.
 
 use crate::bounded::shuffle;
-use half::{f16, slice::HalfFloatSliceExt};
 use rand_core::RngCore;
 
 /// How a group's negative is chosen among its candidates.
@@ -27,14 +26,15 @@ pub enum Pick {
 }
 
 /// Replaces `candidates` by the pick of each of `k` groups, with their scores in
-/// `scores`; returns the shortfall (`k` minus the groups formed). `log_q` is a
+/// `scores`; returns the shortfall (`k` minus the groups formed). `score(g, i)` is item
+/// `i`'s score for group `g` (groups may have their own query); `log_q` is a
 /// candidate's log base-proposal probability up to a constant (used by `Softmax`).
 pub fn pick_hardest<R: RngCore + ?Sized>(
     rng: &mut R,
     candidates: &mut Vec<u32>,
     k: u64,
     pick: Pick,
-    score: impl Fn(u32) -> f32,
+    mut score: impl FnMut(usize, u32) -> f32,
     log_q: impl Fn(u32) -> f64,
     scores: &mut Vec<f32>,
 ) -> u64 {
@@ -55,7 +55,7 @@ pub fn pick_hardest<R: RngCore + ?Sized>(
         let (item, best, _) = candidates[start..end]
             .iter()
             .map(|&i| {
-                let s = score(i);
+                let s = score(g, i);
                 (i, s, key(i, s))
             })
             .max_by(|a, b| a.2.total_cmp(&b.2).then(b.0.cmp(&a.0)))
@@ -118,43 +118,46 @@ pub fn top_scored(
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
     let whole = a.len() - a.len() % 8;
-    accumulate(&mut lanes, &a[..whole], &b[..whole]);
-    finish(&lanes, &a[whole..], &b[whole..])
-}
-
-/// [`dot`] of `a` and a half-precision row `b`, converted to `f32` block by block on
-/// the stack: the same sums in the same order as `dot(a, b as f32)`, so a model saved
-/// as float16 scores exactly as its float32 conversion would.
-pub fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
-    const BLOCK: usize = 64; // a multiple of the 8 lanes
-    let mut lanes = [0f32; 8];
-    let mut converted = [0f32; BLOCK];
-    let whole = a.len() - a.len() % 8;
-    for (a, b) in a[..whole].chunks(BLOCK).zip(b[..whole].chunks(BLOCK)) {
-        let converted = &mut converted[..b.len()];
-        b.convert_to_f32_slice(converted);
-        accumulate(&mut lanes, a, converted);
-    }
-    let tail = &mut converted[..a.len() - whole];
-    b[whole..].convert_to_f32_slice(tail);
-    finish(&lanes, &a[whole..], tail)
-}
-
-/// Adds `a · b` (lengths a multiple of 8) into the eight running sums.
-#[inline]
-fn accumulate(lanes: &mut [f32; 8], a: &[f32], b: &[f32]) {
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+    for (x, y) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
         for k in 0..8 {
             lanes[k] += x[k] * y[k];
         }
     }
+    let tail: f32 = a[whole..].iter().zip(&b[whole..]).map(|(x, y)| x * y).sum();
+    lanes.iter().sum::<f32>() + tail
 }
 
-/// The running sums folded in order, plus the tail's products.
-#[inline]
-fn finish(lanes: &[f32; 8], a: &[f32], b: &[f32]) -> f32 {
-    let tail: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+/// [`dot`] of `a` and a half-precision row `b` (IEEE binary16 bits, every value
+/// finite): the same sums in the same order as `dot(a, b as f32)`, so a model saved as
+/// float16 scores exactly as its float32 conversion would. Each value is widened in the
+/// loop ([`widen`]: integer shifts and one multiplication, which vectorise), not through
+/// a conversion buffer.
+pub fn dot_f16(a: &[f32], b: &[u16]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let whole = a.len() - a.len() % 8;
+    for (x, y) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
+        for k in 0..8 {
+            lanes[k] += x[k] * widen(y[k]);
+        }
+    }
+    let tail: f32 = a[whole..]
+        .iter()
+        .zip(&b[whole..])
+        .map(|(x, &y)| x * widen(y))
+        .sum();
     lanes.iter().sum::<f32>() + tail
+}
+
+/// A finite binary16 value as `f32`, exactly: its exponent and mantissa bits placed in
+/// an `f32` (a value 2^112 times too small — normal or subnormal alike), scaled by
+/// 2^112 (exact: a power of two), and the sign put back. Infinities and NaN, which the
+/// callers have refused, would come out finite.
+#[inline]
+pub fn widen(half: u16) -> f32 {
+    const TWO_TO_112: f32 = f32::from_bits((127 + 112) << 23);
+    let half = u32::from(half);
+    let magnitude = f32::from_bits((half & 0x7fff) << 13) * TWO_TO_112;
+    f32::from_bits(magnitude.to_bits() | ((half & 0x8000) << 16))
 }
 
 #[cfg(test)]
@@ -170,7 +173,15 @@ mod tests {
         score: impl Fn(u32) -> f32,
         scores: &mut Vec<f32>,
     ) -> u64 {
-        pick_hardest(rng, candidates, k, Pick::Max, score, |_| 0.0, scores)
+        pick_hardest(
+            rng,
+            candidates,
+            k,
+            Pick::Max,
+            |_, i| score(i),
+            |_| 0.0,
+            scores,
+        )
     }
 
     #[test]
@@ -286,14 +297,32 @@ mod tests {
     }
 
     #[test]
+    fn every_finite_half_widens_exactly() {
+        for bits in 0..=u16::MAX {
+            let reference = half::f16::from_bits(bits);
+            if reference.is_finite() {
+                assert_eq!(
+                    widen(bits).to_bits(),
+                    reference.to_f32().to_bits(),
+                    "{bits:#06x}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_half_precision_row_scores_as_its_f32_conversion() {
-        // Lengths around the lanes and the conversion block, values with rounding.
+        // Lengths around the lanes; values with rounding, some subnormal.
         for len in [1, 7, 8, 9, 63, 64, 65, 130] {
             let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
-            let b: Vec<f16> = (0..len)
-                .map(|i| f16::from_f32((i as f32 * 1.91).cos() * 3.0))
+            let b: Vec<u16> = (0..len)
+                .map(|i| (i as f32 * 1.91).cos() * 3.0 * 1e-3f32.powi(i % 3))
+                .map(|v| half::f16::from_f32(v).to_bits())
                 .collect();
-            let widened: Vec<f32> = b.iter().map(|x| x.to_f32()).collect();
+            let widened: Vec<f32> = b
+                .iter()
+                .map(|&h| half::f16::from_bits(h).to_f32())
+                .collect();
             assert_eq!(
                 dot_f16(&a, &b).to_bits(),
                 dot(&a, &widened).to_bits(),

@@ -334,6 +334,13 @@ impl Store {
         read_only_view(slf, slf.get().inner.indices())
     }
 
+    /// The input's data row of each positive (aligned with `indices`; the output's
+    /// `anchor` numbering), `uint64`, a read-only view of the store's map.
+    #[getter]
+    fn rows<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        read_only_view(slf, slf.get().inner.rows())
+    }
+
     /// Original user ids, by user index.
     fn user_ids(&self) -> PyResult<Vec<String>> {
         self.inner.user_ids().map_err(to_py)

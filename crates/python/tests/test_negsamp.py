@@ -336,3 +336,9 @@ def test_the_readmes_hard_negatives_example_runs(tmp_path, monkeypatch):
     assert len(np.unique(pairs, axis=0)) == len(pairs)
     positive_pairs = set(zip(mix["user"][~negative].tolist(), mix["item"][~negative].tolist()))
     assert not positive_pairs & set(map(tuple, pairs.tolist()))
+    # Per-anchor queries: every row's score is its anchor's query times its item.
+    seq = negsamp.load("seq", as_="numpy", ids=False)
+    queries = np.load("query.npy")
+    assert (seq["label"] == 0).sum() == 4 * store.n_interactions
+    expected = (queries[seq["anchor"]] * items[seq["item"]]).sum(axis=1)
+    np.testing.assert_allclose(seq["score"], expected, rtol=1e-5, atol=1e-5)

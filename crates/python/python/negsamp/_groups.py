@@ -40,7 +40,7 @@ NOT_DISTRIBUTED = {
 NOT_DISTRIBUTED.update(
     dict.fromkeys(
         ["candidates", "base", "skip_top", "pick", "temperature", "hard_fraction", "metric"]
-        + ["user_emb_ids", "item_emb_ids"],
+        + ["user_emb_ids", "item_emb_ids", "query_emb"],
         "hard negatives are not supported on distributed runs yet",
     )
 )
