@@ -106,16 +106,7 @@ impl HardSampler {
         let candidates = candidate_count(base.context, base.n_items, &self.excluded);
         let with = base.config.replacement == Replacement::With;
         let wanted = r.hard.hard_count(r.request);
-        let hard_slots = match (candidates, with) {
-            (0, _) => 0,
-            (_, true) => wanted,
-            (c, false) => wanted.min(c),
-        };
-        let base_slots = match (candidates, with) {
-            (0, _) => 0,
-            (_, true) => r.request - wanted,
-            (c, false) => (r.request - wanted).min(c - hard_slots),
-        };
+        let (hard_slots, base_slots) = slot_counts(r.hard, with, candidates, r.request);
         self.place_slots(rng, r.anchors.len(), hard_slots, base_slots, out.per_anchor);
 
         let mass = self.pick(rng, kernels, base, r, wanted)?;
@@ -124,8 +115,7 @@ impl HardSampler {
         if base_slots > 0 {
             self.base_draw(rng, kernels, base, r.request - wanted)?;
         }
-        // (More only when a `--candidates all` pick weighed nothing: the extras go unused.)
-        debug_assert!(self.base.len() as u64 >= base_slots);
+        debug_assert_eq!(self.base.len() as u64, base_slots);
 
         // Fill the slots in order: hard ones with the picks, the others with the base
         // draws (already in random order), scored by their anchor's query.
@@ -229,8 +219,7 @@ impl HardSampler {
             Candidates::All { skip_top } if !e.per_anchor() => {
                 let query = self.query.get(e, u, 0);
                 top_scored(
-                    base.n_items,
-                    &self.excluded,
+                    base.candidates(&self.excluded),
                     skip_top as usize,
                     slots,
                     |i| e.score(query, i),
@@ -254,8 +243,7 @@ impl HardSampler {
                     self.avoid_picks();
                     let query = self.query.get(e, u, r.anchors[anchor as usize].1);
                     top_scored(
-                        base.n_items,
-                        &self.avoided,
+                        base.candidates(&self.avoided),
                         skip_top as usize,
                         count as u64,
                         |i| e.score(query, i),
@@ -291,4 +279,26 @@ impl HardSampler {
         kernels.draw(rng, base, &self.avoided, request, &mut self.base)?;
         Ok(())
     }
+}
+
+/// How many of a user's `request` negatives are hard and how many come from the base,
+/// given the user's `candidates` (items the base could give): ⌊F·request⌋ hard at
+/// most, fewer when the candidates run out (`--candidates all` cannot use the
+/// `--skip-top` highest); the base slots take what is left. The one count the sampler
+/// fills and verify expects.
+pub(crate) fn slot_counts(hard: &Hard, with: bool, candidates: u64, request: u64) -> (u64, u64) {
+    if candidates == 0 {
+        return (0, 0);
+    }
+    let wanted = hard.hard_count(request);
+    let rest = request - wanted;
+    if with {
+        return (wanted, rest);
+    }
+    let rankable = match hard.candidates {
+        Candidates::All { skip_top } => candidates.saturating_sub(u64::from(skip_top)),
+        Candidates::Draws(_) => candidates,
+    };
+    let hard_slots = wanted.min(rankable);
+    (hard_slots, rest.min(candidates - hard_slots))
 }

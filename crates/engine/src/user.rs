@@ -6,6 +6,7 @@ use crate::hard::{HardRequest, HardSampler, Placed};
 use crate::rows::{AnchorRows, HistoryIndex, Rows};
 use crate::schema::Schema;
 use crate::EngineError;
+use negsamp_kernel::hard::not_excluded;
 use negsamp_kernel::pairing::spread;
 use negsamp_kernel::stream::{user_rng, UserRng};
 use negsamp_kernel::uniform::UniformSampler;
@@ -65,6 +66,20 @@ pub(crate) struct Base<'a> {
     pub context: &'a Context,
     pub config: &'a SampleConfig,
     pub n_items: u32,
+}
+
+impl Base<'_> {
+    /// The items the base strategy can give a user who must avoid `excluded` (sorted):
+    /// every other item, or, weighted, every other item of positive weight — what
+    /// `--candidates all` ranks.
+    pub(crate) fn candidates<'a>(&'a self, excluded: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+        not_excluded(self.n_items, excluded).filter(|&i| {
+            self.context
+                .weights
+                .as_ref()
+                .is_none_or(|w| w.weight(i) > 0)
+        })
+    }
 }
 
 impl BaseKernels {

@@ -4,6 +4,7 @@
 
 use crate::config::{Format, Layout, SampleConfig};
 use crate::context::{candidate_count, Context};
+use crate::hard::slot_counts;
 use crate::manifest::{ColumnSpec, Manifest, PartRecord};
 use crate::npy;
 use crate::rows::{Buffer, HistoryIndex, Rows};
@@ -659,10 +660,15 @@ fn check_rows(
             ));
         }
         let request = config.amount.request(k);
-        let exact = match config.replacement {
+        let exact = match (&config.hard, config.replacement) {
+            (Some(hard), with) => {
+                let (hard, base) =
+                    slot_counts(hard, with == Replacement::With, candidates, request);
+                hard + base
+            }
             _ if candidates == 0 => 0,
-            Replacement::With => request,
-            Replacement::Without => request.min(candidates),
+            (None, Replacement::With) => request,
+            (None, Replacement::Without) => request.min(candidates),
         };
         // A kernel that may fall short produced some t <= exact, known only when the
         // dataset holds every anchor.
