@@ -10,7 +10,7 @@ use negsamp::cli::{
 use negsamp::request::{ingest_options, sample_config};
 use negsamp::{output, report};
 use negsamp_engine::manifest::{Manifest, MANIFEST_FILE};
-use negsamp_engine::verify::verify_output;
+use negsamp_engine::verify::verify_output_with_progress;
 use negsamp_engine::{
     sample_split, sample_to_dir, Amount, EngineError, RunSummary, SampleConfig, Strategy,
 };
@@ -232,13 +232,20 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
             .then(|| recorded.to_path_buf())
     });
     let store = store_path.as_deref().map(Store::open).transpose()?;
-    let report = verify_output(&a.path, store.as_ref())?;
+    let started = std::time::Instant::now();
+    let bar = progress::bar(manifest.totals.tally.rows, "rows");
+    let report =
+        verify_output_with_progress(&a.path, store.as_ref(), &|done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
     match store_path {
         Some(p) => say!(
-            "ok: {} rows in {} parts, every row checked against {} and every part recomputed",
+            "ok: {} rows in {} parts, every row checked against {} and every part recomputed ({:.1} s, {} rows/s)",
             report.rows,
             report.parts,
-            p.display()
+            p.display(),
+            secs,
+            progress::human(report.rows as f64 / secs)
         ),
         None if a.quick => say!(
             "ok: {} rows in {} parts match the manifest (--quick: rows not checked)",

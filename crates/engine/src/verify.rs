@@ -46,7 +46,22 @@ pub struct VerifyReport {
 /// Verifies `dir`. Without a store only the manifest's promises about files are
 /// checked; with one, every row is.
 pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, EngineError> {
+    verify_output_with_progress(dir, store, &|_| {})
+}
+
+/// [`verify_output`], calling `progress` with the rows verified so far (the manifest's
+/// rows, part by part as each is done) — what a progress display needs.
+pub fn verify_output_with_progress(
+    dir: &Path,
+    store: Option<&Store>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<VerifyReport, EngineError> {
     let manifest = Manifest::read(dir)?;
+    let rows_done = std::sync::atomic::AtomicU64::new(0);
+    let part_done = |rows: u64| {
+        let done = rows_done.fetch_add(rows, std::sync::atomic::Ordering::Relaxed) + rows;
+        progress(done);
+    };
     let mut schema = None;
     if let Some(store) = store {
         let fingerprint = format!("{:016x}", store.fingerprint());
@@ -121,6 +136,7 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
                 checked.as_ref().map(|c| (c.1, &c.3)),
             )?;
             let Some((store, schema, context, _)) = &checked else {
+                part_done(part.tally.rows);
                 return Ok(part.tally);
             };
             let rows = rows.expect("read with a schema");
@@ -139,6 +155,7 @@ pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, 
                 ids: &checked.as_ref().expect("checked").3,
             };
             check_recomputed(at, &job, part)?;
+            part_done(part.tally.rows);
             // A wide row holds a positive and its negatives: count the file's rows.
             Ok(Tally {
                 rows: rows.len() as u64,

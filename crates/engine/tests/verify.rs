@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use negsamp_engine::manifest::Manifest;
-use negsamp_engine::verify::{read_part_data, verify_output};
+use negsamp_engine::verify::{read_part_data, verify_output, verify_output_with_progress};
 use negsamp_engine::SampleConfig;
 use negsamp_kernel::uniform::{Kernel, Replacement};
 use negsamp_store::Store;
@@ -161,4 +161,30 @@ fn a_manifest_missing_a_column_is_an_error() {
     assert!(with.contains("columns differ"), "{with}");
     let without = verify_output(&out, None).unwrap_err().to_string();
     assert!(without.contains("expected"), "{without}");
+}
+
+/// Verify reports its progress part by part: rising, and ending at the dataset's rows
+/// (checked against the store or not).
+#[test]
+fn verify_reports_progress_up_to_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = generated_store(dir.path(), 400, 300, 5);
+    let store = Store::open(&store_dir).unwrap();
+    let out = dir.path().join("o");
+    let config = SampleConfig {
+        shards: Some(5),
+        ..Default::default()
+    };
+    let manifest = run(&store, &out, &config);
+    for store in [Some(&store), None] {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let report =
+            verify_output_with_progress(&out, store, &|done| seen.lock().unwrap().push(done))
+                .unwrap();
+        let mut seen = seen.into_inner().unwrap();
+        assert_eq!(seen.len(), 5);
+        seen.sort_unstable(); // parts finish in any order; the running total only rises
+        assert_eq!(*seen.last().unwrap(), manifest.totals.tally.rows);
+        assert_eq!(report.rows, manifest.totals.tally.rows);
+    }
 }
