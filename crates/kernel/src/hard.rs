@@ -130,7 +130,7 @@ pub fn top_scored(
 }
 
 /// The score of a pair of vectors: their dot product, in eight running sums
-/// (vectorisable without reassociating) folded as a tree ([`fold`]), then the tail — a fixed
+/// (vectorisable without reassociating) folded as a tree (`fold`), then the tail — a fixed
 /// order, so the same inputs give the same bits on every run. On a CPU with AVX the
 /// eight sums are one 256-bit register (the same operations in the same order, so the
 /// same bits as the portable loop, which compiles to two 128-bit halves).
