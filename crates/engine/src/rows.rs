@@ -73,14 +73,43 @@ impl Buffer {
 
     /// Appends `other`'s values (same type).
     pub fn extend_from(&mut self, other: &Buffer) {
+        self.extend_from_range(other, 0..other.len());
+    }
+
+    /// Appends `other`'s values at positions `range` (same type).
+    pub fn extend_from_range(&mut self, other: &Buffer, range: std::ops::Range<usize>) {
         match (self, other) {
-            (Buffer::U8(a), Buffer::U8(b)) => a.extend_from_slice(b),
-            (Buffer::U32(a), Buffer::U32(b)) => a.extend_from_slice(b),
-            (Buffer::U64(a), Buffer::U64(b)) => a.extend_from_slice(b),
-            (Buffer::I64(a), Buffer::I64(b)) => a.extend_from_slice(b),
-            (Buffer::F32(a), Buffer::F32(b)) => a.extend_from_slice(b),
-            (Buffer::F64(a), Buffer::F64(b)) => a.extend_from_slice(b),
+            (Buffer::U8(a), Buffer::U8(b)) => a.extend_from_slice(&b[range]),
+            (Buffer::U32(a), Buffer::U32(b)) => a.extend_from_slice(&b[range]),
+            (Buffer::U64(a), Buffer::U64(b)) => a.extend_from_slice(&b[range]),
+            (Buffer::I64(a), Buffer::I64(b)) => a.extend_from_slice(&b[range]),
+            (Buffer::F32(a), Buffer::F32(b)) => a.extend_from_slice(&b[range]),
+            (Buffer::F64(a), Buffer::F64(b)) => a.extend_from_slice(&b[range]),
             (a, b) => panic!("appending {b:?} to {a:?}"),
+        }
+    }
+
+    /// Holds `len` values, new ones zero (to be filled through [`Buffer::bytes_mut`]).
+    pub fn resize(&mut self, len: usize) {
+        match self {
+            Buffer::U8(v) => v.resize(len, 0),
+            Buffer::U32(v) => v.resize(len, 0),
+            Buffer::U64(v) => v.resize(len, 0),
+            Buffer::I64(v) => v.resize(len, 0),
+            Buffer::F32(v) => v.resize(len, 0.0),
+            Buffer::F64(v) => v.resize(len, 0.0),
+        }
+    }
+
+    /// The values as little-endian bytes, writable (every bit pattern is a value).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Buffer::U8(v) => v,
+            Buffer::U32(v) => bytemuck::cast_slice_mut(v),
+            Buffer::U64(v) => bytemuck::cast_slice_mut(v),
+            Buffer::I64(v) => bytemuck::cast_slice_mut(v),
+            Buffer::F32(v) => bytemuck::cast_slice_mut(v),
+            Buffer::F64(v) => bytemuck::cast_slice_mut(v),
         }
     }
 
@@ -252,6 +281,35 @@ impl Rows {
             a.extend_from(b);
         }
         self.rows += other.rows;
+    }
+
+    /// Appends `other`'s rows `range` (same schema).
+    pub fn extend_from_rows(
+        &mut self,
+        schema: &Schema,
+        other: &Rows,
+        range: std::ops::Range<usize>,
+    ) {
+        for ((a, b), column) in self
+            .columns
+            .iter_mut()
+            .zip(&other.columns)
+            .zip(&schema.columns)
+        {
+            if !b.is_empty() {
+                a.extend_from_range(b, range.start * column.width..range.end * column.width);
+            }
+        }
+        self.rows += range.len();
+    }
+
+    /// Holds `n` rows, every column's buffer sized for them (new values zero), to be
+    /// filled column by column through [`Buffer::bytes_mut`].
+    pub fn resize_rows(&mut self, schema: &Schema, n: usize) {
+        for (buffer, column) in self.columns.iter_mut().zip(&schema.columns) {
+            buffer.resize(n * column.width);
+        }
+        self.rows = n;
     }
 
     /// Drops the first `n` rows.

@@ -99,30 +99,6 @@ pub fn publish_part(paths: &PartPaths) -> Result<(), EngineError> {
         .map_err(|e| EngineError::io(&paths.finished, e))
 }
 
-/// A sink that writes nothing and keeps only the column checksums: what `verify`
-/// recomputes a part into.
-pub(crate) struct HashSink(ColumnHasher);
-
-impl HashSink {
-    pub(crate) fn new(schema: &Schema) -> Self {
-        HashSink(ColumnHasher::new(schema))
-    }
-}
-
-impl PartSink for HashSink {
-    fn append(&mut self, chunks: &[&Rows]) -> Result<(), EngineError> {
-        self.0.update(chunks);
-        Ok(())
-    }
-
-    fn finish(
-        self: Box<Self>,
-        _fsync: bool,
-    ) -> Result<(Vec<FileRecord>, Vec<ColumnHash>), EngineError> {
-        Ok((Vec::new(), self.0.finish()))
-    }
-}
-
 /// XXH3 of each sampled column's little-endian bytes, streamed.
 pub(crate) struct ColumnHasher {
     names: Vec<String>,

@@ -1,0 +1,341 @@
+//! Checking a dataset directory: against its manifest (files, lengths, checksums) and,
+//! given its store, row by row against the sampling contract, the carried values and
+//! the histories — for `.npy` and Parquet parts alike.
+
+mod contract;
+mod read;
+
+pub use self::contract::PartData;
+pub(crate) use self::read::read_part;
+
+use self::contract::{check_features, check_rows, long_view, AnchorIndex, ItemSet};
+use self::read::{check_column_hashes, PartRows};
+use crate::context::Context;
+use crate::manifest::{ColumnSpec, Manifest, PartRecord};
+use crate::rows::Rows;
+use crate::run::part::PartJob;
+use crate::schema::Schema;
+use crate::user::{Tally, UserSampler};
+use crate::write::{load_ids, PartPaths};
+use crate::EngineError;
+use negsamp_store::{Store, ITEMS_FILE, USERS_FILE};
+use rayon::prelude::*;
+use std::ops::Range;
+use std::path::Path;
+
+/// What verification established.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    pub parts: usize,
+    pub rows: u64,
+    /// Whether the rows were also checked against the store.
+    pub checked_against_store: bool,
+}
+
+/// Verifies `dir`. Without a store only the manifest's promises about files are
+/// checked; with one, every row is.
+pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, EngineError> {
+    verify_output_with_progress(dir, store, &|_| {})
+}
+
+/// [`verify_output`], calling `progress` with the rows verified so far (the manifest's
+/// rows, part by part as each is done) — what a progress display needs.
+pub fn verify_output_with_progress(
+    dir: &Path,
+    store: Option<&Store>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<VerifyReport, EngineError> {
+    let manifest = Manifest::read(dir)?;
+    let rows_done = std::sync::atomic::AtomicU64::new(0);
+    let part_done = |rows: u64| {
+        let done = rows_done.fetch_add(rows, std::sync::atomic::Ordering::Relaxed) + rows;
+        progress(done);
+    };
+    let mut schema = None;
+    if let Some(store) = store {
+        let fingerprint = format!("{:016x}", store.fingerprint());
+        if fingerprint != manifest.store.fingerprint {
+            return Err(EngineError::invalid(
+                dir,
+                format!(
+                    "sampled from store {} but checked against store {fingerprint}",
+                    manifest.store.fingerprint
+                ),
+            ));
+        }
+        // Rows are checked against the store, so the store must be sound first.
+        store.verify()?;
+        let expected = Schema::new(store, &manifest.parameters)?;
+        if ColumnSpec::of(&expected) != manifest.columns || expected.pad != manifest.pad {
+            return Err(EngineError::invalid(
+                dir,
+                "the manifest's columns differ from what its parameters give",
+            ));
+        }
+        schema = Some(expected);
+    }
+    let mut next_user = 0u32;
+    for part in &manifest.parts {
+        if part.users[0] != next_user || part.users[1] < part.users[0] {
+            return Err(EngineError::invalid(
+                dir.join(&part.name),
+                "parts do not cover the users in order",
+            ));
+        }
+        next_user = part.users[1];
+    }
+    if u64::from(next_user) != manifest.totals.users {
+        return Err(EngineError::invalid(dir, "parts do not cover every user"));
+    }
+    if let Some(store) = store.filter(|s| s.dir().is_some()) {
+        for name in [USERS_FILE, ITEMS_FILE] {
+            let path = dir.join(manifest.metadata(name));
+            let bytes = std::fs::read(&path).map_err(|e| EngineError::io(&path, e))?;
+            if bytes != store.id_map_bytes(name)? {
+                return Err(EngineError::invalid(
+                    &path,
+                    format!("differs from the store's {name}: ids would decode wrongly"),
+                ));
+            }
+        }
+    }
+    let checked = match (store, &schema) {
+        (Some(store), Some(schema)) => Some((
+            store,
+            schema,
+            Context::load(store, &manifest.parameters)?,
+            load_ids(store, schema, manifest.parameters.format)?,
+        )),
+        _ => None,
+    };
+    let tallies: Vec<Tally> = manifest
+        .parts
+        .par_iter()
+        .enumerate()
+        .map(|(index, part)| {
+            if negsamp_store::interrupt::requested() {
+                return Err(EngineError::Interrupted);
+            }
+            let paths = PartPaths::new(dir, manifest.parameters.format, index);
+            let rows = read_part(
+                &paths,
+                manifest.parameters.format,
+                &manifest.columns,
+                part,
+                checked.as_ref().map(|c| (c.1, &c.3)),
+            )?;
+            let Some((store, schema, context, ids)) = &checked else {
+                part_done(part.tally.rows);
+                return Ok(part.tally);
+            };
+            let job = PartJob {
+                store,
+                context,
+                config: &manifest.parameters,
+                schema,
+                ids,
+            };
+            let rows = rows.expect("read with a schema");
+            check_part(&paths.finished, &job, part, &rows, &part_done)
+        })
+        .collect::<Result<_, EngineError>>()?;
+    let mut total = Tally::default();
+    for (t, part) in tallies.iter().zip(&manifest.parts) {
+        if *t != part.tally {
+            return Err(EngineError::invalid(
+                dir.join(&part.name),
+                format!("counts {t:?} differ from the manifest's {:?}", part.tally),
+            ));
+        }
+        total.add(t);
+    }
+    if total != manifest.totals.tally {
+        return Err(EngineError::invalid(
+            dir,
+            "totals differ from the sum of the parts",
+        ));
+    }
+    Ok(VerifyReport {
+        parts: manifest.parts.len(),
+        rows: total.rows,
+        checked_against_store: checked.is_some(),
+    })
+}
+
+/// Part `index` of the dataset at `dir`, checked against its manifest and read as
+/// long-layout rows (for tests and tools that inspect a dataset).
+pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartData, EngineError> {
+    let manifest = Manifest::read(dir)?;
+    let schema = Schema::new(store, &manifest.parameters)?;
+    let ids = load_ids(store, &schema, manifest.parameters.format)?;
+    let record = manifest
+        .parts
+        .get(index)
+        .ok_or_else(|| EngineError::invalid(dir, format!("no part {index}")))?;
+    let paths = PartPaths::new(dir, manifest.parameters.format, index);
+    let rows = read_part(
+        &paths,
+        manifest.parameters.format,
+        &manifest.columns,
+        record,
+        Some((&schema, &ids)),
+    )?
+    .expect("read with a schema");
+    let mut held = Rows::new(&schema);
+    rows.read_rows(&schema, 0..rows.users().len(), &mut held)?;
+    long_view(&paths.finished, &schema, &held, 0)
+}
+
+/// Checks a part's rows against the store, chunk by chunk in parallel (the sampler's
+/// own unit, so a dataset of one part still uses every core, and holds a chunk per
+/// thread and the part's `user` column): the column checksums, then per chunk the contract (an
+/// independent statement of the law, with messages that say which row breaks what),
+/// the carried values and histories, and a fresh sample of the chunk's users compared
+/// byte for byte. Returns the counts the rows hold.
+fn check_part(
+    at: &Path,
+    job: &PartJob<'_>,
+    record: &PartRecord,
+    rows: &PartRows,
+    rows_done: &(dyn Fn(u64) + Sync),
+) -> Result<Tally, EngineError> {
+    let (schema, config) = (job.schema, job.config);
+    check_column_hashes(at, schema, record, rows)?;
+    let users = record.users[0]..record.users[1];
+    check_user_order(at, rows.users(), &users)?;
+    let chunks = crate::plan::chunks(job.store.indptr(), users, config);
+    let tallies = chunks
+        .par_iter()
+        .map_init(
+            || Scratch::new(schema, job.store.n_items()),
+            |scratch, users| {
+                let column = rows.users();
+                let first = column.partition_point(|&u| u < users.start);
+                let end = column.partition_point(|&u| u < users.end);
+                let Scratch {
+                    held,
+                    fresh,
+                    sampler,
+                    anchors,
+                    seen,
+                } = scratch;
+                rows.read_rows(schema, first..end, held)?;
+                anchors.build(job.store, users.clone())?;
+                check_features(at, schema, config, job.store, anchors, held, first)?;
+                let data = long_view(at, schema, held, first)?;
+                let tally = check_rows(at, users.clone(), &data, job, anchors, seen)?;
+                fresh.clear();
+                let mut sampled = Tally::default();
+                for u in users.clone() {
+                    let store = job.store;
+                    sampler.sample_user(
+                        store,
+                        job.context,
+                        config,
+                        schema,
+                        u,
+                        fresh,
+                        &mut sampled,
+                    )?;
+                }
+                check_recomputed(at, schema, held, fresh, first)?;
+                rows_done((end - first) as u64);
+                // A wide row holds a positive and its negatives: count the file's rows.
+                let held_rows = Tally {
+                    rows: (end - first) as u64,
+                    ..tally
+                };
+                Ok((held_rows, sampled))
+            },
+        )
+        .collect::<Result<Vec<_>, EngineError>>()?;
+    let (mut held, mut sampled) = (Tally::default(), Tally::default());
+    for (h, s) in &tallies {
+        held.add(h);
+        sampled.add(s);
+    }
+    if sampled != record.tally {
+        return Err(EngineError::invalid(
+            at,
+            format!(
+                "counts {:?} differ from a fresh sample's {sampled:?}",
+                record.tally
+            ),
+        ));
+    }
+    Ok(held)
+}
+
+/// A part's rows hold its users only, in order: what lets each chunk find its rows by
+/// binary search.
+fn check_user_order(at: &Path, column: &[u32], users: &Range<u32>) -> Result<(), EngineError> {
+    let misplaced = column
+        .iter()
+        .enumerate()
+        .find(|&(r, u)| !users.contains(u) || r > 0 && column[r - 1] > *u);
+    match misplaced {
+        Some((r, u)) => Err(EngineError::invalid(
+            at,
+            format!("row {r}: user {u} is outside the part or out of order"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What one thread reuses from chunk to chunk while checking a part.
+struct Scratch {
+    /// The chunk's rows as read.
+    held: Rows,
+    /// The chunk's rows sampled afresh.
+    fresh: Rows,
+    sampler: UserSampler,
+    anchors: AnchorIndex,
+    seen: ItemSet,
+}
+
+impl Scratch {
+    fn new(schema: &Schema, n_items: u32) -> Self {
+        Scratch {
+            held: Rows::new(schema),
+            fresh: Rows::new(schema),
+            sampler: UserSampler::default(),
+            anchors: AnchorIndex::default(),
+            seen: ItemSet::new(n_items),
+        }
+    }
+}
+
+/// The chunk sampled afresh from the store with the manifest's parameters has every
+/// sampled column's bytes — which the files' checksums were just shown to cover — so
+/// every byte is what the run must have written: the strongest check, as costly as
+/// sampling without the writes. It catches what row checks cannot: an edited seed,
+/// kernel or replacement in the manifest, a negative swapped for another valid
+/// candidate. `first` is the chunk's first row in the part.
+fn check_recomputed(
+    at: &Path,
+    schema: &Schema,
+    held: &Rows,
+    fresh: &Rows,
+    first: usize,
+) -> Result<(), EngineError> {
+    for (c, column) in schema.columns.iter().enumerate() {
+        if !column.kind.is_sampled() {
+            continue;
+        }
+        let (got, want) = (held.columns[c].bytes(), fresh.columns[c].bytes());
+        if got == want {
+            continue;
+        }
+        let row_bytes = column.width * column.dtype.size();
+        let differs = got.iter().zip(want).position(|(a, b)| a != b);
+        let row = first + differs.unwrap_or(got.len().min(want.len())) / row_bytes;
+        return Err(EngineError::invalid(
+            at,
+            format!(
+                "row {row}: column {} differs from a fresh sample of the store with the manifest's parameters: the dataset is not what they give",
+                column.name,
+            ),
+        ));
+    }
+    Ok(())
+}

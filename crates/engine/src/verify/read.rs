@@ -1,0 +1,278 @@
+//! Reading a part back: its files against their records (names, sizes, `.npy`
+//! headers, checksums), then its rows for the checks — `.npy` columns by positioned
+//! reads a chunk at a time (memory does not grow with the part), a Parquet part
+//! decoded whole.
+
+use crate::config::Format;
+use crate::manifest::{ColumnSpec, FileRecord, PartRecord};
+use crate::npy;
+use crate::rows::Rows;
+use crate::schema::Schema;
+use crate::write::{hex, read_parquet_part, IdColumns, PartPaths};
+use crate::EngineError;
+use rayon::prelude::*;
+use std::fs::File;
+use std::io::Read;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+
+/// A part's rows, checked against its record, as the row checks reach them.
+pub(crate) enum PartRows {
+    /// A Parquet part, decoded.
+    Decoded(Rows),
+    /// A `.npy` part: its files, read a range of rows at a time.
+    Columns(NpyColumns),
+}
+
+/// A `.npy` part's open column files (in the schema's order) and its `user` column,
+/// which says where each user's rows are.
+pub(crate) struct NpyColumns {
+    files: Vec<NpyFile>,
+    users: Vec<u32>,
+}
+
+struct NpyFile {
+    path: PathBuf,
+    handle: File,
+    data_offset: u64,
+    row_bytes: usize,
+}
+
+impl NpyFile {
+    /// Rows starting at `first` into `out` (whole rows of this column).
+    fn read_at(&self, first: usize, out: &mut [u8]) -> Result<(), EngineError> {
+        let offset = self.data_offset + (first * self.row_bytes) as u64;
+        self.handle
+            .read_exact_at(out, offset)
+            .map_err(|e| EngineError::io(&self.path, e))
+    }
+}
+
+impl PartRows {
+    /// The `user` column: non-decreasing in a sound part.
+    pub(crate) fn users(&self) -> &[u32] {
+        match self {
+            PartRows::Decoded(rows) => rows.users(),
+            PartRows::Columns(columns) => &columns.users,
+        }
+    }
+
+    /// Rows `range` into `into`, which is resized to hold them.
+    pub(crate) fn read_rows(
+        &self,
+        schema: &Schema,
+        range: Range<usize>,
+        into: &mut Rows,
+    ) -> Result<(), EngineError> {
+        into.clear();
+        match self {
+            PartRows::Decoded(rows) => into.extend_from_rows(schema, rows, range),
+            PartRows::Columns(columns) => {
+                into.resize_rows(schema, range.len());
+                for (file, buffer) in columns.files.iter().zip(&mut into.columns) {
+                    file.read_at(range.start, buffer.bytes_mut())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a part's files against its record (names, sizes, headers, checksums) and,
+/// given a schema, opens its rows for reading. Also how a run decides that a part
+/// left by an interrupted run can be reused.
+pub(crate) fn read_part(
+    paths: &PartPaths,
+    format: Format,
+    columns: &[ColumnSpec],
+    record: &PartRecord,
+    schema: Option<(&Schema, &IdColumns)>,
+) -> Result<Option<PartRows>, EngineError> {
+    let expected: Vec<String> = match format {
+        Format::Npy => columns.iter().map(|c| format!("{}.npy", c.name)).collect(),
+        Format::Parquet => vec![format!("{}.parquet", record.name)],
+    };
+    let names: Vec<&String> = record.files.iter().map(|f| &f.name).collect();
+    if names
+        .iter()
+        .map(|n| n.as_str())
+        .ne(expected.iter().map(String::as_str))
+    {
+        return Err(EngineError::invalid(
+            &paths.finished,
+            format!("files {names:?}, expected {expected:?}"),
+        ));
+    }
+    let files = record
+        .files
+        .par_iter()
+        .zip(columns)
+        .map(|(file, spec)| {
+            let path = paths.base.join(&file.name);
+            match format {
+                Format::Npy => check_npy_column(path, file, spec, record.tally.rows).map(Some),
+                Format::Parquet => check_whole_file(&path, file).map(|()| None),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some((schema, ids)) = schema else {
+        return Ok(None);
+    };
+    let rows = match format {
+        Format::Npy => {
+            let files: Vec<NpyFile> = files.into_iter().map(|f| f.expect("npy")).collect();
+            let user = schema.position("user").expect("every schema has users");
+            let mut users = vec![0u32; record.tally.rows as usize];
+            files[user].read_at(0, bytemuck::cast_slice_mut(&mut users))?;
+            PartRows::Columns(NpyColumns { files, users })
+        }
+        Format::Parquet => {
+            let rows = read_parquet_part(&paths.finished, schema, ids)?;
+            if rows.len() as u64 != record.tally.rows {
+                return Err(EngineError::invalid(
+                    &paths.finished,
+                    format!("{} rows, manifest says {}", rows.len(), record.tally.rows),
+                ));
+            }
+            PartRows::Decoded(rows)
+        }
+    };
+    Ok(Some(rows))
+}
+
+/// Bytes read at a time when a file is checksummed.
+const READ_BLOCK: usize = 8 << 20;
+
+/// Opens `path` and checks its size against the manifest's before anything is read.
+fn open_recorded(path: &Path, file: &FileRecord) -> Result<File, EngineError> {
+    let handle = File::open(path).map_err(|e| EngineError::io(path, e))?;
+    let bytes = handle
+        .metadata()
+        .map_err(|e| EngineError::io(path, e))?
+        .len();
+    if bytes != file.bytes {
+        return Err(EngineError::invalid(
+            path,
+            format!("{bytes} bytes, manifest says {}", file.bytes),
+        ));
+    }
+    Ok(handle)
+}
+
+/// Streams what `reader` has left through XXH3 and checks it against the record: a
+/// file is never held whole.
+fn check_checksum(
+    path: &Path,
+    file: &FileRecord,
+    mut reader: impl Read,
+) -> Result<(), EngineError> {
+    let mut hash = Xxh3::new();
+    let mut block = vec![0u8; READ_BLOCK];
+    loop {
+        match reader.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => hash.update(&block[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(EngineError::io(path, e)),
+        }
+    }
+    let got = hex(hash.digest());
+    if got != file.xxh3 {
+        return Err(EngineError::invalid(
+            path,
+            format!("checksum {got} differs from the manifest's {}", file.xxh3),
+        ));
+    }
+    Ok(())
+}
+
+/// A Parquet part file: its size and the checksum of all its bytes.
+fn check_whole_file(path: &Path, file: &FileRecord) -> Result<(), EngineError> {
+    let handle = open_recorded(path, file)?;
+    check_checksum(path, file, handle)
+}
+
+/// A `.npy` column file: its size, its header against the manifest's column and rows,
+/// and the checksum of its data; returned open for reading rows.
+fn check_npy_column(
+    path: PathBuf,
+    file: &FileRecord,
+    spec: &ColumnSpec,
+    rows: u64,
+) -> Result<NpyFile, EngineError> {
+    let mut handle = open_recorded(&path, file)?;
+    let read_err = |e: std::io::Error| EngineError::io(&path, e);
+    let mut header = vec![0u8; 10];
+    handle.read_exact(&mut header).map_err(read_err)?;
+    let dict_len = u16::from_le_bytes([header[8], header[9]]) as usize;
+    header.resize(10 + dict_len, 0);
+    handle.read_exact(&mut header[10..]).map_err(read_err)?;
+    let info = npy::parse_header(&header).map_err(read_err)?;
+    let width = (spec.width > 1).then_some(spec.width as u64);
+    let shape_ok = info.descr == spec.dtype.descr()
+        && info.width == width
+        && info.len == rows
+        && info.data_bytes(spec.dtype.size()) == Some(file.bytes - info.data_offset as u64);
+    if !shape_ok {
+        return Err(EngineError::invalid(
+            &path,
+            format!(
+                "{} {:?} × {:?} rows, manifest says {} {:?} × {rows} rows",
+                info.descr,
+                info.width,
+                info.len,
+                spec.dtype.descr(),
+                width,
+            ),
+        ));
+    }
+    check_checksum(&path, file, &mut handle)?;
+    Ok(NpyFile {
+        path,
+        handle,
+        data_offset: info.data_offset as u64,
+        row_bytes: spec.width * spec.dtype.size(),
+    })
+}
+
+/// Every sampled column's logical checksum (format-neutral) matches the record: a
+/// `.npy` file's data is its column's bytes, checked as the file was read; a Parquet
+/// part's columns are hashed as decoded.
+pub(crate) fn check_column_hashes(
+    at: &Path,
+    schema: &Schema,
+    record: &PartRecord,
+    rows: &PartRows,
+) -> Result<(), EngineError> {
+    let sampled = schema
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.kind.is_sampled());
+    let names: Vec<&str> = sampled.clone().map(|(_, c)| c.name.as_str()).collect();
+    let recorded: Vec<&str> = record.columns.iter().map(|c| c.name.as_str()).collect();
+    if names != recorded {
+        return Err(EngineError::invalid(
+            at,
+            format!("column checksums for {recorded:?}, expected {names:?}"),
+        ));
+    }
+    for ((c, column), hash) in sampled.zip(&record.columns) {
+        let got = match rows {
+            PartRows::Columns(_) => record.files[c].xxh3.clone(),
+            PartRows::Decoded(rows) => hex(xxh3_64(rows.columns[c].bytes())),
+        };
+        if got != hash.xxh3 {
+            return Err(EngineError::invalid(
+                at,
+                format!(
+                    "column {}: checksum {got} differs from the manifest's {}",
+                    column.name, hash.xxh3
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
