@@ -287,7 +287,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 mod plot {
     //! throughput.png: ns/sample against user degree, one line per kernel, one panel
-    //! per thread count (plotters, text drawn with a system TrueType font).
+    //! per thread count (plotters, text drawn with a system TrueType font). A point's
+    //! area is its bucket's share of the store's negatives, and each bucket is labelled
+    //! with its users, so a bucket of one saturated user timed many times is seen as
+    //! the speck it is in the store's total.
 
     use super::Row;
     use anyhow::{anyhow, Context, Result};
@@ -362,6 +365,8 @@ mod plot {
             .filter(|v| v.is_finite() && *v > 0.0);
         let (lo, hi) = finite.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
         let y_range = lo * 0.7..hi * 1.4;
+        let requested: u64 = buckets.iter().map(|b| b.requested).sum();
+        let radius = |b: &DegreeBucket| marker_radius(b.requested, requested);
         for (panel, &n) in root.split_evenly((1, threads.len())).iter().zip(&threads) {
             let mut chart = ChartBuilder::on(panel)
                 .caption(
@@ -374,26 +379,39 @@ mod plot {
                 .build_cartesian_2d(x_range.clone().log_scale(), y_range.clone().log_scale())?;
             chart
                 .configure_mesh()
-                .x_desc("user degree (positives)")
+                .x_desc("user degree (positives); point area: share of the store's negatives")
                 .y_desc("ns / sample (log)")
+                .x_label_formatter(&|v| tick_label(*v))
+                .y_label_formatter(&|v| tick_label(*v))
                 .draw()?;
+            // Each bucket's users, along the bottom of the panel.
+            chart.draw_series(buckets.iter().map(|b| {
+                Text::new(
+                    format!("{} users", tick_label(b.users as f64)),
+                    (degree(b), y_range.start * 1.05),
+                    ("sans-serif", 11).into_font().color(&RGBColor(90, 90, 90)),
+                )
+            }))?;
             for row in rows.iter().filter(|r| r.threads == n) {
                 let color = color_of(row.kernel);
-                let points: Vec<(f64, f64)> = row
+                let points: Vec<(f64, f64, u32)> = row
                     .cells
                     .iter()
                     .zip(buckets)
-                    .map(|(c, b)| (degree(b), c.ns_per_sample()))
-                    .filter(|(_, ns)| ns.is_finite())
+                    .map(|(c, b)| (degree(b), c.ns_per_sample(), radius(b)))
+                    .filter(|(_, ns, _)| ns.is_finite())
                     .collect();
                 chart
-                    .draw_series(LineSeries::new(points.clone(), color))?
+                    .draw_series(LineSeries::new(
+                        points.iter().map(|&(x, y, _)| (x, y)),
+                        color,
+                    ))?
                     .label(row.kernel.name())
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
                 chart.draw_series(
                     points
                         .into_iter()
-                        .map(|p| Circle::new(p, 3, color.filled())),
+                        .map(|(x, y, r)| Circle::new((x, y), r, color.filled())),
                 )?;
             }
             chart
@@ -405,5 +423,63 @@ mod plot {
         }
         root.present()?;
         Ok(())
+    }
+
+    /// A point's radius in pixels: area proportional to the bucket's share of the
+    /// store's negatives, from 2 (a speck) to 12 (the whole store).
+    pub(super) fn marker_radius(bucket: u64, store: u64) -> u32 {
+        let share = (bucket as f64 / store.max(1) as f64).min(1.0);
+        (2.0 + 10.0 * share.sqrt()).round() as u32
+    }
+
+    /// An axis or count label for people: `3`, `12`, `512`, `2.5k`, `40k`, `1.2M`.
+    pub(super) fn tick_label(v: f64) -> String {
+        let short = |x: f64, unit: &str| {
+            let text = if x < 10.0 {
+                format!("{x:.1}")
+            } else {
+                format!("{x:.0}")
+            };
+            format!("{}{unit}", text.trim_end_matches(".0"))
+        };
+        match v.abs() {
+            a if a >= 1e6 => short(v / 1e6, "M"),
+            a if a >= 1e3 => short(v / 1e3, "k"),
+            a if a >= 10.0 || a == a.trunc() => format!("{v:.0}"),
+            _ => short(v, ""),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plot::{marker_radius, tick_label};
+
+    #[test]
+    fn tick_labels_read_as_people_write_numbers() {
+        let cases = [
+            (3.0, "3"),
+            (2.5, "2.5"),
+            (0.5, "0.5"),
+            (10.0, "10"),
+            (100.0, "100"),
+            (512.0, "512"),
+            (2500.0, "2.5k"),
+            (40_000.0, "40k"),
+            (1e6, "1M"),
+            (1.2e6, "1.2M"),
+        ];
+        for (value, label) in cases {
+            assert_eq!(tick_label(value), label, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_bucket_s_marker_grows_with_its_share_of_the_store() {
+        assert_eq!(marker_radius(0, 1000), 2);
+        assert_eq!(marker_radius(1, 1_000_000), 2); // one saturated user: a speck
+        assert_eq!(marker_radius(250, 1000), 7);
+        assert_eq!(marker_radius(1000, 1000), 12);
+        assert_eq!(marker_radius(5, 0), 12); // an empty store does not divide by zero
     }
 }
