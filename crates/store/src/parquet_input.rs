@@ -9,14 +9,18 @@
 use crate::ingest::{IngestOptions, Parsed, TimeColumn, TOMBSTONE};
 use crate::kept::{ValueType, MISSING_CODE};
 use crate::IngestError;
-use arrow_array::{Array, ArrayRef, Int64Array};
+use arrow_array::{
+    Array, ArrayRef, Int64Array, LargeStringArray, RecordBatch, StringArray, StringViewArray,
+    UInt64Array,
+};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, TimeUnit};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
-use std::fmt::Write as _;
+use rayon::prelude::*;
 use std::fs::File;
 use std::io::Read;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Whether `path` is Parquet input: a directory, or a file starting with `PAR1`.
@@ -76,11 +80,12 @@ pub(crate) fn read(
         });
     }
     let fixed_catalog = options.items_file.is_some();
+    let mut numbering = NumberingState::default();
     for file in &files {
         // The parquet crate panics on some malformed metadata (see the engine's
         // fuzz regressions): a damaged file is an error naming it, never a crash.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read_file(file, options, fixed_catalog, &mut parsed)
+            read_file(file, options, fixed_catalog, &mut parsed, &mut numbering)
         }))
         .unwrap_or_else(|_| {
             Err(IngestError::BadParquet {
@@ -107,6 +112,7 @@ fn read_file(
     options: &IngestOptions,
     fixed_catalog: bool,
     parsed: &mut Parsed,
+    state: &mut NumberingState,
 ) -> Result<(), IngestError> {
     let bad = |problem: String| IngestError::BadParquet {
         path: file.into(),
@@ -116,8 +122,9 @@ fn read_file(
         path: file.into(),
         error: e,
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(opened)
+    let metadata = ArrowReaderMetadata::load(&opened, Default::default())
         .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(opened, metadata.clone());
     let schema = builder.schema().clone();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let find = |name: &str, flag: &'static str| {
@@ -159,7 +166,6 @@ fn read_file(
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let position = |col: usize| wanted.binary_search(&col).expect("projected");
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
     let group_rows: Vec<i64> = builder
         .metadata()
@@ -167,31 +173,125 @@ fn read_file(
         .iter()
         .map(|g| g.num_rows())
         .collect();
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(1 << 16)
-        .build()
-        .map_err(|e| bad(e.to_string()))?;
-    let options_fmt = FormatOptions::default();
-    let mut text = String::new();
-    let mut file_row = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| bad(format!("unreadable data: {e}")))?;
-        let column = |col: usize| batch.column(position(col)).clone();
-        let (user_array, item_array) = (column(user), column(item));
-        let users = ArrayFormatter::try_new(user_array.as_ref(), &options_fmt)
-            .map_err(|e| bad(e.to_string()))?;
-        let items = ArrayFormatter::try_new(item_array.as_ref(), &options_fmt)
-            .map_err(|e| bad(e.to_string()))?;
-        let times = time
-            .map(|t| timestamps(&column(t)).map_err(|m| bad(format!("column {:?}: {m}", names[t]))))
+    let columns = Columns {
+        file,
+        names: &names,
+        wanted: &wanted,
+        user,
+        item,
+        time,
+        kept: &kept,
+        group_rows: &group_rows,
+    };
+    // Row groups are decoded a wave at a time on every thread while the previous wave
+    // is numbered, in file order, on one: ids get the numbers a single reader gives.
+    let decode_group = |g: usize| -> Result<Vec<RecordBatch>, IngestError> {
+        let handle = File::open(file).map_err(|e| IngestError::Io {
+            path: file.into(),
+            error: e,
+        })?;
+        ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata.clone())
+            .with_projection(mask.clone())
+            .with_row_groups(vec![g])
+            .with_batch_size(1 << 16)
+            .build()
+            .map_err(|e| bad(e.to_string()))?
+            .map(|batch| batch.map_err(|e| bad(format!("unreadable data: {e}"))))
+            .collect()
+    };
+    let decode_wave = |groups: &[usize]| -> Result<Vec<Vec<RecordBatch>>, IngestError> {
+        groups.par_iter().map(|&g| decode_group(g)).collect()
+    };
+    let all_groups: Vec<usize> = (0..group_rows.len()).collect();
+    let mut waves = all_groups.chunks(rayon::current_num_threads().max(1));
+    let mut decoded = waves.next().map(decode_wave).transpose()?;
+    state.file_row = 0;
+    while let Some(wave) = decoded.take() {
+        let next = waves.next();
+        let (numbered, next_decoded) = rayon::join(
+            || {
+                wave.iter().flatten().try_for_each(|batch| {
+                    columns.number(batch, options, fixed_catalog, parsed, state)
+                })
+            },
+            || next.map(decode_wave).transpose(),
+        );
+        numbered?;
+        decoded = next_decoded?;
+    }
+    Ok(())
+}
+
+/// Where the chosen columns of one file are, and how to name its rows in errors.
+struct Columns<'a> {
+    file: &'a Path,
+    names: &'a [String],
+    /// The projected columns, sorted: a batch's column `c` is at its rank here.
+    wanted: &'a [usize],
+    user: usize,
+    item: usize,
+    time: Option<usize>,
+    kept: &'a [usize],
+    group_rows: &'a [i64],
+}
+
+/// What numbering carries from batch to batch and file to file.
+#[derive(Default)]
+struct NumberingState {
+    /// Rows of the current file numbered so far.
+    file_row: u64,
+    text: Vec<u8>,
+    /// The previous row's user id and index: files grouped by user skip the lookup.
+    last_user: Vec<u8>,
+    last_user_index: Option<u32>,
+    /// Integer ids already numbered, by value: most rows name an id seen before, and
+    /// this finds it without writing its decimal text and comparing bytes.
+    user_ints: IntIndex,
+    item_ints: IntIndex,
+}
+
+type IntIndex = hashbrown::HashMap<i64, u32, foldhash::fast::FixedState>;
+
+impl Columns<'_> {
+    fn bad(&self, problem: String) -> IngestError {
+        IngestError::BadParquet {
+            path: self.file.into(),
+            problem,
+        }
+    }
+
+    /// Numbers one batch's rows into `parsed`, in order.
+    fn number(
+        &self,
+        batch: &RecordBatch,
+        options: &IngestOptions,
+        fixed_catalog: bool,
+        parsed: &mut Parsed,
+        state: &mut NumberingState,
+    ) -> Result<(), IngestError> {
+        let bad = |problem: String| self.bad(problem);
+        let column = |col: usize| {
+            let at = self.wanted.binary_search(&col).expect("projected");
+            batch.column(at).clone()
+        };
+        let (user_array, item_array) = (column(self.user), column(self.item));
+        let (user_array, item_array) = (id_values(&user_array), id_values(&item_array));
+        let options_fmt = FormatOptions::default();
+        let users = IdText::new(&user_array, &options_fmt).map_err(&bad)?;
+        let items = IdText::new(&item_array, &options_fmt).map_err(&bad)?;
+        let times = self
+            .time
+            .map(|t| {
+                timestamps(&column(t)).map_err(|m| bad(format!("column {:?}: {m}", self.names[t])))
+            })
             .transpose()?;
-        let kept_arrays: Vec<ArrayRef> = kept.iter().map(|&k| column(k)).collect();
+        let kept_arrays: Vec<ArrayRef> = self.kept.iter().map(|&k| column(k)).collect();
         let kept_fmt = kept_arrays
             .iter()
             .map(|a| ArrayFormatter::try_new(a.as_ref(), &options_fmt))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(e.to_string()))?;
+        let text = &mut state.text;
         for r in 0..batch.num_rows() {
             let row = parsed.user_of_row.len() as u64;
             let null_column = if user_array.is_null(r) {
@@ -207,10 +307,10 @@ fn read_file(
             let bad_time = matches!(time_value, Some(None));
             if null_column.is_some() || bad_time {
                 if !options.skip_bad_rows {
-                    let (group, in_group) = locate(&group_rows, file_row + r as u64);
+                    let (group, in_group) = locate(self.group_rows, state.file_row + r as u64);
                     let column = null_column
                         .cloned()
-                        .unwrap_or_else(|| names[time.expect("bad time")].clone());
+                        .unwrap_or_else(|| self.names[self.time.expect("bad time")].clone());
                     return Err(bad(format!(
                         "row group {group}, row {in_group}: column {column:?} is null or not a whole timestamp; fix it or pass --skip-bad-rows"
                     )));
@@ -227,25 +327,52 @@ fn read_file(
                 continue;
             }
             // The user is numbered even when its item is unknown, as in a CSV.
-            text.clear();
-            let _ = write!(text, "{}", users.value(r));
-            let user_index = parsed.users.intern(text.as_bytes()).0;
-            text.clear();
-            let _ = write!(text, "{}", items.value(r));
-            let item_index = match (parsed.items.find(text.as_bytes()), fixed_catalog) {
+            let user_index = match users.int(r).and_then(|v| state.user_ints.get(&v)) {
+                Some(&u) => u,
+                None => {
+                    users.write(r, text);
+                    let u = match state.last_user_index {
+                        Some(u) if state.last_user == *text => u,
+                        _ => {
+                            let u = parsed.users.intern(text).0;
+                            state.last_user.clone_from(text);
+                            state.last_user_index = Some(u);
+                            u
+                        }
+                    };
+                    if let Some(v) = users.int(r) {
+                        state.user_ints.insert(v, u);
+                    }
+                    u
+                }
+            };
+            let known_item = items.int(r).and_then(|v| state.item_ints.get(&v)).copied();
+            if known_item.is_none() {
+                items.write(r, text);
+            }
+            let item_index = match (
+                known_item.or_else(|| parsed.items.find(text)),
+                fixed_catalog,
+            ) {
                 (Some(i), _) => i,
-                (None, false) => parsed.items.intern(text.as_bytes()).0,
+                (None, false) => parsed.items.intern(text).0,
                 (None, true) if options.skip_bad_rows => {
                     parsed.bad_rows += 1;
                     TOMBSTONE
                 }
                 (None, true) => {
-                    let (group, in_group) = locate(&group_rows, file_row + r as u64);
+                    let (group, in_group) = locate(self.group_rows, state.file_row + r as u64);
                     return Err(bad(format!(
-                        "row group {group}, row {in_group}: item {text:?} is not in the catalog given by --items; add it there or pass --skip-bad-rows"
+                        "row group {group}, row {in_group}: item {:?} is not in the catalog given by --items; add it there or pass --skip-bad-rows",
+                        String::from_utf8_lossy(text)
                     )));
                 }
             };
+            if let (None, Some(v)) = (known_item, items.int(r)) {
+                if item_index != TOMBSTONE {
+                    state.item_ints.insert(v, item_index);
+                }
+            }
             let user_index = if item_index == TOMBSTONE {
                 TOMBSTONE
             } else {
@@ -263,16 +390,89 @@ fn read_file(
                 }
                 text.clear();
                 let _ = write!(text, "{}", fmt.value(r));
-                let (code, new) = k.dict.intern(text.as_bytes());
+                let (code, new) = k.dict.intern(text);
                 if new {
                     k.first_line.push(row);
                 }
                 k.code_of_row.push(code);
             }
         }
-        file_row += batch.num_rows() as u64;
+        state.file_row += batch.num_rows() as u64;
+        Ok(())
     }
-    Ok(())
+}
+
+/// An id column with dictionaries decoded and integers widened: the forms
+/// [`IdText`] reads without formatting through Arrow's display path.
+fn id_values(array: &ArrayRef) -> ArrayRef {
+    use arrow_cast::cast;
+    let target = match array.data_type() {
+        DataType::Dictionary(_, values) => Some(values.as_ref().clone()),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 => Some(DataType::Int64),
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => Some(DataType::UInt64),
+        _ => None,
+    };
+    match target {
+        // A value type that is itself narrow is widened on the next look.
+        Some(t) => cast(array.as_ref(), &t).map_or_else(|_| array.clone(), |a| id_values(&a)),
+        None => array.clone(),
+    }
+}
+
+/// A batch's id column read as the text a CSV of the same rows holds: integers in
+/// decimal, strings as they are, anything else through Arrow's display.
+enum IdText<'a> {
+    Signed(&'a Int64Array),
+    Unsigned(&'a UInt64Array),
+    Utf8(&'a StringArray),
+    LargeUtf8(&'a LargeStringArray),
+    View(&'a StringViewArray),
+    Display(ArrayFormatter<'a>),
+}
+
+impl<'a> IdText<'a> {
+    fn new(array: &'a ArrayRef, options: &'a FormatOptions<'a>) -> Result<Self, String> {
+        let any = array.as_any();
+        Ok(match array.data_type() {
+            DataType::Int64 => IdText::Signed(any.downcast_ref().expect("Int64")),
+            DataType::UInt64 => IdText::Unsigned(any.downcast_ref().expect("UInt64")),
+            DataType::Utf8 => IdText::Utf8(any.downcast_ref().expect("Utf8")),
+            DataType::LargeUtf8 => IdText::LargeUtf8(any.downcast_ref().expect("LargeUtf8")),
+            DataType::Utf8View => IdText::View(any.downcast_ref().expect("Utf8View")),
+            _ => IdText::Display(
+                ArrayFormatter::try_new(array.as_ref(), options).map_err(|e| e.to_string())?,
+            ),
+        })
+    }
+
+    /// Row `r`'s id as an integer, when it is one that fits an `i64` (its decimal
+    /// text is then the id's).
+    fn int(&self, r: usize) -> Option<i64> {
+        match self {
+            IdText::Signed(a) => Some(a.value(r)),
+            IdText::Unsigned(a) => i64::try_from(a.value(r)).ok(),
+            _ => None,
+        }
+    }
+
+    /// Row `r`'s id into `out` (replacing what it held).
+    fn write(&self, r: usize, out: &mut Vec<u8>) {
+        out.clear();
+        match self {
+            IdText::Signed(a) => {
+                out.extend_from_slice(itoa::Buffer::new().format(a.value(r)).as_bytes())
+            }
+            IdText::Unsigned(a) => {
+                out.extend_from_slice(itoa::Buffer::new().format(a.value(r)).as_bytes())
+            }
+            IdText::Utf8(a) => out.extend_from_slice(a.value(r).as_bytes()),
+            IdText::LargeUtf8(a) => out.extend_from_slice(a.value(r).as_bytes()),
+            IdText::View(a) => out.extend_from_slice(a.value(r).as_bytes()),
+            IdText::Display(f) => {
+                let _ = write!(out, "{}", f.value(r));
+            }
+        }
+    }
 }
 
 /// A kept column's type from its Arrow type: integers, floats, or strings.

@@ -739,6 +739,74 @@ mod parquet_inputs {
         writer.close().unwrap();
     }
 
+    /// Integer ids of any width, across many row groups decoded in parallel waves,
+    /// are numbered as the CSV of the same rows numbers them: the same store.
+    #[test]
+    fn integer_ids_over_many_row_groups_give_the_csvs_store() {
+        let dir = tempfile::tempdir().unwrap();
+        // users in an order that is neither sorted nor grouped; repeats across groups
+        let rows: Vec<(i32, u64, i64)> = (0..600u64)
+            .map(|r| {
+                (
+                    ((r * 37) % 53) as i32 - 5,
+                    (r * 11) % 89 + (1 << 40),
+                    r as i64,
+                )
+            })
+            .collect();
+        let csv = dir.path().join("e.csv");
+        let text: String = std::iter::once("user,item,timestamp\n".to_string())
+            .chain(rows.iter().map(|(u, i, t)| format!("{u},{i},{t}\n")))
+            .collect();
+        std::fs::write(&csv, text).unwrap();
+        let (reference, _, _d) = run(&csv, &IngestOptions::default()).unwrap();
+        let file = dir.path().join("e.parquet");
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "user",
+                Arc::new(arrow_array::Int32Array::from_iter_values(
+                    rows.iter().map(|r| r.0),
+                )) as ArrayRef,
+            ),
+            (
+                "item",
+                Arc::new(arrow_array::UInt64Array::from_iter_values(
+                    rows.iter().map(|r| r.1),
+                )),
+            ),
+            (
+                "timestamp",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ),
+        ])
+        .unwrap();
+        let properties = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_size(7)
+            .build();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&file).unwrap(),
+            batch.schema(),
+            Some(properties),
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (store, _, _d) = pool
+                .install(|| run(&file, &IngestOptions::default()))
+                .unwrap();
+            assert_eq!(
+                store.fingerprint(),
+                reference.fingerprint(),
+                "{threads} threads"
+            );
+        }
+    }
+
     /// `fixtures/duplicates.csv`'s rows: (user, item, timestamp).
     const ROWS: [(&str, &str, i64); 7] = [
         ("a", "x", 50),
