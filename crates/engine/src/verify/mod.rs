@@ -209,43 +209,9 @@ fn check_part(
         .map_init(
             || Scratch::new(schema, job.store.n_items()),
             |scratch, users| {
-                let column = rows.users();
-                let first = column.partition_point(|&u| u < users.start);
-                let end = column.partition_point(|&u| u < users.end);
-                let Scratch {
-                    held,
-                    fresh,
-                    sampler,
-                    anchors,
-                    seen,
-                } = scratch;
-                rows.read_rows(schema, first..end, held)?;
-                anchors.build(job.store, users.clone())?;
-                check_features(at, schema, config, job.store, anchors, held, first)?;
-                let data = long_view(at, schema, held, first)?;
-                let tally = check_rows(at, users.clone(), &data, job, anchors, seen)?;
-                fresh.clear();
-                let mut sampled = Tally::default();
-                for u in users.clone() {
-                    let store = job.store;
-                    sampler.sample_user(
-                        store,
-                        job.context,
-                        config,
-                        schema,
-                        u,
-                        fresh,
-                        &mut sampled,
-                    )?;
-                }
-                check_recomputed(at, schema, held, fresh, first)?;
-                rows_done((end - first) as u64);
-                // A wide row holds a positive and its negatives: count the file's rows.
-                let held_rows = Tally {
-                    rows: (end - first) as u64,
-                    ..tally
-                };
-                Ok((held_rows, sampled))
+                let checked = scratch.check_chunk(at, job, rows, users.clone())?;
+                rows_done(checked.0.rows);
+                Ok(checked)
             },
         )
         .collect::<Result<Vec<_>, EngineError>>()?;
@@ -302,6 +268,40 @@ impl Scratch {
             anchors: AnchorIndex::default(),
             seen: ItemSet::new(n_items),
         }
+    }
+
+    /// Checks the rows of `users` (one chunk): returns the counts the rows hold (rows
+    /// as the files count them: a wide row holds a positive and its negatives) and the
+    /// counts of their fresh sample.
+    fn check_chunk(
+        &mut self,
+        at: &Path,
+        job: &PartJob<'_>,
+        rows: &PartRows,
+        users: Range<u32>,
+    ) -> Result<(Tally, Tally), EngineError> {
+        let (schema, config, store) = (job.schema, job.config, job.store);
+        let column = rows.users();
+        let first = column.partition_point(|&u| u < users.start);
+        let end = column.partition_point(|&u| u < users.end);
+        rows.read_rows(schema, first..end, &mut self.held)?;
+        self.anchors.build(store, users.clone())?;
+        check_features(at, schema, config, store, &self.anchors, &self.held, first)?;
+        let data = long_view(at, schema, &self.held, first)?;
+        let held = check_rows(at, users.clone(), &data, job, &self.anchors, &mut self.seen)?;
+        self.fresh.clear();
+        let mut sampled = Tally::default();
+        for u in users {
+            let (context, fresh) = (job.context, &mut self.fresh);
+            self.sampler
+                .sample_user(store, context, config, schema, u, fresh, &mut sampled)?;
+        }
+        check_recomputed(at, schema, &self.held, &self.fresh, first)?;
+        let held_rows = Tally {
+            rows: (end - first) as u64,
+            ..held
+        };
+        Ok((held_rows, sampled))
     }
 }
 
