@@ -81,9 +81,12 @@ pub struct IngestArgs {
     /// used when present.
     #[arg(long, conflicts_with = "no_time")]
     pub time_col: Option<String>,
-    /// How timestamps are written: `auto` (integers, whole floats like `881250949.0`,
-    /// ISO-8601 dates and date-times — UTC unless a zone is given — as Unix seconds),
-    /// `int`, `float` (rounded to the nearest integer) or `iso`.
+    /// How timestamps are written, and so the unit the store records: `auto`
+    /// (integers and whole floats like `881250949.0` in the unit their magnitude
+    /// implies — seconds below 10^11, then ms, us, ns; ISO-8601 dates and date-times,
+    /// UTC unless a zone is given, as seconds), `unix-s`, `unix-ms`, `unix-us`,
+    /// `unix-ns` (numbers in that unit), `int` (integers only), `float` (rounded to the
+    /// nearest integer) or `iso`. Typed Parquet timestamps keep their own unit.
     #[arg(long, default_value = "auto", value_parser = parse_time_format)]
     pub time_format: negsamp_store::time::TimeFormat,
     /// Store no timestamps even if the CSV has them.
@@ -257,9 +260,11 @@ pub struct SampleArgs {
     #[arg(long)]
     pub log_q: bool,
     /// Time split: rows whose anchor timestamp is < T go to OUT/train/, the rest to
-    /// OUT/test/, each a complete dataset (needs a store with timestamps).
+    /// OUT/test/, each a complete dataset (needs a store with timestamps). T is a
+    /// number in the store's time unit or an ISO-8601 date or date-time (2024-05-01,
+    /// 2024-05-01T12:00:00Z), converted to that unit.
     #[arg(long, value_name = "T", allow_negative_numbers = true, value_parser = parse_split_at)]
-    pub split_at: Option<i64>,
+    pub split_at: Option<negsamp_store::time::TimePoint>,
     /// Uniform kernel (see `negsamp bench`): auto, branch-free, bucketed, complement,
     /// partition-point (pre-verified: identical output), guess-linear, guess-hash,
     /// guess-bisect (guess and check: identical output, same law), guess-vectorized
@@ -368,14 +373,12 @@ fn parse_time_format(name: &str) -> Result<negsamp_store::time::TimeFormat, Stri
     name.parse()
 }
 
-/// `--split-at`: the forms a time column takes (an integer, a whole float, an ISO-8601
-/// date or date-time).
-fn parse_split_at(text: &str) -> Result<i64, String> {
-    negsamp_store::time::TimeFormat::Auto
-        .parse(text.as_bytes())
-        .ok_or_else(|| {
-            format!("{text:?} is not a time: give Unix seconds (1714521600) or an ISO-8601 date (2024-05-01, 2024-05-01T12:00:00Z)")
-        })
+/// `--split-at`: a number in the store's unit (an integer or a whole float) or an
+/// ISO-8601 date or date-time.
+fn parse_split_at(text: &str) -> Result<negsamp_store::time::TimePoint, String> {
+    negsamp_store::time::TimePoint::parse(text).ok_or_else(|| {
+        format!("{text:?} is not a time: give a timestamp in the store's unit (1714521600) or an ISO-8601 date (2024-05-01, 2024-05-01T12:00:00Z)")
+    })
 }
 
 fn parse_kernel(name: &str) -> Result<Kernel, String> {

@@ -82,11 +82,14 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
         summary.duplicates
     );
     say!(
-        "  users {}, items {}, interactions {}, timestamps {}",
+        "  users {}, items {}, interactions {}",
         summary.users,
         summary.items,
         summary.interactions,
-        if summary.has_timestamps { "yes" } else { "no" }
+    );
+    say!(
+        "  timestamps: {}",
+        timestamps_line(summary.time_range, summary.time_unit)
     );
     for note in &summary.notes {
         say!("  note: {note}");
@@ -163,10 +166,10 @@ fn print_info(path: &Path, info: &StoreInfo) -> Result<()> {
         "  top 1% of items hold {:.1}% of interactions",
         info.top_1pct_items_share * 100.0
     );
-    match info.time_range {
-        Some((lo, hi)) => say!("  timestamps: yes, {lo} … {hi}"),
-        None => say!("  timestamps: no"),
-    }
+    say!(
+        "  timestamps: {}",
+        timestamps_line(info.time_range, info.time_unit)
+    );
     if !info.kept.is_empty() {
         say!("  kept columns: {}", info.kept.join(", "));
     }
@@ -539,4 +542,15 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         ),
     }
     Ok(())
+}
+
+/// A store's timestamps for people: their range as dates and numbers, and the unit.
+fn timestamps_line(
+    range: Option<(i64, i64)>,
+    unit: Option<negsamp_store::time::TimeUnit>,
+) -> String {
+    match (range, unit) {
+        (Some(range), Some(unit)) => negsamp_store::time::describe_range(range, unit),
+        _ => "no".into(),
+    }
 }

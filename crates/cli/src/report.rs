@@ -18,6 +18,8 @@ pub fn ingest(input: &Path, store: &Path, summary: &IngestSummary) -> Value {
         "items": summary.items,
         "interactions": summary.interactions,
         "has_timestamps": summary.has_timestamps,
+        "time_unit": summary.time_unit,
+        "time_range": summary.time_range,
         "kept": summary.kept.iter().map(|(n, t)| format!("{n}:{t}")).collect::<Vec<_>>(),
         "notes": summary.notes,
         "bytes": summary.bytes,

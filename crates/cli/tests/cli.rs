@@ -741,11 +741,11 @@ fn split_at_takes_iso_dates() {
     let unix = path(dir.path(), "unix");
     let out = negsamp(&["sample", &store, "--out", &unix, "--split-at", "1714521600"]);
     assert!(out.status.success(), "{}", text(&out));
+    let anchors = |root: &str, side: &str| {
+        std::fs::read(PathBuf::from(root).join(side).join("part-00000/anchor.npy")).unwrap()
+    };
     for side in ["train", "test"] {
-        let anchors = |root: &str| {
-            std::fs::read(PathBuf::from(root).join(side).join("part-00000/anchor.npy")).unwrap()
-        };
-        assert_eq!(anchors(&iso), anchors(&unix), "{side}");
+        assert_eq!(anchors(&iso, side), anchors(&unix, side), "{side}");
     }
     let out = negsamp(&[
         "sample",
@@ -757,6 +757,38 @@ fn split_at_takes_iso_dates() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("ISO-8601"), "{}", text(&out));
+
+    // The same interactions in Unix milliseconds: the store records the unit (ingest
+    // says so, the manifest too), and the ISO date splits where its milliseconds do —
+    // the same rows as the seconds store.
+    let ms_csv = path(dir.path(), "ms.csv");
+    std::fs::write(
+        &ms_csv,
+        "user,item,timestamp\na,x,1714518000000\na,y,1714521600000\nb,x,1714608000000\nb,z,1711929600000\n",
+    )
+    .unwrap();
+    let ms_store = path(dir.path(), "ms.store");
+    let out = negsamp(&["ingest", &ms_csv, "--out", &ms_store]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("2024-04-01T00:00:00Z … 2024-05-02T00:00:00Z (Unix milliseconds"),
+        "{}",
+        text(&out)
+    );
+    for (name, at) in [("ms_iso", "2024-05-01"), ("ms_unix", "1714521600000")] {
+        let dest = path(dir.path(), name);
+        let out = negsamp(&["sample", &ms_store, "--out", &dest, "--split-at", at]);
+        assert!(out.status.success(), "{}", text(&out));
+        for side in ["train", "test"] {
+            let anchors = |root: &str| {
+                std::fs::read(PathBuf::from(root).join(side).join("part-00000/anchor.npy")).unwrap()
+            };
+            assert_eq!(anchors(&dest), anchors(&iso), "{name} {side}");
+        }
+        let manifest =
+            std::fs::read_to_string(PathBuf::from(&dest).join("test/manifest.json")).unwrap();
+        assert!(manifest.contains("\"time_unit\": \"ms\""), "{manifest}");
+    }
 }
 
 /// Under a small `ulimit -v`, an input too big for the memory left is an error naming
@@ -806,7 +838,7 @@ fn flags_are_consistent_and_say_what_they_want() {
     let store = path(dir.path(), "g.store");
     let out = negsamp(&["ingest", &csv, "-o", &store, "--no-timestamps"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("timestamps no"), "{}", text(&out));
+    assert!(text(&out).contains("timestamps: no"), "{}", text(&out));
     let out = negsamp(&[
         "sample",
         &store,

@@ -4,6 +4,7 @@ use crate::config::{Format, SampleConfig};
 use crate::schema::{Dtype, Schema};
 use crate::user::Tally;
 use crate::EngineError;
+use negsamp_store::time::TimeUnit;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -51,6 +52,10 @@ pub struct StoreRef {
     pub items: u64,
     pub interactions: u64,
     pub has_timestamps: bool,
+    /// The unit of the store's timestamps, and so of the `timestamp` column and of
+    /// `parameters.split.at` (`s`, `ms`, `us` or `ns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_unit: Option<TimeUnit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use negsamp_engine::{sample_split, sample_to_dir, Amount, EngineError, SampleCon
 use negsamp_kernel::stream::user_key;
 use negsamp_kernel::uniform::{Kernel, Replacement};
 use negsamp_store::ingest::{ingest, IngestOptions};
+use negsamp_store::time::TimePoint;
 use negsamp_store::write::{to_bytes, Columns};
 use negsamp_store::Store;
 use proptest::prelude::{any, prop_assert_eq, proptest, Just, ProptestConfig};
@@ -229,7 +230,14 @@ fn kernel_misuse_is_a_config_error() {
         kernel: Kernel::GuessVectorized,
         ..Default::default()
     };
-    let err = sample_split(&store, &dir.path().join("b"), &vectorized, 500, &|_| {}).unwrap_err();
+    let err = sample_split(
+        &store,
+        &dir.path().join("b"),
+        &vectorized,
+        TimePoint::Number(500),
+        &|_| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("short batches"), "{err}");
 }
 
@@ -290,7 +298,8 @@ fn split_at_cuts_the_unsplit_run_by_anchor_time() {
     run(&store, &whole, &config);
     let at = 1_650_000_000;
     let out = dir.path().join("ds");
-    let [train, test] = sample_split(&store, &out, &config, at, &|_| {}).unwrap();
+    let [train, test] =
+        sample_split(&store, &out, &config, TimePoint::Number(at), &|_| {}).unwrap();
     for side in ["train", "test"] {
         verify_output(&out.join(side), Some(&store)).unwrap();
         assert!(out.join(side).join("users.txt").exists());
@@ -321,7 +330,14 @@ fn split_at_cuts_the_unsplit_run_by_anchor_time() {
         }
     }
     // rerunning resumes both finished sides
-    let again = sample_split(&store, &dir.path().join("ds2"), &config, at, &|_| {}).unwrap();
+    let again = sample_split(
+        &store,
+        &dir.path().join("ds2"),
+        &config,
+        TimePoint::Number(at),
+        &|_| {},
+    )
+    .unwrap();
     assert_eq!(again[0].manifest.totals, train.manifest.totals);
     let keys = [user_key(b"u0")];
     let columns = Columns {
@@ -334,7 +350,13 @@ fn split_at_cuts_the_unsplit_run_by_anchor_time() {
         kept: &[],
     };
     let no_time = Store::from_bytes(&to_bytes(&columns)).unwrap();
-    let err = sample_split(&no_time, &dir.path().join("x"), &config, at, &|_| {});
+    let err = sample_split(
+        &no_time,
+        &dir.path().join("x"),
+        &config,
+        TimePoint::Number(at),
+        &|_| {},
+    );
     assert!(matches!(err, Err(EngineError::Config(m)) if m.contains("timestamps")));
 }
 

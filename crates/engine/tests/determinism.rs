@@ -220,7 +220,7 @@ fn a_version_1_store_samples_like_a_fresh_ingest() {
     )
     .unwrap();
     let fresh = Store::open(&fresh_dir).unwrap();
-    assert_eq!(fresh.format_version(), 2);
+    assert_eq!(fresh.format_version(), 3);
     let config = SampleConfig {
         history: 2,
         seed: 9,

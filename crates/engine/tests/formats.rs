@@ -219,8 +219,14 @@ fn popularity_and_split_work_in_every_format_and_layout() {
                 ..full_config(format, layout)
             };
             let out = dir.path().join(format!("split-{format:?}-{layout:?}"));
-            let [train, test] =
-                negsamp_engine::sample_split(&store, &out, &config, 500, &|_| {}).unwrap();
+            let [train, test] = negsamp_engine::sample_split(
+                &store,
+                &out,
+                &config,
+                negsamp_store::time::TimePoint::Number(500),
+                &|_| {},
+            )
+            .unwrap();
             verify_output(&out.join("train"), Some(&store)).unwrap();
             verify_output(&out.join("test"), Some(&store)).unwrap();
             let whole = dir.path().join(format!("whole-{format:?}-{layout:?}"));

@@ -11,6 +11,7 @@ use negsamp_engine::verify::verify_output;
 use negsamp_engine::{sample_split, sample_to_dir, EngineError, SampleConfig};
 use negsamp_store::ingest::{ingest, IngestOptions};
 use negsamp_store::publish::staging_path;
+use negsamp_store::time::TimePoint;
 use negsamp_store::{Store, StoreError};
 use std::path::Path;
 
@@ -178,7 +179,7 @@ fn split_staging_is_only_reused_by_the_same_split() {
         seed: 3,
         ..Default::default()
     };
-    let at = 1_650_000_000;
+    let at = TimePoint::Number(1_650_000_000);
     let from_a = dir.path().join("from-a");
     sample_split(&a, &from_a, &config, at, &|_| {}).unwrap();
     let out = dir.path().join("out");

@@ -321,6 +321,13 @@ impl Store {
         self.inner.has_timestamps()
     }
 
+    /// The unit of the timestamps (`"s"`, `"ms"`, `"us"` or `"ns"`: NumPy's
+    /// `datetime64` unit names), `None` without timestamps.
+    #[getter]
+    fn time_unit(&self) -> Option<&'static str> {
+        self.inner.time_unit().map(|u| u.name())
+    }
+
     /// Row offsets, `uint64[n_users + 1]`, a read-only view of the store's map.
     #[getter]
     fn indptr<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<u64>>> {
@@ -339,6 +346,18 @@ impl Store {
     #[getter]
     fn rows<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<u64>>> {
         read_only_view(slf, slf.get().inner.rows())
+    }
+
+    /// Each positive's timestamp (aligned with `indices`), `int64` in `time_unit`, a
+    /// read-only view of the store's map — `store.timestamps.view(f"datetime64[{store.time_unit}]")`
+    /// gives NumPy datetimes; `None` without timestamps.
+    #[getter]
+    fn timestamps<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyArray1<i64>>>> {
+        slf.get()
+            .inner
+            .timestamps()
+            .map(|t| read_only_view(slf, t))
+            .transpose()
     }
 
     /// Original user ids, by user index.

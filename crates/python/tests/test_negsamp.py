@@ -108,6 +108,26 @@ def test_store_views_are_zero_copy_and_read_only(events):
     assert int(indices.sum()) >= 0
 
 
+def test_timestamps_carry_the_recorded_unit(tmp_path):
+    csv = tmp_path / "ms.csv"
+    csv.write_text("user,item,timestamp\na,x,1714521600000\na,y,1714521600250\nb,x,1433221332117\n")
+    expected = np.array(["2024-05-01T00:00:00.000", "2024-05-01T00:00:00.250", "2015-06-02T05:02:12.117"],
+                        dtype="datetime64[ms]")
+    for params, unit in [({}, "ms"), ({"time_format": "unix-ms"}, "ms"), ({"time_format": "unix-us"}, "us")]:
+        out = tmp_path / f"{unit}-{len(params)}.store"
+        summary = negsamp.ingest(csv, out, **params)
+        assert summary["time_unit"] == unit
+        store = negsamp.Store(out)
+        assert store.has_timestamps and store.time_unit == unit
+        when = store.timestamps.view(f"datetime64[{store.time_unit}]")
+        if unit == "ms":
+            assert (np.sort(when) == np.sort(expected)).all()
+        assert not store.timestamps.flags.writeable
+    cli("ingest", csv, "--out", tmp_path / "none.store", "--no-time", "-q")
+    store = negsamp.Store(tmp_path / "none.store")
+    assert store.time_unit is None and store.timestamps is None
+
+
 def test_sample_csr_equals_the_store_path(events, tmp_path):
     store = negsamp.Store(events / "s.store")
     params = dict(seed=5, strategy="popularity", ratio=2)

@@ -1,4 +1,4 @@
-//! The binary layout of `store.bin`, version 2 (version 1 files still open).
+//! The binary layout of `store.bin`, version 3 (versions 1 and 2 still open).
 //! `docs/store-format.md` is the grammar; this module is its single implementation
 //! (parsing and serialising the header).
 //!
@@ -6,13 +6,15 @@
 //! every column can be viewed in place as a typed slice.
 
 use crate::kept::{self, KeptColumn, MAX_KEPT_COLUMNS};
+use crate::time::TimeUnit;
 use crate::StoreError;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// First eight bytes of every store file.
 pub const MAGIC: [u8; 8] = *b"NEGSAMP\0";
-/// The format version this code writes.
-pub const VERSION: u32 = 2;
+/// The format version this code writes: version 3 is version 2 with the timestamps'
+/// unit in the header's last word (reserved, zero, before).
+pub const VERSION: u32 = 3;
 /// The oldest version this code reads: version 1 is version 2 without kept columns.
 pub const OLDEST_VERSION: u32 = 1;
 /// The most sections a header may list: the five fixed ones, the kept-column schema,
@@ -137,6 +139,8 @@ pub struct Header {
     pub sections: Vec<Section>,
     /// The kept columns, in schema order (empty in a version-1 file).
     pub kept: Vec<KeptColumn>,
+    /// The timestamps' unit: `None` without timestamps or in a file before version 3.
+    pub time_unit: Option<TimeUnit>,
     /// XXH3-64 of the header bytes (counts and the table with its checksums): the
     /// store's fingerprint.
     pub checksum: u64,
@@ -159,8 +163,13 @@ impl Header {
             .find(|s| s.kind == kind && s.tag == tag)
     }
 
-    /// Serialises counts and sections; returns the bytes and fills in `checksum`.
-    pub fn encode(counts: Counts, sections: &[Section]) -> (Vec<u8>, u64) {
+    /// Serialises counts, the time unit (given iff there is a timestamp section) and
+    /// sections; returns the bytes and the header checksum.
+    pub fn encode(
+        counts: Counts,
+        time_unit: Option<TimeUnit>,
+        sections: &[Section],
+    ) -> (Vec<u8>, u64) {
         let mut out = Vec::with_capacity(Self::encoded_len(sections.len()));
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
@@ -169,7 +178,7 @@ impl Header {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&time_unit.map_or(0, TimeUnit::code).to_le_bytes());
         for s in sections {
             out.extend_from_slice(&(s.kind as u32).to_le_bytes());
             out.extend_from_slice(&s.tag.to_le_bytes());
@@ -274,13 +283,33 @@ impl Header {
             None => Vec::new(),
         };
         validate_sections(&counts, &sections, &kept)?;
+        let time_unit = if version >= 3 {
+            decode_time_unit(u32_at(fixed, 44), &sections)?
+        } else {
+            None
+        };
         Ok(Header {
             version,
             counts,
             sections,
             kept,
+            time_unit,
             checksum,
         })
+    }
+}
+
+/// The unit a version-3 header records: a known code exactly when there are timestamps.
+fn decode_time_unit(code: u32, sections: &[Section]) -> Result<Option<TimeUnit>, StoreError> {
+    let has_timestamps = sections.iter().any(|s| s.kind == SectionKind::Timestamp);
+    match (code, has_timestamps) {
+        (0, false) => Ok(None),
+        (code, true) => TimeUnit::from_code(code).map(Some).ok_or_else(|| {
+            StoreError::corrupt(format!("timestamps have unknown unit code {code}"))
+        }),
+        (code, false) => Err(StoreError::corrupt(format!(
+            "time unit code {code} without a timestamp section"
+        ))),
     }
 }
 

@@ -20,7 +20,8 @@ use crate::ids::{read_lines, Interner};
 use crate::kept::{
     check_column_name, encode_dictionary, KeptColumn, ValueType, Values, MISSING_CODE, MISSING_I64,
 };
-use crate::write::{write_store_dir, Columns, KeptData, PublishOptions};
+use crate::time::TimeUnit;
+use crate::write::{write_store_dir, Columns, KeptData, PublishOptions, Timestamps};
 use crate::IngestError;
 use memchr::{memchr, memrchr};
 use negsamp_kernel::stream::user_key;
@@ -142,6 +143,9 @@ pub struct IngestSummary {
     pub items: u64,
     pub interactions: u64,
     pub has_timestamps: bool,
+    /// The timestamps' unit (with timestamps), and their first and last value.
+    pub time_unit: Option<TimeUnit>,
+    pub time_range: Option<(i64, i64)>,
     /// The kept columns and the types they were stored with.
     pub kept: Vec<(String, ValueType)>,
     pub bytes: u64,
@@ -150,7 +154,7 @@ pub struct IngestSummary {
     /// The store's fingerprint.
     pub fingerprint: u64,
     /// What the user may want to know: a likely time column left unused, timestamps
-    /// that are all equal.
+    /// that are all equal, a unit inferred from the values.
     pub notes: Vec<String>,
 }
 
@@ -167,9 +171,39 @@ const TIME_LIKE: [&str; 9] = [
     "unix_time",
 ];
 
+/// The unit of the stored timestamps: the source's (a typed column), the format's, or
+/// inferred from their magnitude — and whether it was inferred.
+fn time_unit(
+    source: Option<TimeUnit>,
+    format: crate::time::TimeFormat,
+    timestamps: &[i64],
+) -> (TimeUnit, bool) {
+    match source.or(format.unit()) {
+        Some(unit) => (unit, false),
+        None => {
+            let max_abs = crate::time::range(timestamps)
+                .map_or(0, |(lo, hi)| lo.unsigned_abs().max(hi.unsigned_abs()));
+            (TimeUnit::infer(max_abs), true)
+        }
+    }
+}
+
 /// Notes on how the input was read that change what sampling can do with it.
-fn notes(options: &IngestOptions, header: &[String], timestamps: Option<&[i64]>) -> Vec<String> {
+fn notes(
+    options: &IngestOptions,
+    header: &[String],
+    timestamps: Option<&[i64]>,
+    inferred_unit: Option<TimeUnit>,
+) -> Vec<String> {
     let mut out = Vec::new();
+    // Seconds are what most sources hold and the summary shows the range as dates;
+    // another unit read from the magnitude is worth saying how to override.
+    if let Some(unit) = inferred_unit.filter(|&u| u != TimeUnit::Seconds) {
+        out.push(format!(
+            "timestamps read as Unix {} (from their magnitude); if they are not, pass --time-format unix-s (or unix-ms, unix-us, unix-ns)",
+            unit.words()
+        ));
+    }
     match timestamps {
         None if matches!(options.time_col, TimeColumn::IfPresent(_)) => {
             if let Some(name) = header
@@ -238,6 +272,10 @@ pub fn ingest(
         .map(|(k, (spec, &t))| k.gather(&spec.name, t, &csr.rows))
         .collect::<Vec<_>>();
     let kept_data: Vec<KeptData<'_>> = kept.iter().map(KeptStore::data).collect();
+    let unit = csr
+        .timestamps
+        .as_deref()
+        .map(|ts| time_unit(parsed.time_unit, options.time_format, ts));
     let user_keys: Vec<u64> = (0..parsed.users.len() as u32)
         .into_par_iter()
         .map(|u| user_key(parsed.users.get(u)))
@@ -247,7 +285,11 @@ pub fn ingest(
         indptr: &csr.indptr,
         indices: &csr.indices,
         rows: &csr.rows,
-        timestamps: csr.timestamps.as_deref(),
+        timestamps: csr
+            .timestamps
+            .as_deref()
+            .zip(unit)
+            .map(|(values, (unit, _))| Timestamps { values, unit }),
         user_keys: &user_keys,
         kept: &kept_data,
     };
@@ -264,6 +306,8 @@ pub fn ingest(
         items: parsed.items.len() as u64,
         interactions: csr.indices.len() as u64,
         has_timestamps: csr.timestamps.is_some(),
+        time_unit: unit.map(|(unit, _)| unit),
+        time_range: csr.timestamps.as_deref().and_then(crate::time::range),
         kept: options
             .keep
             .iter()
@@ -273,7 +317,12 @@ pub fn ingest(
         bytes: parsed.bytes,
         elapsed: start.elapsed(),
         fingerprint,
-        notes: notes(options, &parsed.header, csr.timestamps.as_deref()),
+        notes: notes(
+            options,
+            &parsed.header,
+            csr.timestamps.as_deref(),
+            unit.filter(|(_, inferred)| *inferred).map(|(unit, _)| unit),
+        ),
     })
 }
 
@@ -288,6 +337,8 @@ pub(crate) struct Parsed {
     pub(crate) user_of_row: Vec<u32>,
     pub(crate) item_of_row: Vec<u32>,
     pub(crate) time_of_row: Option<Vec<i64>>,
+    /// The timestamps' unit when the source fixes it (a typed Parquet column).
+    pub(crate) time_unit: Option<TimeUnit>,
     /// Per kept column: its value dictionary and a code per data row.
     pub(crate) kept: Vec<KeptParse>,
     /// A kept column's type as the source declares it (Parquet), if it does.
@@ -312,6 +363,7 @@ impl Parsed {
             user_of_row: Vec::new(),
             item_of_row: Vec::new(),
             time_of_row: None,
+            time_unit: None,
             kept: options.keep.iter().map(|_| KeptParse::default()).collect(),
             kept_source_types: vec![None; options.keep.len()],
             header: Vec::new(),

@@ -164,6 +164,8 @@ pub(crate) fn ingest(
         items: u64::from(items),
         interactions: canonical.indices.len() as u64,
         has_timestamps: false,
+        time_unit: None,
+        time_range: None,
         kept: Vec::new(),
         bytes,
         elapsed: start.elapsed(),

@@ -8,6 +8,7 @@
 
 use crate::ingest::{IngestOptions, Parsed, TimeColumn, TOMBSTONE};
 use crate::kept::{ValueType, MISSING_CODE};
+use crate::time::{TimeFormat, TimeUnit as StoreTimeUnit};
 use crate::IngestError;
 use arrow_array::{
     Array, ArrayRef, Int64Array, LargeStringArray, RecordBatch, StringArray, StringViewArray,
@@ -282,7 +283,10 @@ impl Columns<'_> {
         let times = self
             .time
             .map(|t| {
-                timestamps(&column(t)).map_err(|m| bad(format!("column {:?}: {m}", self.names[t])))
+                let (values, unit) = timestamps(&column(t), options.time_format, parsed.time_unit)
+                    .map_err(|m| bad(format!("column {:?}: {m}", self.names[t])))?;
+                parsed.time_unit = parsed.time_unit.or(unit);
+                Ok::<_, IngestError>(values)
             })
             .transpose()?;
         let kept_arrays: Vec<ArrayRef> = self.kept.iter().map(|&k| column(k)).collect();
@@ -492,40 +496,85 @@ fn source_type(t: &DataType) -> Option<ValueType> {
     }
 }
 
-/// A time column as Unix timestamps: integers as they are, whole floats, Arrow
-/// timestamps of any unit (floored to seconds) and dates; other values null.
-fn timestamps(array: &ArrayRef) -> Result<Int64Array, String> {
+/// A time column as integers and the unit it fixes: Arrow timestamps in their own unit
+/// (or the unit of the first file's, when files differ), dates in seconds; numbers and
+/// strings as `format` reads them (the unit left to it). Unreadable values are null.
+fn timestamps(
+    array: &ArrayRef,
+    format: TimeFormat,
+    first_unit: Option<StoreTimeUnit>,
+) -> Result<(Int64Array, Option<StoreTimeUnit>), String> {
     use arrow_cast::cast;
-    let seconds: ArrayRef = match array.data_type() {
-        DataType::Timestamp(TimeUnit::Second, _) => array.clone(),
-        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
-            cast(array.as_ref(), &DataType::Timestamp(TimeUnit::Second, None))
-                .map_err(|e| e.to_string())?
-        }
-        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+    let as_i64 = |array: &ArrayRef| -> Result<Int64Array, String> {
+        let ints = cast(array.as_ref(), &DataType::Int64).map_err(|e| e.to_string())?;
+        Ok(ints
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("cast to i64")
+            .clone())
+    };
+    let typed_unit = match array.data_type() {
+        DataType::Timestamp(unit, _) => Some(store_unit(*unit)),
+        DataType::Date32 | DataType::Date64 => Some(StoreTimeUnit::Seconds),
+        _ => None,
+    };
+    if let Some(unit) = typed_unit {
+        let unit = first_unit.unwrap_or(unit);
+        let arrow_unit = match unit {
+            StoreTimeUnit::Seconds => TimeUnit::Second,
+            StoreTimeUnit::Milliseconds => TimeUnit::Millisecond,
+            StoreTimeUnit::Microseconds => TimeUnit::Microsecond,
+            StoreTimeUnit::Nanoseconds => TimeUnit::Nanosecond,
+        };
+        let same_unit = cast(array.as_ref(), &DataType::Timestamp(arrow_unit, None))
+            .map_err(|e| e.to_string())?;
+        return Ok((as_i64(&same_unit)?, Some(unit)));
+    }
+    let values = match array.data_type() {
+        t if t.is_integer() && format != TimeFormat::Iso => as_i64(array)?,
+        DataType::Float16 | DataType::Float32 | DataType::Float64 if format != TimeFormat::Iso => {
             let floats = cast(array.as_ref(), &DataType::Float64).map_err(|e| e.to_string())?;
-            let floats = floats
+            let round = format == TimeFormat::Float;
+            floats
                 .as_any()
                 .downcast_ref::<arrow_array::Float64Array>()
-                .expect("cast to f64");
-            let whole: Int64Array = floats
+                .expect("cast to f64")
                 .iter()
-                .map(|v| {
-                    v.filter(|x| x.fract() == 0.0 && x.abs() < 9.2e18)
-                        .map(|x| x as i64)
-                })
-                .collect();
-            return Ok(whole);
+                .map(|v| v.and_then(|x| crate::time::whole(x, round)))
+                .collect()
         }
-        t if t.is_integer() => array.clone(),
-        other => return Err(format!("{other} is not a time type")),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let text = cast(array.as_ref(), &DataType::Utf8).map_err(|e| e.to_string())?;
+            parse_text(&text, format)
+        }
+        other => {
+            return Err(format!(
+                "{other} is not a time type for --time-format {format:?}"
+            ))
+        }
     };
-    let ints = cast(seconds.as_ref(), &DataType::Int64).map_err(|e| e.to_string())?;
-    Ok(ints
+    Ok((values, format.unit()))
+}
+
+/// Each string of a Utf8 `array` read by `format`; unreadable ones null.
+fn parse_text(array: &ArrayRef, format: TimeFormat) -> Int64Array {
+    let strings = array
         .as_any()
-        .downcast_ref::<Int64Array>()
-        .expect("cast to i64")
-        .clone())
+        .downcast_ref::<arrow_array::StringArray>()
+        .expect("cast to utf8");
+    strings
+        .iter()
+        .map(|v| v.and_then(|text| format.parse(text.as_bytes())))
+        .collect()
+}
+
+fn store_unit(unit: TimeUnit) -> StoreTimeUnit {
+    match unit {
+        TimeUnit::Second => StoreTimeUnit::Seconds,
+        TimeUnit::Millisecond => StoreTimeUnit::Milliseconds,
+        TimeUnit::Microsecond => StoreTimeUnit::Microseconds,
+        TimeUnit::Nanosecond => StoreTimeUnit::Nanoseconds,
+    }
 }
 
 /// (row group, row within it) of a file's row.

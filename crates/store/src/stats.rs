@@ -42,8 +42,9 @@ pub struct StoreInfo {
     /// interactions / (users × items).
     pub density: f64,
     pub has_timestamps: bool,
-    /// Smallest and largest timestamp, when present.
+    /// Smallest and largest timestamp, when present, and their unit.
     pub time_range: Option<(i64, i64)>,
+    pub time_unit: Option<crate::time::TimeUnit>,
     /// Interactions per user.
     pub user_degree: Option<Distribution>,
     /// Interactions per item (the popularity of the popularity strategy).
@@ -70,22 +71,7 @@ pub fn describe(store: &Store) -> Result<StoreInfo, StoreError> {
         .max(1)
         .min(popularity.len());
     let top_sum: u64 = popularity.iter().rev().take(top).sum();
-    let time_range = store.timestamps().and_then(|t| {
-        t.par_iter()
-            .fold(
-                || None,
-                |acc: Option<(i64, i64)>, &x| {
-                    Some(acc.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
-                },
-            )
-            .reduce(
-                || None,
-                |a, b| match (a, b) {
-                    (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
-                    (x, None) | (None, x) => x,
-                },
-            )
-    });
+    let time_range = store.timestamps().and_then(crate::time::range);
     let cells = counts.users as f64 * counts.items as f64;
     Ok(StoreInfo {
         users: counts.users,
@@ -98,6 +84,7 @@ pub fn describe(store: &Store) -> Result<StoreInfo, StoreError> {
         },
         has_timestamps: store.has_timestamps(),
         time_range,
+        time_unit: store.time_unit(),
         user_degree,
         item_popularity: item_pop,
         top_1pct_items_share: if counts.interactions > 0 {

@@ -233,10 +233,19 @@ impl Store {
     pub fn timestamps(&self) -> Option<&[i64]> {
         self.timestamps.as_ref().map(|r| self.view(r))
     }
+    /// The unit of the timestamps, when there are any: as recorded (format 3), or
+    /// seconds for a store written before the format recorded it.
+    pub fn time_unit(&self) -> Option<crate::time::TimeUnit> {
+        self.has_timestamps().then(|| {
+            self.header
+                .time_unit
+                .unwrap_or(crate::time::TimeUnit::Seconds)
+        })
+    }
     pub fn user_keys(&self) -> &[u64] {
         self.view(&self.user_keys)
     }
-    /// The format version of the file (1 or 2).
+    /// The format version of the file (1, 2 or 3).
     pub fn format_version(&self) -> u32 {
         self.header.version
     }

@@ -4,6 +4,7 @@ use crate::format::{align_up, Counts, Header, Section, SectionKind};
 use crate::ids::Interner;
 use crate::kept::{encode_schema, KeptColumn, Values};
 use crate::publish::{publish, remove_any, staging_path};
+use crate::time::TimeUnit;
 use crate::{StoreError, ITEMS_FILE, STORE_FILE, USERS_FILE};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -19,10 +20,17 @@ pub struct Columns<'a> {
     pub indptr: &'a [u64],
     pub indices: &'a [u32],
     pub rows: &'a [u64],
-    pub timestamps: Option<&'a [i64]>,
+    pub timestamps: Option<Timestamps<'a>>,
     pub user_keys: &'a [u64],
     /// Kept columns (format 2), in schema order.
     pub kept: &'a [KeptData<'a>],
+}
+
+/// The timestamp column, one per interaction, and the unit the header records.
+#[derive(Debug, Clone, Copy)]
+pub struct Timestamps<'a> {
+    pub values: &'a [i64],
+    pub unit: TimeUnit,
 }
 
 /// One kept column's data, in CSR order.
@@ -55,7 +63,10 @@ impl Columns<'_> {
             borrowed(SectionKind::UserKey, bytemuck::cast_slice(self.user_keys)),
         ];
         if let Some(ts) = self.timestamps {
-            out.push(borrowed(SectionKind::Timestamp, bytemuck::cast_slice(ts)));
+            out.push(borrowed(
+                SectionKind::Timestamp,
+                bytemuck::cast_slice(ts.values),
+            ));
         }
         if !self.kept.is_empty() {
             let schema: Vec<KeptColumn> = self.kept.iter().map(|k| k.column.clone()).collect();
@@ -106,7 +117,8 @@ pub fn encode<W: Write>(columns: &Columns<'_>, mut out: W) -> std::io::Result<u6
         });
         offset = align_up(offset + bytes.len() as u64);
     }
-    let (header, fingerprint) = Header::encode(columns.counts(), &table);
+    let (header, fingerprint) =
+        Header::encode(columns.counts(), columns.timestamps.map(|t| t.unit), &table);
     out.write_all(&header)?;
     let mut written = header.len() as u64;
     for (section, (_, _, bytes)) in table.iter().zip(&parts) {

@@ -3,7 +3,8 @@
 
 use negsamp_store::format::{Header, SectionKind, MAGIC};
 use negsamp_store::ids::Interner;
-use negsamp_store::write::{to_bytes, write_store_dir, Columns};
+use negsamp_store::time::TimeUnit;
+use negsamp_store::write::{to_bytes, write_store_dir, Columns, Timestamps};
 use negsamp_store::{Store, StoreError};
 
 struct Owned {
@@ -33,7 +34,10 @@ impl Owned {
             indptr: &self.indptr,
             indices: &self.indices,
             rows: &self.rows,
-            timestamps: self.timestamps.as_deref(),
+            timestamps: self.timestamps.as_deref().map(|values| Timestamps {
+                values,
+                unit: TimeUnit::Milliseconds,
+            }),
             user_keys: &self.user_keys,
             kept: &[],
         }
@@ -129,12 +133,12 @@ fn foreign_files_and_other_versions_are_named_as_such() {
         Err(StoreError::BadMagic { .. })
     ));
     let mut newer = bytes.clone();
-    newer[8..12].copy_from_slice(&3u32.to_le_bytes());
+    newer[8..12].copy_from_slice(&4u32.to_le_bytes());
     assert!(matches!(
         Store::from_bytes(&newer),
         Err(StoreError::UnsupportedVersion {
-            found: 3,
-            supported: 2
+            found: 4,
+            supported: 3
         })
     ));
     let mut swapped = bytes.clone();
@@ -188,11 +192,56 @@ fn header_round_trips() {
     let header = Header::decode(&bytes).unwrap();
     assert_eq!(header.counts.interactions, 5);
     assert!(header.section(SectionKind::Timestamp).is_some());
+    assert_eq!(header.time_unit, Some(TimeUnit::Milliseconds));
     let mut no_time = Owned::sample();
     no_time.timestamps = None;
     let store = Store::from_bytes(&no_time.bytes()).unwrap();
     assert!(!store.has_timestamps());
+    assert_eq!(store.time_unit(), None);
     store.verify().unwrap();
+}
+
+/// `bytes` with the header word at `at` set to `value` and the header checksum redone.
+fn patch_header(bytes: &[u8], at: usize, value: u32) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    let n_sections = u32::from_le_bytes(out[40..44].try_into().unwrap()) as usize;
+    let end = Header::encoded_len(n_sections) - 8;
+    let checksum = xxhash_rust::xxh3::xxh3_64(&out[..end]);
+    out[end..end + 8].copy_from_slice(&checksum.to_le_bytes());
+    out
+}
+
+fn with_unit_code(bytes: &[u8], code: u32) -> Vec<u8> {
+    patch_header(bytes, 44, code)
+}
+
+/// Format 3 records the timestamps' unit in the header; every unit reads back, and an
+/// unknown code, or a unit without timestamps, is a corrupt header — while a format-2
+/// file (whose word was reserved) opens as seconds.
+#[test]
+fn the_time_unit_is_recorded_and_checked() {
+    let sample = Owned::sample().bytes();
+    for unit in TimeUnit::ALL {
+        let store = Store::from_bytes(&with_unit_code(&sample, unit.code())).unwrap();
+        assert_eq!(store.time_unit(), Some(unit));
+        assert_eq!(store.format_version(), 3);
+    }
+    for code in [0, 5, u32::MAX] {
+        let err = Store::from_bytes(&with_unit_code(&sample, code)).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{code}: {err}");
+    }
+    let mut no_time = Owned::sample();
+    no_time.timestamps = None;
+    let err = Store::from_bytes(&with_unit_code(&no_time.bytes(), 2)).unwrap_err();
+    assert!(
+        err.to_string().contains("without a timestamp section"),
+        "{err}"
+    );
+    let version_2 = patch_header(&with_unit_code(&sample, 0), 8, 2);
+    let store = Store::from_bytes(&version_2).unwrap();
+    assert_eq!(store.format_version(), 2);
+    assert_eq!(store.time_unit(), Some(TimeUnit::Seconds));
 }
 
 proptest::proptest! {
@@ -230,6 +279,11 @@ fn a_version_1_store_still_opens() {
     let store = Store::open(&dir).unwrap();
     store.verify().unwrap();
     assert_eq!(store.format_version(), 1);
+    assert_eq!(
+        store.time_unit(),
+        Some(TimeUnit::Seconds),
+        "before format 3"
+    );
     assert_eq!(format!("{:016x}", store.fingerprint()), "7bd7c9d1b4fd9498");
     assert_eq!(
         (store.n_users(), store.n_items(), store.n_interactions()),
@@ -289,7 +343,7 @@ mod kept_columns {
     fn round_trip_and_verify() {
         let store = Store::from_bytes(&kept_store(&[0, 1, u32::MAX, 0, 1])).unwrap();
         store.verify().unwrap();
-        assert_eq!(store.format_version(), 2);
+        assert_eq!(store.format_version(), 3);
         let names: Vec<_> = store.kept_columns().iter().map(|c| &c.name).collect();
         assert_eq!(names, ["price", "colour", "count"]);
         assert_eq!(store.kept_column("colour"), Some(1));

@@ -46,7 +46,7 @@ pub struct BuildSpec {
     pub keep: usize,
     pub ingest: IngestOptions,
     pub sample: SampleConfig,
-    pub split_at: Option<i64>,
+    pub split_at: Option<negsamp_store::time::TimePoint>,
     /// The data-affecting settings as configured: hashed into the build's id and
     /// recorded in its manifest.
     pub settings: serde_json::Value,

@@ -15,6 +15,7 @@ use crate::EngineError;
 use negsamp_store::publish::{
     check_disjoint, lock_destination, publish, staging_path, DestinationLock,
 };
+use negsamp_store::time::TimePoint;
 use negsamp_store::Store;
 use std::fs;
 use std::path::Path;
@@ -132,16 +133,29 @@ fn sample_unlocked(
 }
 
 /// Samples `store` once per side of a time split at `at`: `out/train/` holds the rows
-/// whose anchor timestamp is before `at`, `out/test/` the rest, each a complete
-/// dataset with its own manifest. Both are built inside one staging directory and
-/// published together; a finished side is reused when the same command is rerun.
+/// whose anchor timestamp is before `at` (an ISO date taken in the store's time unit),
+/// `out/test/` the rest, each a complete dataset with its own manifest. Both are built
+/// inside one staging directory and published together; a finished side is reused when
+/// the same command is rerun.
 pub fn sample_split(
     store: &Store,
     out: &Path,
     config: &SampleConfig,
-    at: i64,
+    at: TimePoint,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<[RunSummary; 2], EngineError> {
+    let Some(unit) = store.time_unit() else {
+        return Err(EngineError::Config(
+            "--split-at needs timestamps, and this store has none; ingest with a time column"
+                .into(),
+        ));
+    };
+    let at = at.in_unit(unit).ok_or_else(|| {
+        EngineError::Config(format!(
+            "--split-at is out of range for this store's timestamps (Unix {})",
+            unit.words()
+        ))
+    })?;
     let train = Split {
         at,
         side: Side::Train,
@@ -151,12 +165,6 @@ pub fn sample_split(
         ..config.clone()
     }
     .validate()?;
-    if !store.has_timestamps() {
-        return Err(EngineError::Config(
-            "--split-at needs timestamps, and this store has none; ingest with a time column"
-                .into(),
-        ));
-    }
     let _lock = claim_output(store, out, config)?;
     if out.exists() && !config.overwrite {
         return Err(EngineError::AlreadyExists {
@@ -277,6 +285,7 @@ fn build_manifest(
             items: store.counts().items,
             interactions: store.counts().interactions,
             has_timestamps: store.has_timestamps(),
+            time_unit: store.time_unit(),
         },
         columns: ColumnSpec::of(schema),
         pad: schema.pad,

@@ -7,7 +7,8 @@ use negsamp_engine::{sample_to_dir, SampleConfig};
 use negsamp_kernel::stream::user_key;
 use negsamp_store::ingest::{ingest, IngestOptions};
 use negsamp_store::synth::{generate, SynthOptions};
-use negsamp_store::write::{to_bytes, Columns};
+use negsamp_store::time::TimeUnit;
+use negsamp_store::write::{to_bytes, Columns, Timestamps};
 use negsamp_store::Store;
 use std::path::{Path, PathBuf};
 
@@ -45,7 +46,10 @@ pub fn store_from_lists(lists: &[Vec<u32>], n_items: u32) -> Store {
         indptr: &indptr,
         indices: &indices,
         rows: &rows,
-        timestamps: Some(&timestamps),
+        timestamps: Some(Timestamps {
+            values: &timestamps,
+            unit: TimeUnit::Seconds,
+        }),
         user_keys: &user_keys,
         kept: &[],
     };

@@ -696,6 +696,60 @@ fn timestamps_as_sources_write_them() {
     assert!(err.to_string().contains("t.csv"), "{err}");
 }
 
+/// Integers in auto format are stored in the unit their magnitude implies (with a
+/// note saying how to override it when that is not seconds); `--time-format unix-*`
+/// fixes the unit; ISO dates are seconds.
+#[test]
+fn the_time_unit_is_inferred_or_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("u.csv");
+    std::fs::write(
+        &csv,
+        "user,item,timestamp\na,x,1714564800123\nb,y,1433221332117\n",
+    )
+    .unwrap();
+    let (store, summary, _d) = run(&csv, &IngestOptions::default()).unwrap();
+    assert_eq!(store.time_unit(), Some(TimeUnit::Milliseconds));
+    assert_eq!(
+        summary.time_range,
+        Some((1_433_221_332_117, 1_714_564_800_123))
+    );
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("milliseconds") && n.contains("--time-format unix-s")),
+        "{:?}",
+        summary.notes
+    );
+    let given = IngestOptions {
+        time_format: "unix-us".parse().unwrap(),
+        ..Default::default()
+    };
+    let (store, summary, _d) = run(&csv, &given).unwrap();
+    assert_eq!(store.time_unit(), Some(TimeUnit::Microseconds));
+    assert_eq!(
+        store.user(0).unwrap().timestamps.unwrap(),
+        [1_714_564_800_123]
+    );
+    assert!(summary.notes.is_empty(), "{:?}", summary.notes);
+    for (text, unit) in [
+        ("881250949\n", TimeUnit::Seconds),
+        ("2024-05-01\n", TimeUnit::Seconds),
+        ("1714564800123456789\n", TimeUnit::Nanoseconds),
+    ] {
+        std::fs::write(&csv, format!("user,item,timestamp\na,x,{text}")).unwrap();
+        let (store, summary, _d) = run(&csv, &IngestOptions::default()).unwrap();
+        assert_eq!(store.time_unit(), Some(unit), "{text}");
+        assert_eq!(
+            summary.notes.is_empty(),
+            unit == TimeUnit::Seconds,
+            "{:?}",
+            summary.notes
+        );
+    }
+}
+
 #[test]
 fn a_likely_time_column_and_constant_timestamps_get_a_note() {
     let dir = tempfile::tempdir().unwrap();
@@ -727,7 +781,7 @@ mod parquet_inputs {
     use super::*;
     use arrow_array::{
         ArrayRef, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
-        TimestampMillisecondArray, UInt32Array,
+        TimestampMicrosecondArray, TimestampMillisecondArray, TimestampSecondArray, UInt32Array,
     };
     use std::sync::Arc;
 
@@ -855,11 +909,11 @@ mod parquet_inputs {
                 vec![
                     ("user", strings(rows.iter().map(|r| r.0))),
                     ("item", strings(rows.iter().map(|r| r.1))),
-                    // milliseconds: stored as seconds
+                    // an Arrow timestamp in seconds: the CSV's integers, inferred as seconds
                     (
                         "timestamp",
-                        Arc::new(TimestampMillisecondArray::from_iter_values(
-                            rows.iter().map(|r| r.2 * 1000 + 999),
+                        Arc::new(TimestampSecondArray::from_iter_values(
+                            rows.iter().map(|r| r.2),
                         )) as ArrayRef,
                     ),
                 ],
@@ -868,6 +922,55 @@ mod parquet_inputs {
         std::fs::write(table.join("_SUCCESS"), b"").unwrap();
         let (store, _, _d) = run(&table, &IngestOptions::default()).unwrap();
         assert_eq!(store.fingerprint(), reference.fingerprint());
+    }
+
+    /// A typed time column keeps its own unit, exactly: Arrow timestamps in ms and µs,
+    /// dates in seconds; ISO strings are read as the CSV reads them (seconds).
+    #[test]
+    fn typed_time_columns_keep_their_unit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.parquet");
+        let may_2024 = 1_714_564_800i64;
+        let cases: Vec<(ArrayRef, TimeUnit, [i64; 2])> = vec![
+            (
+                Arc::new(TimestampMillisecondArray::from(vec![
+                    may_2024 * 1000 + 999,
+                    may_2024 * 1000,
+                ])),
+                TimeUnit::Milliseconds,
+                [may_2024 * 1000 + 999, may_2024 * 1000],
+            ),
+            (
+                Arc::new(TimestampMicrosecondArray::from(vec![1, 2]).with_timezone("+02:00")),
+                TimeUnit::Microseconds,
+                [1, 2],
+            ),
+            (
+                Arc::new(arrow_array::Date32Array::from(vec![19_844, 0])),
+                TimeUnit::Seconds,
+                [19_844 * 86_400, 0],
+            ),
+            (
+                strings(["2024-05-01T12:00:00Z", "1970-01-01"].into_iter()),
+                TimeUnit::Seconds,
+                [may_2024, 0],
+            ),
+        ];
+        for (times, unit, expected) in cases {
+            write_parquet(
+                &file,
+                vec![
+                    ("user", strings(["a", "a"].into_iter())),
+                    ("item", strings(["x", "y"].into_iter())),
+                    ("timestamp", times),
+                ],
+            );
+            let (store, summary, _d) = run(&file, &IngestOptions::default()).unwrap();
+            assert_eq!(store.time_unit(), Some(unit));
+            assert_eq!(summary.time_unit, Some(unit));
+            assert_eq!(store.user(0).unwrap().timestamps.unwrap(), expected);
+            assert!(summary.notes.is_empty(), "{:?}", summary.notes);
+        }
     }
 
     #[test]
