@@ -372,6 +372,68 @@ impl Parsed {
             bytes: 0,
         })
     }
+
+    /// Appends merged ranges' rows, in global indices, to the row columns (an item a
+    /// fixed catalog lacks makes its row a bad row).
+    pub(crate) fn append_ranges(&mut self, ranges: &[RangeOut]) {
+        let block_rows: usize = ranges.iter().map(|r| r.user_local.len()).sum();
+        let start = self.user_of_row.len();
+        self.user_of_row.resize(start + block_rows, 0);
+        self.item_of_row.resize(start + block_rows, 0);
+        let mut user_slices = Vec::with_capacity(ranges.len());
+        let mut item_slices = Vec::with_capacity(ranges.len());
+        let (mut users_rest, mut items_rest) = (
+            &mut self.user_of_row[start..],
+            &mut self.item_of_row[start..],
+        );
+        for r in ranges.iter() {
+            let n = r.user_local.len();
+            let (u, ur) = users_rest.split_at_mut(n);
+            let (i, ir) = items_rest.split_at_mut(n);
+            user_slices.push(u);
+            item_slices.push(i);
+            users_rest = ur;
+            items_rest = ir;
+        }
+        let unknown: u64 = ranges
+            .par_iter()
+            .zip(user_slices.into_par_iter().zip(item_slices))
+            .map(|(r, (users, items))| {
+                let mut unknown = 0;
+                for (k, (&u, &i)) in r.user_local.iter().zip(&r.item_local).enumerate() {
+                    let (gu, gi) = if u == TOMBSTONE {
+                        (TOMBSTONE, TOMBSTONE)
+                    } else {
+                        (r.users.map[u as usize], r.items.map[i as usize])
+                    };
+                    if gi == TOMBSTONE && u != TOMBSTONE {
+                        unknown += 1;
+                        users[k] = TOMBSTONE;
+                    } else {
+                        users[k] = gu;
+                    }
+                    items[k] = gi;
+                }
+                unknown
+            })
+            .sum();
+        if let Some(times) = &mut self.time_of_row {
+            for r in ranges.iter() {
+                times.extend_from_slice(&r.time);
+            }
+        }
+        for (c, kept) in self.kept.iter_mut().enumerate() {
+            for r in ranges.iter() {
+                let (map, codes) = (&r.kept[c].ids.map, &r.kept[c].codes);
+                kept.code_of_row
+                    .extend(codes.iter().map(|&code| match code {
+                        MISSING_CODE => MISSING_CODE,
+                        local => map[local as usize],
+                    }));
+            }
+        }
+        self.bad_rows += unknown + ranges.iter().map(|r| r.bad_rows).sum::<u64>();
+    }
 }
 
 /// Column positions found in the header.
@@ -523,24 +585,32 @@ enum RowProblem {
 
 /// A kept column's parse state within one range.
 #[derive(Debug, Default)]
-struct RangeKept {
+pub(crate) struct RangeKept {
     ids: RangeIds,
     codes: Vec<u32>,
 }
 
+impl RangeKept {
+    /// The current row's value (empty: missing), first met at range-local row `row`.
+    pub(crate) fn push(&mut self, value: &[u8], row: u64) {
+        let code = if value.is_empty() {
+            MISSING_CODE
+        } else {
+            self.ids.intern(value, row)
+        };
+        self.codes.push(code);
+    }
+}
+
 /// One range's parse output; reused across blocks so its buffers stay warm.
 #[derive(Debug, Default)]
-struct RangeOut {
-    users: RangeIds,
-    items: RangeIds,
-    /// The previous row's user id and local index: files grouped by user skip the
-    /// hash lookup.
-    last_user: Vec<u8>,
-    last_user_local: Option<u32>,
+pub(crate) struct RangeOut {
+    pub(crate) users: RangeIds,
+    pub(crate) items: RangeIds,
     user_local: Vec<u32>,
     item_local: Vec<u32>,
     time: Vec<i64>,
-    kept: Vec<RangeKept>,
+    pub(crate) kept: Vec<RangeKept>,
     lines: u64,
     bad_rows: u64,
     first_problem: Option<(u64, RowProblem)>,
@@ -550,31 +620,56 @@ struct RangeOut {
 
 /// A range's dictionary of one column, and after the merge its local → global map.
 #[derive(Debug, Default)]
-struct RangeIds {
+pub(crate) struct RangeIds {
     dict: Interner,
     /// Range-local line of each id's first appearance (for error messages).
     first_line: Vec<u64>,
     map: Vec<u32>,
+    /// The last id given to `intern_repeated` and its index: files grouped by user
+    /// skip the hash lookup.
+    last_id: Vec<u8>,
+    last_index: Option<u32>,
 }
 
 impl RangeIds {
     fn clear(&mut self) {
         self.dict.clear();
         self.first_line.clear();
+        self.last_index = None;
     }
 
-    fn intern(&mut self, id: &[u8], local_line: u64) -> u32 {
+    /// The local index of `id`, first met at range-local row `local_line`.
+    pub(crate) fn intern(&mut self, id: &[u8], local_line: u64) -> u32 {
         let (index, new) = self.dict.intern(id);
         if new {
             self.first_line.push(local_line);
         }
         index
     }
+
+    /// Where local id `local` first appeared (range-local row) and its bytes.
+    pub(crate) fn first_seen(&self, local: usize) -> (u64, &[u8]) {
+        (self.first_line[local], self.dict.get(local as u32))
+    }
+
+    /// [`RangeIds::intern`], with a run of one id answered without hashing.
+    pub(crate) fn intern_repeated(&mut self, id: &[u8], local_line: u64) -> u32 {
+        match self.last_index {
+            Some(index) if self.last_id == id => index,
+            _ => {
+                let index = self.intern(id, local_line);
+                self.last_id.clear();
+                self.last_id.extend_from_slice(id);
+                self.last_index = Some(index);
+                index
+            }
+        }
+    }
 }
 
 /// What to do with an id missing from a fixed catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Catalog {
+pub(crate) enum Catalog {
     /// New ids are appended.
     Open,
     /// New ids are bad rows, skipped.
@@ -585,7 +680,7 @@ enum Catalog {
 
 /// Why a merge stopped: the range and local id at fault.
 #[derive(Debug, Clone, Copy)]
-enum MergeProblem {
+pub(crate) enum MergeProblem {
     TooMany { range: usize, local: usize },
     Unknown { range: usize, local: usize },
 }
@@ -624,11 +719,96 @@ fn merge_dictionary(
     Ok(())
 }
 
+impl Catalog {
+    /// How the items merge: open, or fixed by `--items` (unknown items skipped as bad
+    /// rows or stopping the ingest).
+    pub(crate) fn of(fixed: bool, skip_bad_rows: bool) -> Self {
+        match (fixed, skip_bad_rows) {
+            (false, _) => Catalog::Open,
+            (true, true) => Catalog::FixedSkip,
+            (true, false) => Catalog::FixedFail,
+        }
+    }
+}
+
+impl MergeProblem {
+    /// The range and its local id at fault.
+    pub(crate) fn at(self) -> (usize, usize) {
+        match self {
+            MergeProblem::TooMany { range, local } | MergeProblem::Unknown { range, local } => {
+                (range, local)
+            }
+        }
+    }
+}
+
+/// The id column a merge problem is in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum IdColumn {
+    User,
+    Item,
+    Kept(usize),
+}
+
+impl IdColumn {
+    pub(crate) fn side(self, range: &RangeOut) -> &RangeIds {
+        match self {
+            IdColumn::User => &range.users,
+            IdColumn::Item => &range.items,
+            IdColumn::Kept(c) => &range.kept[c].ids,
+        }
+    }
+
+    pub(crate) fn name(self, options: &IngestOptions) -> String {
+        match self {
+            IdColumn::User => options.user_col.clone(),
+            IdColumn::Item => options.item_col.clone(),
+            IdColumn::Kept(c) => options.keep[c].name.clone(),
+        }
+    }
+}
+
+/// Folds the ranges' dictionaries (users and items concurrently, then kept columns)
+/// into `out`'s global ones in range order, filling each range's local → global maps;
+/// a kept value's first row is `range_first[range]` plus its range-local row.
+pub(crate) fn merge_ranges(
+    out: &mut Parsed,
+    ranges: &mut [RangeOut],
+    range_first: &[u64],
+    items_catalog: Catalog,
+) -> Result<(), (IdColumn, MergeProblem)> {
+    let (mut user_sides, mut item_sides): (Vec<_>, Vec<_>) = ranges
+        .iter_mut()
+        .map(|r| (&mut r.users, &mut r.items))
+        .unzip();
+    let (users, items) = rayon::join(
+        || merge_dictionary(&mut out.users, &mut user_sides, Catalog::Open),
+        || merge_dictionary(&mut out.items, &mut item_sides, items_catalog),
+    );
+    users.map_err(|p| (IdColumn::User, p))?;
+    items.map_err(|p| (IdColumn::Item, p))?;
+    for (c, kept) in out.kept.iter_mut().enumerate() {
+        let mut sides: Vec<&mut RangeIds> = ranges.iter_mut().map(|r| &mut r.kept[c].ids).collect();
+        merge_dictionary(&mut kept.dict, &mut sides, Catalog::Open)
+            .map_err(|p| (IdColumn::Kept(c), p))?;
+        // New values were numbered in exactly this order: record where each first
+        // appeared.
+        for (range, side) in sides.iter().enumerate() {
+            for (local, &global) in side.map.iter().enumerate() {
+                if global as usize == kept.first_line.len() {
+                    kept.first_line
+                        .push(range_first[range] + side.first_line[local]);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 impl RangeOut {
     fn clear(&mut self) {
         self.users.clear();
         self.items.clear();
-        self.last_user_local = None;
         self.user_local.clear();
         self.item_local.clear();
         self.time.clear();
@@ -643,8 +823,7 @@ impl RangeOut {
 
     /// Parses complete lines of `text` (each ending in `\n`, except possibly the last).
     fn parse(&mut self, text: &[u8], layout: &Layout, skip_bad_rows: bool) {
-        self.kept.resize_with(layout.kept.len(), RangeKept::default);
-        self.clear();
+        self.start(layout.kept.len());
         let mut line_start = 0;
         while line_start < text.len() {
             let line_end =
@@ -657,22 +836,48 @@ impl RangeOut {
                 continue;
             }
             if let Err(problem) = self.parse_record(line, layout, local_line) {
-                self.bad_rows += 1;
                 if self.first_problem.is_none() {
                     self.first_problem = Some((local_line, problem));
                     if !skip_bad_rows {
                         return;
                     }
                 }
-                self.user_local.push(TOMBSTONE);
-                self.item_local.push(TOMBSTONE);
-                if layout.time.is_some() {
-                    self.time.push(0);
-                }
-                for k in &mut self.kept {
-                    k.codes.push(MISSING_CODE);
-                }
+                self.push_bad_row(layout.time.is_some());
             }
+        }
+    }
+
+    /// A bad row, counted, with placeholders (it keeps its row number, and is skipped).
+    pub(crate) fn push_bad_row(&mut self, has_time: bool) {
+        self.bad_rows += 1;
+        self.user_local.push(TOMBSTONE);
+        self.item_local.push(TOMBSTONE);
+        if has_time {
+            self.time.push(0);
+        }
+        for k in &mut self.kept {
+            k.codes.push(MISSING_CODE);
+        }
+    }
+
+    /// Rows held, bad ones included.
+    pub(crate) fn rows(&self) -> usize {
+        self.user_local.len()
+    }
+
+    /// Empties the range for a new input piece with `n_kept` kept columns.
+    pub(crate) fn start(&mut self, n_kept: usize) {
+        self.kept.resize_with(n_kept, RangeKept::default);
+        self.clear();
+    }
+
+    /// A good row's local user and item indices and timestamp; its kept values follow
+    /// through [`RangeKept::push`].
+    pub(crate) fn push_row(&mut self, user: u32, item: u32, time: Option<i64>) {
+        self.user_local.push(user);
+        self.item_local.push(item);
+        if let Some(t) = time {
+            self.time.push(t);
         }
     }
 
@@ -718,31 +923,13 @@ impl RangeOut {
                 return Err(RowProblem::NotUtf8(column));
             }
         }
-        let u = match self.last_user_local {
-            Some(u) if self.last_user == user => u,
-            _ => {
-                let u = self.users.intern(user, local_line);
-                self.last_user.clear();
-                self.last_user.extend_from_slice(user);
-                self.last_user_local = Some(u);
-                u
-            }
-        };
+        let u = self.users.intern_repeated(user, local_line);
         let item = field(line, self.spans[layout.item], &mut self.scratch);
         let i = self.items.intern(item, local_line);
-        self.user_local.push(u);
-        self.item_local.push(i);
-        if let Some(t) = time {
-            self.time.push(t);
-        }
-        for (k, &at) in self.kept.iter_mut().zip(&layout.kept) {
+        self.push_row(u, i, time);
+        for (c, &at) in layout.kept.iter().enumerate() {
             let value = field(line, self.spans[at], &mut self.scratch);
-            let code = if value.is_empty() {
-                MISSING_CODE
-            } else {
-                k.ids.intern(value, local_line)
-            };
-            k.codes.push(code);
+            self.kept[c].push(value, local_line);
         }
         Ok(())
     }
@@ -1026,7 +1213,7 @@ impl<'a> Parser<'a> {
             line += r.lines;
         }
         self.merge_ids(ranges, &range_first_line)?;
-        self.remap_rows(ranges);
+        self.out.append_ranges(ranges);
         Ok(line)
     }
 
@@ -1080,63 +1267,30 @@ impl<'a> Parser<'a> {
     }
 
     /// Folds each range's dictionaries into the global ones, in file order.
-    /// Folds each range's dictionaries into the global ones, in file order; users and
-    /// items merge concurrently.
     fn merge_ids(
         &mut self,
         ranges: &mut [RangeOut],
         range_first_line: &[u64],
     ) -> Result<(), IngestError> {
-        let items_catalog = match (self.fixed_catalog, self.options.skip_bad_rows) {
-            (false, _) => Catalog::Open,
-            (true, true) => Catalog::FixedSkip,
-            (true, false) => Catalog::FixedFail,
+        let items_catalog = Catalog::of(self.fixed_catalog, self.options.skip_bad_rows);
+        let Err((column, problem)) =
+            merge_ranges(&mut self.out, ranges, range_first_line, items_catalog)
+        else {
+            return Ok(());
         };
-        let mut all_kept = std::mem::take(&mut self.out.kept);
-        let (mut user_sides, mut item_sides): (Vec<_>, Vec<_>) = ranges
-            .iter_mut()
-            .map(|r| (&mut r.users, &mut r.items))
-            .unzip();
-        let (users, items) = rayon::join(
-            || merge_dictionary(&mut self.out.users, &mut user_sides, Catalog::Open),
-            || merge_dictionary(&mut self.out.items, &mut item_sides, items_catalog),
-        );
-        let line_of = |sides: &[&mut RangeIds], range: usize, local: usize| {
-            range_first_line[range] + sides[range].first_line[local]
-        };
-        let column_error =
-            |problem: MergeProblem, sides: &[&mut RangeIds], column: &String| match problem {
-                MergeProblem::TooMany { range, local } => {
-                    self.too_many(line_of(sides, range, local), column.clone())
-                }
-                MergeProblem::Unknown { range, local } => IngestError::UnknownItem {
-                    path: self.path.into(),
-                    line: line_of(sides, range, local),
-                    column: column.clone(),
-                    id: excerpt(sides[range].dict.get(local as u32)),
-                },
-            };
-        let users = users.map_err(|p| column_error(p, &user_sides, &self.options.user_col));
-        let items = items.map_err(|p| column_error(p, &item_sides, &self.options.item_col));
-        drop((user_sides, item_sides));
-        let merged = all_kept.iter_mut().enumerate().try_for_each(|(c, kept)| {
-            let mut sides: Vec<&mut RangeIds> =
-                ranges.iter_mut().map(|r| &mut r.kept[c].ids).collect();
-            merge_dictionary(&mut kept.dict, &mut sides, Catalog::Open)
-                .map_err(|p| column_error(p, &sides, &self.options.keep[c].name))?;
-            // New values were numbered in exactly this order: record where each first
-            // appeared.
-            for (range, side) in sides.iter().enumerate() {
-                for (local, &global) in side.map.iter().enumerate() {
-                    if global as usize == kept.first_line.len() {
-                        kept.first_line.push(line_of(&sides, range, local));
-                    }
-                }
-            }
-            Ok(())
-        });
-        self.out.kept = all_kept;
-        users.and(items).and(merged)
+        let (range, local) = problem.at();
+        let (local_line, id) = column.side(&ranges[range]).first_seen(local);
+        let line = range_first_line[range] + local_line;
+        let name = column.name(self.options);
+        Err(match problem {
+            MergeProblem::TooMany { .. } => self.too_many(line, name),
+            MergeProblem::Unknown { .. } => IngestError::UnknownItem {
+                path: self.path.into(),
+                line,
+                column: name,
+                id: excerpt(id),
+            },
+        })
     }
 
     fn too_many(&self, line: u64, column: String) -> IngestError {
@@ -1146,67 +1300,6 @@ impl<'a> Parser<'a> {
             column,
             limit: MAX_IDS,
         }
-    }
-
-    /// Appends the block's rows, in global indices, to the row columns.
-    fn remap_rows(&mut self, ranges: &mut [RangeOut]) {
-        let block_rows: usize = ranges.iter().map(|r| r.user_local.len()).sum();
-        let start = self.out.user_of_row.len();
-        self.out.user_of_row.resize(start + block_rows, 0);
-        self.out.item_of_row.resize(start + block_rows, 0);
-        let mut user_slices = Vec::with_capacity(ranges.len());
-        let mut item_slices = Vec::with_capacity(ranges.len());
-        let (mut users_rest, mut items_rest) = (
-            &mut self.out.user_of_row[start..],
-            &mut self.out.item_of_row[start..],
-        );
-        for r in ranges.iter() {
-            let n = r.user_local.len();
-            let (u, ur) = users_rest.split_at_mut(n);
-            let (i, ir) = items_rest.split_at_mut(n);
-            user_slices.push(u);
-            item_slices.push(i);
-            users_rest = ur;
-            items_rest = ir;
-        }
-        let unknown: u64 = ranges
-            .par_iter()
-            .zip(user_slices.into_par_iter().zip(item_slices))
-            .map(|(r, (users, items))| {
-                let mut unknown = 0;
-                for (k, (&u, &i)) in r.user_local.iter().zip(&r.item_local).enumerate() {
-                    let (gu, gi) = if u == TOMBSTONE {
-                        (TOMBSTONE, TOMBSTONE)
-                    } else {
-                        (r.users.map[u as usize], r.items.map[i as usize])
-                    };
-                    if gi == TOMBSTONE && u != TOMBSTONE {
-                        unknown += 1;
-                        users[k] = TOMBSTONE;
-                    } else {
-                        users[k] = gu;
-                    }
-                    items[k] = gi;
-                }
-                unknown
-            })
-            .sum();
-        if let Some(times) = &mut self.out.time_of_row {
-            for r in ranges.iter() {
-                times.extend_from_slice(&r.time);
-            }
-        }
-        for (c, kept) in self.out.kept.iter_mut().enumerate() {
-            for r in ranges.iter() {
-                let (map, codes) = (&r.kept[c].ids.map, &r.kept[c].codes);
-                kept.code_of_row
-                    .extend(codes.iter().map(|&code| match code {
-                        MISSING_CODE => MISSING_CODE,
-                        local => map[local as usize],
-                    }));
-            }
-        }
-        self.out.bad_rows += unknown + ranges.iter().map(|r| r.bad_rows).sum::<u64>();
     }
 }
 

@@ -2,12 +2,17 @@
 //! Parquet files (Spark/Hive layout: read recursively in path order, names starting
 //! with `_` or `.` skipped). Ids of any integer or string type (plain, large or
 //! dictionary-encoded) are their decimal or string form, numbered in order of first
-//! appearance; a time column may be an integer, a whole float, an Arrow timestamp
-//! (any unit, stored as Unix seconds) or a date; a null user or item is a bad row.
-//! Only the chosen columns are decoded.
+//! appearance; a time column may be an integer, a whole float, a string, an Arrow
+//! timestamp (kept in its unit) or a date (seconds); a null user or item is a bad row.
+//! Only the chosen columns are decoded. Row groups are the CSV reader's byte ranges:
+//! decoded and numbered into local dictionaries in parallel, then merged in file
+//! order through the same `ingest::merge_ranges` and `Parsed::append_ranges`.
 
-use crate::ingest::{IngestOptions, Parsed, TimeColumn, TOMBSTONE};
-use crate::kept::{ValueType, MISSING_CODE};
+use crate::ingest::{
+    merge_ranges, Catalog, IngestOptions, MergeProblem, Parsed, RangeIds, RangeOut, TimeColumn,
+    MAX_IDS,
+};
+use crate::kept::ValueType;
 use crate::time::{TimeFormat, TimeUnit as StoreTimeUnit};
 use crate::IngestError;
 use arrow_array::{
@@ -80,13 +85,12 @@ pub(crate) fn read(
             detail: " (no Parquet file in the directory)",
         });
     }
-    let fixed_catalog = options.items_file.is_some();
-    let mut numbering = NumberingState::default();
+    let catalog = Catalog::of(options.items_file.is_some(), options.skip_bad_rows);
     for file in &files {
         // The parquet crate panics on some malformed metadata (see the engine's
         // fuzz regressions): a damaged file is an error naming it, never a crash.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read_file(file, options, fixed_catalog, &mut parsed, &mut numbering)
+            read_file(file, options, catalog, &mut parsed)
         }))
         .unwrap_or_else(|_| {
             Err(IngestError::BadParquet {
@@ -111,9 +115,8 @@ pub(crate) fn read(
 fn read_file(
     file: &Path,
     options: &IngestOptions,
-    fixed_catalog: bool,
+    catalog: Catalog,
     parsed: &mut Parsed,
-    state: &mut NumberingState,
 ) -> Result<(), IngestError> {
     let bad = |problem: String| IngestError::BadParquet {
         path: file.into(),
@@ -182,10 +185,11 @@ fn read_file(
         item,
         time,
         kept: &kept,
-        group_rows: &group_rows,
     };
-    // Row groups are decoded a wave at a time on every thread while the previous wave
-    // is numbered, in file order, on one: ids get the numbers a single reader gives.
+    // Row groups are read as the CSV's byte ranges are: a wave of them at a time, each
+    // decoded and numbered into its own small dictionaries on its own thread, while
+    // the previous wave's dictionaries are merged into the global ones in file order
+    // (work per distinct id), which keeps a single reader's numbering exactly.
     let decode_group = |g: usize| -> Result<Vec<RecordBatch>, IngestError> {
         let handle = File::open(file).map_err(|e| IngestError::Io {
             path: file.into(),
@@ -200,26 +204,62 @@ fn read_file(
             .map(|batch| batch.map_err(|e| bad(format!("unreadable data: {e}"))))
             .collect()
     };
-    let decode_wave = |groups: &[usize]| -> Result<Vec<Vec<RecordBatch>>, IngestError> {
-        groups.par_iter().map(|&g| decode_group(g)).collect()
+    let time_unit = std::sync::Mutex::new(parsed.time_unit);
+    let number_wave = |wave: &[usize],
+                       mut outs: Vec<RangeOut>,
+                       ints: &mut [LocalInts]|
+     -> Result<Vec<RangeOut>, IngestError> {
+        let results: Vec<Result<(), IngestError>> = outs
+            .par_iter_mut()
+            .zip(ints.par_iter_mut())
+            .zip(wave)
+            .map(|((out, ints), &g)| {
+                out.start(kept.len());
+                ints.clear();
+                for batch in decode_group(g)? {
+                    columns.number(&batch, g, options, &time_unit, out, ints)?;
+                }
+                Ok(())
+            })
+            .collect();
+        // The first problem in file order, whichever thread met it first.
+        results.into_iter().collect::<Result<(), _>>()?;
+        Ok(outs)
+    };
+    let wave_len = rayon::current_num_threads().max(1);
+    let mut ints: Vec<LocalInts> = (0..wave_len).map(|_| LocalInts::default()).collect();
+    let mut spare: Vec<RangeOut> = Vec::new();
+    let take = |spare: &mut Vec<RangeOut>, n: usize| -> Vec<RangeOut> {
+        (0..n).map(|_| spare.pop().unwrap_or_default()).collect()
     };
     let all_groups: Vec<usize> = (0..group_rows.len()).collect();
-    let mut waves = all_groups.chunks(rayon::current_num_threads().max(1));
-    let mut decoded = waves.next().map(decode_wave).transpose()?;
-    state.file_row = 0;
-    while let Some(wave) = decoded.take() {
+    let mut waves = all_groups.chunks(wave_len);
+    let mut current = match waves.next() {
+        Some(wave) => Some((
+            wave,
+            number_wave(wave, take(&mut spare, wave.len()), &mut ints)?,
+        )),
+        None => None,
+    };
+    while let Some((wave, mut outs)) = current.take() {
+        if crate::interrupt::requested() {
+            return Err(IngestError::Interrupted);
+        }
         let next = waves.next();
-        let (numbered, next_decoded) = rayon::join(
+        let next_outs = next.map(|w| take(&mut spare, w.len()));
+        let (merged, next_numbered) = rayon::join(
+            || columns.merge(wave, &mut outs, options, catalog, parsed),
             || {
-                wave.iter().flatten().try_for_each(|batch| {
-                    columns.number(batch, options, fixed_catalog, parsed, state)
-                })
+                next.zip(next_outs)
+                    .map(|(w, o)| number_wave(w, o, &mut ints).map(|o| (w, o)))
+                    .transpose()
             },
-            || next.map(decode_wave).transpose(),
         );
-        numbered?;
-        decoded = next_decoded?;
+        merged?;
+        spare.append(&mut outs);
+        current = next_numbered?;
     }
+    parsed.time_unit = time_unit.into_inner().expect("no panic while numbering");
     Ok(())
 }
 
@@ -233,22 +273,22 @@ struct Columns<'a> {
     item: usize,
     time: Option<usize>,
     kept: &'a [usize],
-    group_rows: &'a [i64],
 }
 
-/// What numbering carries from batch to batch and file to file.
+/// A row group's integer ids already numbered, by value, to their local index: most
+/// rows name an id seen before, and this finds it without writing its decimal text.
 #[derive(Default)]
-struct NumberingState {
-    /// Rows of the current file numbered so far.
-    file_row: u64,
+struct LocalInts {
+    users: IntIndex,
+    items: IntIndex,
     text: Vec<u8>,
-    /// The previous row's user id and index: files grouped by user skip the lookup.
-    last_user: Vec<u8>,
-    last_user_index: Option<u32>,
-    /// Integer ids already numbered, by value: most rows name an id seen before, and
-    /// this finds it without writing its decimal text and comparing bytes.
-    user_ints: IntIndex,
-    item_ints: IntIndex,
+}
+
+impl LocalInts {
+    fn clear(&mut self) {
+        self.users.clear();
+        self.items.clear();
+    }
 }
 
 type IntIndex = hashbrown::HashMap<i64, u32, foldhash::fast::FixedState>;
@@ -261,14 +301,16 @@ impl Columns<'_> {
         }
     }
 
-    /// Numbers one batch's rows into `parsed`, in order.
+    /// Numbers one batch of row group `group` into the group's local dictionaries
+    /// (`out`, whose rows so far are the group's rows before this batch).
     fn number(
         &self,
         batch: &RecordBatch,
+        group: usize,
         options: &IngestOptions,
-        fixed_catalog: bool,
-        parsed: &mut Parsed,
-        state: &mut NumberingState,
+        time_unit: &std::sync::Mutex<Option<StoreTimeUnit>>,
+        out: &mut RangeOut,
+        ints: &mut LocalInts,
     ) -> Result<(), IngestError> {
         let bad = |problem: String| self.bad(problem);
         let column = |col: usize| {
@@ -283,9 +325,10 @@ impl Columns<'_> {
         let times = self
             .time
             .map(|t| {
-                let (values, unit) = timestamps(&column(t), options.time_format, parsed.time_unit)
+                let mut unit = time_unit.lock().expect("no panic while numbering");
+                let (values, typed) = timestamps(&column(t), options.time_format, *unit)
                     .map_err(|m| bad(format!("column {:?}: {m}", self.names[t])))?;
-                parsed.time_unit = parsed.time_unit.or(unit);
+                *unit = unit.or(typed);
                 Ok::<_, IngestError>(values)
             })
             .transpose()?;
@@ -295,9 +338,13 @@ impl Columns<'_> {
             .map(|a| ArrayFormatter::try_new(a.as_ref(), &options_fmt))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(e.to_string()))?;
-        let text = &mut state.text;
+        let LocalInts {
+            users: user_ints,
+            items: item_ints,
+            text,
+        } = ints;
         for r in 0..batch.num_rows() {
-            let row = parsed.user_of_row.len() as u64;
+            let row = out.rows() as u64;
             let null_column = if user_array.is_null(r) {
                 Some(&options.user_col)
             } else if item_array.is_null(r) {
@@ -308,100 +355,64 @@ impl Columns<'_> {
             let time_value = times
                 .as_ref()
                 .map(|t| if t.is_null(r) { None } else { Some(t.value(r)) });
-            let bad_time = matches!(time_value, Some(None));
-            if null_column.is_some() || bad_time {
+            if null_column.is_some() || matches!(time_value, Some(None)) {
                 if !options.skip_bad_rows {
-                    let (group, in_group) = locate(self.group_rows, state.file_row + r as u64);
                     let column = null_column
                         .cloned()
                         .unwrap_or_else(|| self.names[self.time.expect("bad time")].clone());
                     return Err(bad(format!(
-                        "row group {group}, row {in_group}: column {column:?} is null or not a whole timestamp; fix it or pass --skip-bad-rows"
+                        "row group {group}, row {row}: column {column:?} is null or not a whole timestamp; fix it or pass --skip-bad-rows"
                     )));
                 }
-                parsed.bad_rows += 1;
-                parsed.user_of_row.push(TOMBSTONE);
-                parsed.item_of_row.push(TOMBSTONE);
-                if let Some(t) = &mut parsed.time_of_row {
-                    t.push(0);
-                }
-                for k in &mut parsed.kept {
-                    k.code_of_row.push(MISSING_CODE);
-                }
+                out.push_bad_row(self.time.is_some());
                 continue;
             }
-            // The user is numbered even when its item is unknown, as in a CSV.
-            let user_index = match users.int(r).and_then(|v| state.user_ints.get(&v)) {
-                Some(&u) => u,
-                None => {
-                    users.write(r, text);
-                    let u = match state.last_user_index {
-                        Some(u) if state.last_user == *text => u,
-                        _ => {
-                            let u = parsed.users.intern(text).0;
-                            state.last_user.clone_from(text);
-                            state.last_user_index = Some(u);
-                            u
-                        }
-                    };
-                    if let Some(v) = users.int(r) {
-                        state.user_ints.insert(v, u);
-                    }
-                    u
-                }
-            };
-            let known_item = items.int(r).and_then(|v| state.item_ints.get(&v)).copied();
-            if known_item.is_none() {
-                items.write(r, text);
-            }
-            let item_index = match (
-                known_item.or_else(|| parsed.items.find(text)),
-                fixed_catalog,
-            ) {
-                (Some(i), _) => i,
-                (None, false) => parsed.items.intern(text).0,
-                (None, true) if options.skip_bad_rows => {
-                    parsed.bad_rows += 1;
-                    TOMBSTONE
-                }
-                (None, true) => {
-                    let (group, in_group) = locate(self.group_rows, state.file_row + r as u64);
-                    return Err(bad(format!(
-                        "row group {group}, row {in_group}: item {:?} is not in the catalog given by --items; add it there or pass --skip-bad-rows",
-                        String::from_utf8_lossy(text)
-                    )));
-                }
-            };
-            if let (None, Some(v)) = (known_item, items.int(r)) {
-                if item_index != TOMBSTONE {
-                    state.item_ints.insert(v, item_index);
-                }
-            }
-            let user_index = if item_index == TOMBSTONE {
-                TOMBSTONE
-            } else {
-                user_index
-            };
-            parsed.user_of_row.push(user_index);
-            parsed.item_of_row.push(item_index);
-            if let (Some(t), Some(Some(v))) = (&mut parsed.time_of_row, time_value) {
-                t.push(v);
-            }
-            for ((k, array), fmt) in parsed.kept.iter_mut().zip(&kept_arrays).zip(&kept_fmt) {
-                if array.is_null(r) {
-                    k.code_of_row.push(MISSING_CODE);
-                    continue;
-                }
+            let user = users.local_id(r, row, user_ints, &mut out.users, text, true);
+            let item = items.local_id(r, row, item_ints, &mut out.items, text, false);
+            out.push_row(user, item, time_value.flatten());
+            for (c, (array, fmt)) in kept_arrays.iter().zip(&kept_fmt).enumerate() {
                 text.clear();
-                let _ = write!(text, "{}", fmt.value(r));
-                let (code, new) = k.dict.intern(text);
-                if new {
-                    k.first_line.push(row);
+                if !array.is_null(r) {
+                    let _ = write!(text, "{}", fmt.value(r));
                 }
-                k.code_of_row.push(code);
+                out.kept[c].push(text, row);
             }
         }
-        state.file_row += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Merges a numbered wave of row groups into `parsed`, in file order, and appends
+    /// their rows.
+    fn merge(
+        &self,
+        wave: &[usize],
+        outs: &mut [RangeOut],
+        options: &IngestOptions,
+        catalog: Catalog,
+        parsed: &mut Parsed,
+    ) -> Result<(), IngestError> {
+        let mut first_row = Vec::with_capacity(outs.len());
+        let mut next = parsed.user_of_row.len() as u64;
+        for out in outs.iter() {
+            first_row.push(next);
+            next += out.rows() as u64;
+        }
+        if let Err((column, problem)) = merge_ranges(parsed, outs, &first_row, catalog) {
+            let (range, local) = problem.at();
+            let (row, id) = column.side(&outs[range]).first_seen(local);
+            let group = wave[range];
+            let name = column.name(options);
+            return Err(self.bad(match problem {
+                MergeProblem::Unknown { .. } => format!(
+                    "row group {group}, row {row}: item {:?} is not in the catalog given by --items; add it there or pass --skip-bad-rows",
+                    String::from_utf8_lossy(id)
+                ),
+                MergeProblem::TooMany { .. } => format!(
+                    "row group {group}, row {row}: column {name:?} has more than {MAX_IDS} distinct values"
+                ),
+            }));
+        }
+        parsed.append_ranges(outs);
         Ok(())
     }
 }
@@ -456,6 +467,34 @@ impl<'a> IdText<'a> {
             IdText::Signed(a) => Some(a.value(r)),
             IdText::Unsigned(a) => i64::try_from(a.value(r)).ok(),
             _ => None,
+        }
+    }
+
+    /// Row `r`'s local index in `side` (its group-local row `row`): integers found by
+    /// value in `ints` (their text written only when new), text ids interned —
+    /// `runs`: with a run of one id (users of a file grouped by user) skipping the hash.
+    fn local_id(
+        &self,
+        r: usize,
+        row: u64,
+        ints: &mut IntIndex,
+        side: &mut RangeIds,
+        text: &mut Vec<u8>,
+        runs: bool,
+    ) -> u32 {
+        match self.int(r) {
+            Some(v) => *ints.entry(v).or_insert_with(|| {
+                self.write(r, text);
+                side.intern(text, row)
+            }),
+            None if runs => {
+                self.write(r, text);
+                side.intern_repeated(text, row)
+            }
+            None => {
+                self.write(r, text);
+                side.intern(text, row)
+            }
         }
     }
 
@@ -575,16 +614,4 @@ fn store_unit(unit: TimeUnit) -> StoreTimeUnit {
         TimeUnit::Microsecond => StoreTimeUnit::Microseconds,
         TimeUnit::Nanosecond => StoreTimeUnit::Nanoseconds,
     }
-}
-
-/// (row group, row within it) of a file's row.
-fn locate(group_rows: &[i64], row: u64) -> (usize, u64) {
-    let mut start = 0u64;
-    for (g, &n) in group_rows.iter().enumerate() {
-        if row < start + n as u64 {
-            return (g, row - start);
-        }
-        start += n as u64;
-    }
-    (group_rows.len(), row - start)
 }

@@ -834,31 +834,86 @@ mod parquet_inputs {
             ),
         ])
         .unwrap();
-        let properties = parquet::file::properties::WriterProperties::builder()
-            .set_max_row_group_size(7)
-            .build();
-        let mut writer = parquet::arrow::ArrowWriter::try_new(
-            std::fs::File::create(&file).unwrap(),
-            batch.schema(),
-            Some(properties),
-        )
+        // The same ids as text: plain strings for users, a dictionary for items.
+        let item_texts: Vec<String> = rows.iter().map(|r| r.1.to_string()).collect();
+        let items: DictionaryArray<arrow_array::types::Int32Type> =
+            item_texts.iter().map(String::as_str).collect();
+        let text_batch = RecordBatch::try_from_iter(vec![
+            (
+                "user",
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| r.0.to_string()),
+                )) as ArrayRef,
+            ),
+            ("item", Arc::new(items)),
+            (
+                "timestamp",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ),
+        ])
         .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        let text_file = dir.path().join("text.parquet");
+        for (path, batch) in [(&file, &batch), (&text_file, &text_batch)] {
+            let properties = parquet::file::properties::WriterProperties::builder()
+                .set_max_row_group_size(7)
+                .build();
+            let mut writer = parquet::arrow::ArrowWriter::try_new(
+                std::fs::File::create(path).unwrap(),
+                batch.schema(),
+                Some(properties),
+            )
+            .unwrap();
+            writer.write(batch).unwrap();
+            writer.close().unwrap();
+        }
         for threads in [1, 3] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let (store, _, _d) = pool
-                .install(|| run(&file, &IngestOptions::default()))
-                .unwrap();
-            assert_eq!(
-                store.fingerprint(),
-                reference.fingerprint(),
-                "{threads} threads"
-            );
+            for path in [&file, &text_file] {
+                let (store, _, _d) = pool
+                    .install(|| run(path, &IngestOptions::default()))
+                    .unwrap();
+                assert_eq!(
+                    store.fingerprint(),
+                    reference.fingerprint(),
+                    "{threads} threads, {}",
+                    path.display()
+                );
+            }
         }
+        // A catalog without item 2^40 + 3: its first row is named by row group and
+        // row, or every row of it is skipped.
+        let first = rows.iter().position(|r| r.1 == 3 + (1 << 40)).unwrap();
+        let catalog = dir.path().join("catalog.txt");
+        let known: String = (0..89u64)
+            .filter(|&i| i != 3)
+            .map(|i| format!("{}\n", i + (1 << 40)))
+            .collect();
+        std::fs::write(&catalog, known).unwrap();
+        let fixed = IngestOptions {
+            items_file: Some(catalog),
+            ..Default::default()
+        };
+        let err = run(&text_file, &fixed).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "row group {}, row {}: item \"{}\" is not in the catalog",
+                first / 7,
+                first % 7,
+                3 + (1u64 << 40)
+            )),
+            "{err}"
+        );
+        let skipping = IngestOptions {
+            skip_bad_rows: true,
+            ..fixed
+        };
+        let (_, summary, _d) = run(&file, &skipping).unwrap();
+        let missing = rows.iter().filter(|r| r.1 == 3 + (1 << 40)).count() as u64;
+        assert!(missing > 1);
+        assert_eq!(summary.bad_rows, missing);
     }
 
     /// `fixtures/duplicates.csv`'s rows: (user, item, timestamp).
