@@ -1,7 +1,7 @@
 //! Command-line arguments (clap derive; doc comments are the `--help` text).
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
-use negsamp_engine::{Format, HistoryOrder, Layout};
+use negsamp_engine::{AnchorDtype, Format, HistoryOrder, Layout};
 use negsamp_kernel::uniform::Kernel;
 use negsamp_store::ingest::KeepSpec;
 use std::path::PathBuf;
@@ -290,6 +290,10 @@ pub struct SampleArgs {
     /// (a row per positive with its --ratio negatives in a `negatives` column).
     #[arg(long, value_enum, default_value = "long")]
     pub layout: LayoutArg,
+    /// The `anchor` column's type: `u64`, or `u32` (4 bytes a row less; refused for a
+    /// store with a source row at or beyond 2^32).
+    #[arg(long, value_enum, default_value = "u64")]
+    pub anchor_dtype: AnchorDtypeArg,
     /// Part format: `npy` (a directory of .npy files per part) or `parquet` (one file
     /// per part; metadata files are `_`-prefixed so readers see only data).
     #[arg(long, value_enum, default_value = "npy")]
@@ -323,6 +327,22 @@ impl From<HistoryOrderArg> for HistoryOrder {
         match a {
             HistoryOrderArg::Time => HistoryOrder::Time,
             HistoryOrderArg::Row => HistoryOrder::Row,
+        }
+    }
+}
+
+/// `--anchor-dtype`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AnchorDtypeArg {
+    U64,
+    U32,
+}
+
+impl From<AnchorDtypeArg> for AnchorDtype {
+    fn from(a: AnchorDtypeArg) -> Self {
+        match a {
+            AnchorDtypeArg::U64 => AnchorDtype::U64,
+            AnchorDtypeArg::U32 => AnchorDtype::U32,
         }
     }
 }

@@ -514,6 +514,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         history: 5,
         history_order: crate::cli::HistoryOrderArg::Time,
         layout: crate::cli::LayoutArg::Long,
+        anchor_dtype: crate::cli::AnchorDtypeArg::U64,
         format: crate::cli::FormatArg::Parquet,
         original_ids: true,
         overwrite: true,

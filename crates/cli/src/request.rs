@@ -146,6 +146,7 @@ pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig, EngineError> {
         history: a.history,
         history_order: a.history_order.into(),
         layout: a.layout.into(),
+        anchor_dtype: a.anchor_dtype.into(),
         format: a.format.into(),
         original_ids: a.original_ids,
         split: None,

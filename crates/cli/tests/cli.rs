@@ -422,7 +422,7 @@ fn features_from_the_command_line() {
         "{}",
         text(&out)
     );
-    let cases: [&[&str]; 4] = [
+    let cases: [&[&str]; 5] = [
         &["--carry", "price,category", "--history", "3"],
         &[
             "--carry",
@@ -437,6 +437,7 @@ fn features_from_the_command_line() {
         &[
             "--layout", "wide", "--ratio", "2", "--format", "parquet", "--carry", "clicks",
         ],
+        &["--anchor-dtype", "u32", "--history", "2"],
     ];
     for (k, args) in cases.iter().enumerate() {
         let ds = path(dir.path(), &format!("ds{k}"));
@@ -448,6 +449,8 @@ fn features_from_the_command_line() {
     }
     assert!(dir.path().join("ds0/category.txt").exists());
     assert!(dir.path().join("ds1/part-00000.parquet").exists());
+    let anchor = std::fs::read(dir.path().join("ds4/part-00000/anchor.npy")).unwrap();
+    assert!(String::from_utf8_lossy(&anchor[..128]).contains("'<u4'"));
     let hard = [
         "--strategy",
         "hard",

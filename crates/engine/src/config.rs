@@ -153,6 +153,24 @@ pub enum Layout {
     Wide,
 }
 
+/// The element type of the `anchor` column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnchorDtype {
+    /// 8 bytes: any source row.
+    #[default]
+    U64,
+    /// 4 bytes, for stores whose source rows are all below 2^32 (checked): 4 bytes a
+    /// row less to write and read.
+    U32,
+}
+
+impl AnchorDtype {
+    fn is_default(&self) -> bool {
+        *self == AnchorDtype::U64
+    }
+}
+
 /// The file format of a dataset's parts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -216,6 +234,9 @@ pub struct SampleConfig {
     pub history_order: HistoryOrder,
     #[serde(default)]
     pub layout: Layout,
+    /// The `anchor` column's type (absent from manifests when the default).
+    #[serde(default, skip_serializing_if = "AnchorDtype::is_default")]
+    pub anchor_dtype: AnchorDtype,
     #[serde(default)]
     pub format: Format,
     /// Add `user_id` and `item_id` string columns (Parquet).
@@ -257,6 +278,7 @@ impl Default for SampleConfig {
             history: 0,
             history_order: HistoryOrder::Time,
             layout: Layout::Long,
+            anchor_dtype: AnchorDtype::U64,
             format: Format::Npy,
             original_ids: false,
             split: None,

@@ -34,7 +34,9 @@ pub mod verify;
 pub mod write;
 
 mod error;
-pub use config::{Amount, Format, Hard, HistoryOrder, Layout, SampleConfig, Side, Split, Strategy};
+pub use config::{
+    Amount, AnchorDtype, Format, Hard, HistoryOrder, Layout, SampleConfig, Side, Split, Strategy,
+};
 pub use error::EngineError;
 /// `.npy` headers and arrays (shared with the store crate, which reads `.npz` inputs).
 pub use negsamp_store::npy;

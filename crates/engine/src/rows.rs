@@ -216,6 +216,10 @@ impl Rows {
                     v.extend(std::iter::repeat_n(0u8, a.negatives.len()));
                 }
                 (ColumnKind::Anchor, Buffer::U64(v)) => v.extend(std::iter::repeat_n(a.anchor, n)),
+                // The schema chose u32 only for a store whose rows all fit.
+                (ColumnKind::Anchor, Buffer::U32(v)) => {
+                    v.extend(std::iter::repeat_n(a.anchor as u32, n))
+                }
                 (ColumnKind::Timestamp, Buffer::I64(v)) => {
                     v.extend(std::iter::repeat_n(a.timestamp, n))
                 }

@@ -3,7 +3,7 @@
 //! expect) and the planner (bytes per row). Adding a column is one entry here plus the
 //! code that fills it.
 
-use crate::config::{HistoryOrder, Layout, SampleConfig};
+use crate::config::{AnchorDtype, HistoryOrder, Layout, SampleConfig};
 use crate::EngineError;
 use negsamp_store::kept::ValueType;
 use negsamp_store::{Store, ITEMS_FILE, USERS_FILE};
@@ -145,7 +145,12 @@ impl Schema {
         if !wide {
             columns.push(Column::new("label", ColumnKind::Label, Dtype::U8, 1));
         }
-        columns.push(Column::new("anchor", ColumnKind::Anchor, Dtype::U64, 1));
+        columns.push(Column::new(
+            "anchor",
+            ColumnKind::Anchor,
+            anchor_dtype(store, config.anchor_dtype)?,
+            1,
+        ));
         if store.has_timestamps() {
             columns.push(Column::new(
                 "timestamp",
@@ -285,5 +290,20 @@ impl Schema {
             Layout::Wide => positives,
         };
         rows.saturating_mul(self.bytes_per_row())
+    }
+}
+
+/// The `anchor` column's type: u32 only when every source row of the store fits.
+fn anchor_dtype(store: &Store, asked: AnchorDtype) -> Result<Dtype, EngineError> {
+    use rayon::prelude::*;
+    match asked {
+        AnchorDtype::U64 => Ok(Dtype::U64),
+        AnchorDtype::U32 => match store.rows().par_iter().copied().max() {
+            Some(row) if row > u64::from(u32::MAX) => Err(EngineError::Config(format!(
+                "--anchor-dtype u32 cannot hold source row {row} of this store (u32 ends at {}); use u64",
+                u32::MAX
+            ))),
+            _ => Ok(Dtype::U32),
+        },
     }
 }

@@ -7,8 +7,9 @@ mod common;
 
 use common::*;
 use negsamp_engine::manifest::Manifest;
+use negsamp_engine::schema::Dtype;
 use negsamp_engine::verify::{read_part_data, verify_output, PartData};
-use negsamp_engine::{Amount, Format, Layout, SampleConfig, Strategy};
+use negsamp_engine::{Amount, AnchorDtype, Format, Layout, SampleConfig, Strategy};
 use negsamp_kernel::uniform::Replacement;
 use negsamp_store::ingest::{ingest, IngestOptions};
 use negsamp_store::synth::{generate, SynthOptions};
@@ -124,6 +125,60 @@ fn parquet_and_npy_hold_identical_values() {
             );
         }
     }
+}
+
+/// `--anchor-dtype u32` writes 4-byte anchors holding the u64 run's values, every
+/// other file byte for byte the same, in each format and layout; verify reads them
+/// back; a store with a source row beyond u32 refuses it.
+#[test]
+fn a_u32_anchor_holds_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = featured_store(dir.path());
+    for format in [Format::Npy, Format::Parquet] {
+        for layout in [Layout::Long, Layout::Wide] {
+            let wide_out = dir.path().join(format!("u64-{format:?}-{layout:?}"));
+            let narrow_out = dir.path().join(format!("u32-{format:?}-{layout:?}"));
+            let config = full_config(format, layout);
+            run(&store, &wide_out, &config);
+            let narrow = SampleConfig {
+                anchor_dtype: AnchorDtype::U32,
+                ..config
+            };
+            let manifest = run(&store, &narrow_out, &narrow);
+            let anchor = manifest
+                .columns
+                .iter()
+                .find(|c| c.name == "anchor")
+                .unwrap();
+            assert_eq!(anchor.dtype, Dtype::U32);
+            verify_output(&narrow_out, Some(&store)).unwrap();
+            let (a, b) = (all_rows(&wide_out, &store), all_rows(&narrow_out, &store));
+            assert_eq!(a.anchor, b.anchor, "{format:?} {layout:?}");
+            assert_eq!((a.user, a.item), (b.user, b.item));
+            if format == Format::Npy {
+                let (a, b) = (files(&wide_out), files(&narrow_out));
+                assert_eq!(a.len(), b.len());
+                for ((name, x), (_, y)) in a.iter().zip(&b) {
+                    if name.ends_with("anchor.npy") {
+                        assert_eq!(x.len() - 128, 2 * (y.len() - 128), "{name}");
+                    } else if name.ends_with(".npy") || name.ends_with(".txt") {
+                        assert_eq!(x, y, "{name}");
+                    }
+                }
+            }
+        }
+    }
+    let mut lists = vec![vec![0, 2], vec![1]];
+    let small = store_from_lists(&lists, 4);
+    let narrow = SampleConfig {
+        anchor_dtype: AnchorDtype::U32,
+        ..Default::default()
+    };
+    assert!(negsamp_engine::schema::Schema::new(&small, &narrow).is_ok());
+    lists.push(vec![3]);
+    let big = store_with_rows(&lists, 4, &[0, 1, 2, u64::from(u32::MAX) + 1]);
+    let err = negsamp_engine::schema::Schema::new(&big, &narrow).unwrap_err();
+    assert!(err.to_string().contains("source row 4294967296"), "{err}");
 }
 
 #[test]

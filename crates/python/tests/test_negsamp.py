@@ -96,6 +96,17 @@ def test_in_memory_columns_equal_the_written_dataset(events, tmp_path):
     assert len(df) == len(ds) and (df["label"] == cols["label"]).all()
 
 
+@pytest.mark.parametrize("fmt", ["npy", "parquet"])
+def test_a_u32_anchor_loads_as_the_u64_one(events, tmp_path, fmt):
+    wide = negsamp.sample(events / "s.store", tmp_path / "u64", seed=4, format=fmt)
+    narrow = negsamp.sample(events / "s.store", tmp_path / "u32", seed=4, format=fmt, anchor_dtype="u32")
+    assert wide[0]["rows"] == narrow[0]["rows"]
+    a, b = negsamp.load(tmp_path / "u64", ids=False), negsamp.load(tmp_path / "u32", ids=False)
+    assert b["anchor"].dtype == np.uint32 and a["anchor"].dtype == np.uint64
+    assert (a["anchor"] == b["anchor"]).all() and (a["item"] == b["item"]).all()
+    cli("verify", tmp_path / "u32", "--store", events / "s.store", "-q")
+
+
 def test_store_views_are_zero_copy_and_read_only(events):
     store = negsamp.Store(events / "s.store")
     indptr, indices = store.indptr, store.indices

@@ -157,10 +157,7 @@ pub(super) fn long_view(
 ) -> Result<PartData, EngineError> {
     let get = |name: &str| rows.column(schema, name);
     let u32s = |name: &str| get(name).map(|b| b.u32s().to_vec()).unwrap_or_default();
-    let anchor = match get("anchor") {
-        Some(Buffer::U64(v)) => v.clone(),
-        _ => Vec::new(),
-    };
+    let anchor = get("anchor").map(anchors).unwrap_or_default().into_owned();
     let timestamp = match get("timestamp") {
         Some(Buffer::I64(v)) => Some(v.clone()),
         _ => None,
@@ -232,6 +229,15 @@ pub(super) fn long_view(
     Ok(out)
 }
 
+/// The anchor column as source rows, whichever type it was written in.
+fn anchors(buffer: &Buffer) -> std::borrow::Cow<'_, [u64]> {
+    match buffer {
+        Buffer::U64(v) => std::borrow::Cow::Borrowed(v),
+        Buffer::U32(v) => v.iter().map(|&a| u64::from(a)).collect(),
+        _ => std::borrow::Cow::Borrowed(&[]),
+    }
+}
+
 /// Every row's carried values, history and original ids are its anchor's, recomputed
 /// from the store. `first` is the part's row of `rows`' first.
 pub(super) fn check_features(
@@ -259,8 +265,8 @@ pub(super) fn check_features(
     let fail = |r: usize, m: String| EngineError::invalid(at, format!("row {}: {m}", first + r));
     let users = rows.users();
     let anchors = match rows.column(schema, "anchor") {
-        Some(Buffer::U64(v)) => v,
-        _ => return Err(fail(0, "no anchor column".into())),
+        Some(buffer) => anchors(buffer),
+        None => return Err(fail(0, "no anchor column".into())),
     };
     let history_len = config.history as usize;
     let mut index = HistoryIndex::default();

@@ -28,13 +28,19 @@ pub fn pool(threads: usize) -> rayon::ThreadPool {
 /// An in-memory store from per-user sorted item lists; user u's id is `u{u}`, and
 /// timestamps count down so that time order differs from item order.
 pub fn store_from_lists(lists: &[Vec<u32>], n_items: u32) -> Store {
+    let n: u64 = lists.iter().map(|l| l.len() as u64).sum();
+    let rows: Vec<u64> = (0..n).map(|r| r * 3 + 1).collect();
+    store_with_rows(lists, n_items, &rows)
+}
+
+/// [`store_from_lists`] with the positives' source rows given.
+pub fn store_with_rows(lists: &[Vec<u32>], n_items: u32, rows: &[u64]) -> Store {
     let mut indptr = vec![0u64];
     let mut indices = Vec::new();
     for items in lists {
         indices.extend_from_slice(items);
         indptr.push(indices.len() as u64);
     }
-    let rows: Vec<u64> = (0..indices.len() as u64).map(|r| r * 3 + 1).collect();
     let timestamps: Vec<i64> = (0..indices.len() as i64)
         .map(|r| 1000 - r * 7 % 13)
         .collect();
@@ -45,7 +51,7 @@ pub fn store_from_lists(lists: &[Vec<u32>], n_items: u32) -> Store {
         n_items,
         indptr: &indptr,
         indices: &indices,
-        rows: &rows,
+        rows,
         timestamps: Some(Timestamps {
             values: &timestamps,
             unit: TimeUnit::Seconds,
