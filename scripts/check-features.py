@@ -183,20 +183,40 @@ def readers(ds: Path, rows: int):
 
 
 def parquet_ingest(csv: Path, work: Path):
-    """A Parquet file written by pyarrow (snappy, as pandas writes it; string ids, a
-    datetime64 time column) ingests to the store its CSV gives."""
+    """A Parquet file written by pandas/pyarrow (snappy; string ids, a datetime64 time
+    column) keeps its time unit — Parquet stores datetime64[s] as milliseconds — and
+    gives the store of the same rows as a CSV of Unix milliseconds (`--time-format
+    unix-ms`); datetime64[ns] stays in nanoseconds; an ISO --split-at cuts each where
+    it cuts the seconds store."""
     df = pd.read_csv(csv, dtype={"user": str, "item": str}, keep_default_na=False)
-    df["timestamp"] = pd.to_datetime(df["timestamp"], unit="s")
-    pq = work / "events.parquet"
-    df.to_parquet(pq)
-    fingerprints = []
-    for source in (csv, pq):
-        store = work / f"{source.suffix[1:]}.store"
-        negsamp("ingest", source, "--out", store, "--overwrite")
+    seconds = pd.to_datetime(df["timestamp"], unit="s")
+    ms_csv = work / "events-ms.csv"
+    df.assign(timestamp=df["timestamp"] * 1000).to_csv(ms_csv, index=False)
+    inputs = (("csv", csv, []), ("ms_csv", ms_csv, ["--time-format", "unix-ms"]),
+              ("ms", work / "s.parquet", "datetime64[s]"), ("ns", work / "ns.parquet", "datetime64[ns]"))
+    infos = {}
+    for name, source, how in inputs:
+        if isinstance(how, str):
+            df.assign(timestamp=seconds.astype(how)).to_parquet(source)
+            how = []
+        store = work / f"{name}.store"
+        negsamp("ingest", source, "--out", store, "--overwrite", *how)
         info = subprocess.run([BIN, "info", store, "--json"], check=True, capture_output=True)
-        fingerprints.append(json.loads(info.stdout)["fingerprint"])
-    assert fingerprints[0] == fingerprints[1], f"Parquet gives store {fingerprints[1]}, CSV {fingerprints[0]}"
-    print(f"  a pandas-written Parquet file (datetime64 times) gives the CSV's store {fingerprints[0]}")
+        infos[name] = json.loads(info.stdout)
+    assert infos["ms"]["fingerprint"] == infos["ms_csv"]["fingerprint"], (infos["ms"], infos["ms_csv"])
+    for name, unit, scale in (("csv", "s", 1), ("ms", "ms", 10**3), ("ns", "ns", 10**9)):
+        assert infos[name]["time_unit"] == unit, (name, infos[name])
+        assert infos[name]["time_range"] == [t * scale for t in infos["csv"]["time_range"]], infos[name]
+    at = pd.Timestamp(int(df["timestamp"].median()), unit="s").isoformat()
+    anchors = []
+    for name in ("csv", "ms", "ns"):
+        out = work / f"split-{name}"
+        negsamp("sample", work / f"{name}.store", "--out", out, "--split-at", at, "--overwrite")
+        anchors.append([np.load(out / side / "part-00000" / "anchor.npy") for side in ("train", "test")])
+    for side in zip(*anchors):
+        assert len(side[0]) > 0 and all(np.array_equal(side[0], other) for other in side[1:])
+    print(f"  pandas-written Parquet (datetime64[s] → ms, datetime64[ns]) keeps its unit, gives the"
+          f" unix-ms CSV's store {infos['ms']['fingerprint']}; --split-at {at} cuts s, ms and ns stores alike")
 
 
 def generated(path: Path):
