@@ -316,6 +316,21 @@ fn print_run(store: &Path, out: &Path, config: &SampleConfig, summary: &RunSumma
         t.positives,
         t.negatives
     );
+    if let (Some(split), Some(unit)) = (
+        summary.manifest.parameters.split,
+        summary.manifest.store.time_unit,
+    ) {
+        say!(
+            "  anchors {} {} ({} Unix {})",
+            match split.side {
+                negsamp_engine::Side::Train => "before",
+                negsamp_engine::Side::Test => "at or after",
+            },
+            unit.to_iso(split.at),
+            split.at,
+            unit.words()
+        );
+    }
     if config.exclude.is_some() {
         say!(
             "  --exclude pairs applied: {} (skipped: {})",

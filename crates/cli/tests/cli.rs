@@ -782,6 +782,13 @@ fn split_at_takes_iso_dates() {
         let dest = path(dir.path(), name);
         let out = negsamp(&["sample", &ms_store, "--out", &dest, "--split-at", at]);
         assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains(
+                "anchors at or after 2024-05-01T00:00:00Z (1714521600000 Unix milliseconds)"
+            ),
+            "{}",
+            text(&out)
+        );
         for side in ["train", "test"] {
             let anchors = |root: &str| {
                 std::fs::read(PathBuf::from(root).join(side).join("part-00000/anchor.npy")).unwrap()
