@@ -153,6 +153,14 @@ pub enum Layout {
     Wide,
 }
 
+fn default_target_part_bytes() -> u64 {
+    1 << 30
+}
+
+fn default_chunk_rows() -> u64 {
+    1 << 16
+}
+
 /// The element type of the `anchor` column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -246,10 +254,12 @@ pub struct SampleConfig {
     pub split: Option<Split>,
     /// Number of parts; `None` sizes parts at about `target_part_bytes`.
     pub shards: Option<u32>,
-    #[serde(skip)]
+    /// Not recorded; a config read back (a manifest's, which `verify` samples with)
+    /// gets the default — 0 would make every user a chunk of its own.
+    #[serde(skip, default = "default_target_part_bytes")]
     pub target_part_bytes: u64,
     /// Target estimated rows per work chunk (output does not depend on it).
-    #[serde(skip)]
+    #[serde(skip, default = "default_chunk_rows")]
     pub chunk_rows: u64,
     #[serde(skip)]
     pub overwrite: bool,
@@ -283,8 +293,8 @@ impl Default for SampleConfig {
             original_ids: false,
             split: None,
             shards: None,
-            target_part_bytes: 1 << 30,
-            chunk_rows: 1 << 16,
+            target_part_bytes: default_target_part_bytes(),
+            chunk_rows: default_chunk_rows(),
             overwrite: false,
             fsync: false,
         }
@@ -487,5 +497,25 @@ mod kernel_name {
         String::deserialize(d)?
             .parse()
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config read back from a manifest (what `verify` samples with) gets the
+    /// working sizes that are not recorded: with 0 rows per chunk every user was a
+    /// chunk of its own — 2.4M positioned reads to verify 34M rows.
+    #[test]
+    fn a_config_read_back_keeps_usable_work_sizes() {
+        let written = serde_json::to_string(&SampleConfig::default()).unwrap();
+        let read: SampleConfig = serde_json::from_str(&written).unwrap();
+        assert_eq!(read.chunk_rows, SampleConfig::default().chunk_rows);
+        assert_eq!(
+            read.target_part_bytes,
+            SampleConfig::default().target_part_bytes
+        );
+        read.validate().unwrap();
     }
 }

@@ -10,6 +10,7 @@ pub(crate) use self::read::read_part;
 
 use self::contract::{check_features, check_rows, long_view, AnchorIndex, ItemSet};
 use self::read::{check_column_hashes, PartRows};
+use crate::config::SampleConfig;
 use crate::context::Context;
 use crate::manifest::{ColumnSpec, Manifest, PartRecord};
 use crate::rows::Rows;
@@ -203,7 +204,15 @@ fn check_part(
     check_column_hashes(at, schema, record, rows)?;
     let users = record.users[0]..record.users[1];
     check_user_order(at, rows.users(), &users)?;
-    let chunks = crate::plan::chunks(job.store.indptr(), users, config);
+    // Chunks small enough that every thread gets several even in a small part, large
+    // enough that each chunk's reads and set-up are amortised (the result does not
+    // depend on them).
+    let per_thread = record.tally.rows / (4 * rayon::current_num_threads() as u64);
+    let chunking = SampleConfig {
+        chunk_rows: per_thread.max(1 << 10).min(config.chunk_rows),
+        ..config.clone()
+    };
+    let chunks = crate::plan::chunks(job.store.indptr(), users, &chunking);
     let tallies = chunks
         .par_iter()
         .map_init(
