@@ -112,6 +112,11 @@ pub struct IngestArgs {
     /// killed ingest never leaves a half-written store either way.
     #[arg(long)]
     pub fsync: bool,
+    /// How the large files are written: `direct` sends whole blocks past the page
+    /// cache (O_DIRECT, where the filesystem allows it; new page-cache pages are what
+    /// a write of new data waits on), `buffered` through it. Same bytes either way.
+    #[arg(long, value_enum, default_value_t = WriteModeArg::Direct)]
+    pub write_mode: WriteModeArg,
     /// Print the summary as one JSON object (same as --log-format json).
     #[arg(long)]
     pub json: bool,
@@ -308,6 +313,11 @@ pub struct SampleArgs {
     /// killed run never leaves a half-written dataset either way.
     #[arg(long)]
     pub fsync: bool,
+    /// How the large files are written: `direct` sends whole blocks past the page
+    /// cache (O_DIRECT, where the filesystem allows it; new page-cache pages are what
+    /// a write of new data waits on), `buffered` through it. Same bytes either way.
+    #[arg(long, value_enum, default_value_t = WriteModeArg::Direct)]
+    pub write_mode: WriteModeArg,
     /// Print the summary as one JSON object (same as --log-format json).
     #[arg(long)]
     pub json: bool,
@@ -449,6 +459,23 @@ pub struct BenchArgs {
     /// Users of the generated store (without STORE).
     #[arg(long, default_value_t = 200_000)]
     pub users: u64,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum WriteModeArg {
+    /// Whole blocks past the page cache (O_DIRECT) where the filesystem allows it.
+    Direct,
+    /// Through the page cache.
+    Buffered,
+}
+
+impl From<WriteModeArg> for negsamp_store::output::WriteMode {
+    fn from(mode: WriteModeArg) -> Self {
+        match mode {
+            WriteModeArg::Direct => Self::Direct,
+            WriteModeArg::Buffered => Self::Buffered,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

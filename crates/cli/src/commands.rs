@@ -16,12 +16,11 @@ use negsamp_engine::{
 };
 use negsamp_kernel::uniform::{Kernel, Replacement};
 use negsamp_store::ingest::ingest;
+use negsamp_store::output::{OutputFile, WriteMode};
 use negsamp_store::publish::staging_path;
 use negsamp_store::stats::{describe, StoreInfo};
 use negsamp_store::synth::{generate, SynthOptions};
 use negsamp_store::{Store, StoreError, STORE_FILE};
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 /// More worker threads than this is a typo, not a request (starting 10 000 threads
@@ -426,13 +425,15 @@ fn generate_cmd(a: &GenerateArgs) -> Result<()> {
 /// Generates into a hidden sibling and renames, so the CSV is never half-written.
 pub fn write_csv(options: &SynthOptions, out: &Path) -> Result<u64> {
     let staging = staging_path(out);
-    let file = File::create(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    let creating = || format!("creating {}", staging.display());
+    let mut file = OutputFile::create(&staging, WriteMode::Direct).with_context(creating)?;
     let bar = progress::bar(options.users, "users");
-    let rows = generate(options, BufWriter::with_capacity(1 << 20, file), &|done| {
-        bar.set_position(done)
-    });
+    let rows = generate(options, &mut file, &|done| bar.set_position(done));
     bar.finish_and_clear();
-    let rows = rows.inspect_err(|_| {
+    let finished = rows
+        .map_err(anyhow::Error::from)
+        .and_then(|rows| Ok((rows, file.into_file().with_context(creating)?)));
+    let (rows, _) = finished.inspect_err(|_| {
         let _ = std::fs::remove_file(&staging);
     })?;
     std::fs::rename(&staging, out).with_context(|| format!("renaming into {}", out.display()))?;
@@ -486,6 +487,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         skip_bad_rows: false,
         overwrite: true,
         fsync: false,
+        write_mode: crate::cli::WriteModeArg::Direct,
         json: false,
     })?;
     say!("\n== info");
@@ -534,6 +536,7 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         original_ids: true,
         overwrite: true,
         fsync: false,
+        write_mode: crate::cli::WriteModeArg::Direct,
         json: false,
     };
     sample_cmd(&sample)?;

@@ -61,6 +61,7 @@ pub fn ingest_options(a: &IngestArgs) -> IngestOptions {
         skip_bad_rows: a.skip_bad_rows,
         overwrite: a.overwrite,
         fsync: a.fsync,
+        write_mode: a.write_mode.into(),
         ..Default::default()
     }
 }
@@ -158,6 +159,7 @@ pub fn sample_config(a: &SampleArgs) -> Result<SampleConfig, EngineError> {
         shards: a.shards,
         overwrite: a.overwrite,
         fsync: a.fsync,
+        write_mode: a.write_mode.into(),
         ..Default::default()
     })
 }

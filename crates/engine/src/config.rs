@@ -1,6 +1,7 @@
 //! What a sampling run is asked to do.
 
 use negsamp_kernel::uniform::{Kernel, Replacement};
+use negsamp_store::output::WriteMode;
 use serde::{Deserialize, Serialize};
 
 /// How negatives are chosen among a user's candidates.
@@ -268,6 +269,10 @@ pub struct SampleConfig {
     /// durability across power loss, at the disk's speed instead of the page cache's.
     #[serde(skip)]
     pub fsync: bool,
+    /// How the part files are written: past the page cache (`negsamp_store::output`)
+    /// or through it. The bytes are the same.
+    #[serde(skip)]
+    pub write_mode: WriteMode,
 }
 
 impl Default for SampleConfig {
@@ -297,6 +302,7 @@ impl Default for SampleConfig {
             chunk_rows: default_chunk_rows(),
             overwrite: false,
             fsync: false,
+            write_mode: WriteMode::Direct,
         }
     }
 }

@@ -107,6 +107,18 @@ def test_a_u32_anchor_loads_as_the_u64_one(events, tmp_path, fmt):
     cli("verify", tmp_path / "u32", "--store", events / "s.store", "-q")
 
 
+def test_write_mode_changes_how_files_are_written_not_their_bytes(events, tmp_path):
+    for mode in ["direct", "buffered"]:
+        negsamp.ingest(events / "events.csv", tmp_path / f"{mode}.store", write_mode=mode)
+        negsamp.sample(tmp_path / f"{mode}.store", tmp_path / mode, seed=4, write_mode=mode)
+    read = lambda p: (tmp_path / p).read_bytes()  # noqa: E731
+    assert read("direct.store/store.bin") == read("buffered.store/store.bin")
+    for column in ["user", "item", "label", "anchor"]:
+        assert read(f"direct/part-00000/{column}.npy") == read(f"buffered/part-00000/{column}.npy")
+    with pytest.raises(negsamp.ConfigError, match="write-mode|write_mode"):
+        negsamp.sample(events / "s.store", tmp_path / "x", write_mode="mmap")
+
+
 def test_store_views_are_zero_copy_and_read_only(events):
     store = negsamp.Store(events / "s.store")
     indptr, indices = store.indptr, store.indices

@@ -108,6 +108,8 @@ pub struct IngestOptions {
     pub overwrite: bool,
     /// fsync the store before publishing it.
     pub fsync: bool,
+    /// How the store's files are written (past the page cache by default).
+    pub write_mode: crate::output::WriteMode,
     /// Bytes read and parsed per step; small values exercise block boundaries in tests.
     pub block_size: usize,
 }
@@ -126,6 +128,7 @@ impl Default for IngestOptions {
             skip_bad_rows: false,
             overwrite: false,
             fsync: false,
+            write_mode: crate::output::WriteMode::Direct,
             block_size: 64 << 20,
         }
     }
@@ -296,6 +299,7 @@ pub fn ingest(
     let publish = PublishOptions {
         overwrite: options.overwrite,
         fsync: options.fsync,
+        write_mode: options.write_mode,
     };
     let fingerprint = write_store_dir(dest, &columns, &parsed.users, &parsed.items, publish)?;
     Ok(IngestSummary {

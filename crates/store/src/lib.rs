@@ -13,7 +13,8 @@
 //!   ranges, first-appearance id interning, a counting sort into CSR, the duplicate
 //!   policy, and an atomic publish.
 //! * [`synth`] generates seeded synthetic interaction CSVs of any size.
-//! * [`publish`] writes directories under a temporary name and renames them into place.
+//! * [`publish`] writes directories under a temporary name and renames them into place;
+//!   [`output`] writes their large files past the page cache.
 
 pub mod csr;
 pub mod csv;
@@ -25,6 +26,7 @@ pub mod kept;
 pub mod mapping;
 pub mod npy;
 mod npz;
+pub mod output;
 mod parquet_input;
 pub mod publish;
 pub mod resources;

@@ -145,6 +145,7 @@ pub(crate) fn ingest(
         PublishOptions {
             overwrite: options.overwrite,
             fsync: options.fsync,
+            write_mode: options.write_mode,
         },
     )?;
     let dropped = zeros.iter().filter(|&&z| z).count();

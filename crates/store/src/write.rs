@@ -3,13 +3,14 @@
 use crate::format::{align_up, Counts, Header, Section, SectionKind};
 use crate::ids::Interner;
 use crate::kept::{encode_schema, KeptColumn, Values};
+use crate::output::{OutputFile, WriteMode};
 use crate::publish::{publish, remove_any, staging_path};
 use crate::time::TimeUnit;
 use crate::{StoreError, ITEMS_FILE, STORE_FILE, USERS_FILE};
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
+use std::io::Write;
 use std::path::Path;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -145,6 +146,8 @@ pub struct PublishOptions {
     /// Force every file to disk before the rename (durable across power loss). Without
     /// it a killed process still leaves the old result or the new one, never a mix.
     pub fsync: bool,
+    /// How the files are written (the bytes are the same either way).
+    pub write_mode: WriteMode,
 }
 
 /// Writes a complete store directory at `dest` — `store.bin`, `users.txt`,
@@ -156,7 +159,7 @@ pub fn write_store_dir(
     items: &Interner,
     options: PublishOptions,
 ) -> Result<u64, StoreError> {
-    let PublishOptions { overwrite, fsync } = options;
+    let overwrite = options.overwrite;
     if dest.exists() && !overwrite {
         return Err(StoreError::AlreadyExists {
             path: dest.to_path_buf(),
@@ -168,9 +171,9 @@ pub fn write_store_dir(
             remove_any(&staging).map_err(|e| StoreError::io(&staging, e))?;
         }
         fs::create_dir_all(&staging).map_err(|e| StoreError::io(&staging, e))?;
-        let fingerprint = write_file(&staging.join(STORE_FILE), fsync, |w| encode(columns, w))?;
-        write_file(&staging.join(USERS_FILE), fsync, |w| users.write_lines(w))?;
-        write_file(&staging.join(ITEMS_FILE), fsync, |w| items.write_lines(w))?;
+        let fingerprint = write_file(&staging.join(STORE_FILE), options, |w| encode(columns, w))?;
+        write_file(&staging.join(USERS_FILE), options, |w| users.write_lines(w))?;
+        write_file(&staging.join(ITEMS_FILE), options, |w| items.write_lines(w))?;
         publish(&staging, dest, overwrite).map_err(|e| StoreError::io(dest, e))?;
         Ok(fingerprint)
     })();
@@ -182,17 +185,15 @@ pub fn write_store_dir(
 
 fn write_file<T>(
     path: &Path,
-    fsync: bool,
-    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<T>,
+    options: PublishOptions,
+    body: impl FnOnce(&mut OutputFile) -> std::io::Result<T>,
 ) -> Result<T, StoreError> {
-    let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
-    let mut writer = BufWriter::with_capacity(1 << 20, file);
-    let value = body(&mut writer).map_err(|e| StoreError::io(path, e))?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| StoreError::io(path, e.into_error()))?;
-    if fsync {
-        file.sync_all().map_err(|e| StoreError::io(path, e))?;
+    let io = |e| StoreError::io(path, e);
+    let mut writer = OutputFile::create(path, options.write_mode).map_err(io)?;
+    let value = body(&mut writer).map_err(io)?;
+    let file = writer.into_file().map_err(io)?;
+    if options.fsync {
+        file.sync_all().map_err(io)?;
     }
     Ok(value)
 }

@@ -59,7 +59,13 @@ impl PartJob<'_> {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<PartRecord, EngineError> {
         let config = self.config;
-        let mut sink = create_sink(config.format, self.schema, self.ids, paths)?;
+        let mut sink = create_sink(
+            config.format,
+            self.schema,
+            self.ids,
+            paths,
+            config.write_mode,
+        )?;
         let tally = self.sample_into(users.clone(), sink.as_mut(), progress)?;
         let (files, columns) = sink.finish(config.fsync)?;
         let record = PartRecord {

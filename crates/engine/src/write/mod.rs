@@ -12,6 +12,7 @@ use crate::manifest::{metadata_name, ColumnHash, FileRecord};
 use crate::rows::Rows;
 use crate::schema::Schema;
 use crate::EngineError;
+use negsamp_store::output::WriteMode;
 use negsamp_store::Store;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -76,9 +77,10 @@ pub fn create_sink(
     schema: &Schema,
     ids: &IdColumns,
     paths: &PartPaths,
+    write_mode: WriteMode,
 ) -> Result<Box<dyn PartSink>, EngineError> {
     Ok(match format {
-        Format::Npy => Box::new(npy::NpySink::create(schema, &paths.partial)?),
+        Format::Npy => Box::new(npy::NpySink::create(schema, &paths.partial, write_mode)?),
         Format::Parquet => Box::new(parquet::ParquetSink::create(
             schema,
             ids,
@@ -89,6 +91,7 @@ pub fn create_sink(
                 .expect("a part has a name")
                 .to_string_lossy()
                 .into_owned(),
+            write_mode,
         )?),
     })
 }

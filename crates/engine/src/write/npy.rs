@@ -7,8 +7,9 @@ use crate::npy::{matrix_header, HEADER_LEN};
 use crate::rows::Rows;
 use crate::schema::Schema;
 use crate::EngineError;
+use negsamp_store::output::{OutputFile, WriteMode};
 use rayon::prelude::*;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use xxhash_rust::xxh3::Xxh3;
@@ -26,14 +27,18 @@ struct ColumnFile {
     /// `Some(width)` for a matrix column.
     width: Option<u64>,
     element: usize,
-    file: File,
+    file: OutputFile,
     hash: Xxh3,
     /// Elements written.
     len: u64,
 }
 
 impl NpySink {
-    pub(super) fn create(schema: &Schema, dir: &Path) -> Result<Self, EngineError> {
+    pub(super) fn create(
+        schema: &Schema,
+        dir: &Path,
+        write_mode: WriteMode,
+    ) -> Result<Self, EngineError> {
         if dir.exists() {
             crate::run::remove_stale(dir)?;
         }
@@ -46,7 +51,8 @@ impl NpySink {
             .map(|(column, c)| {
                 let path = dir.join(format!("{}.npy", c.name));
                 let width = (c.width > 1).then_some(c.width as u64);
-                let mut file = File::create(&path).map_err(|e| EngineError::io(&path, e))?;
+                let mut file =
+                    OutputFile::create(&path, write_mode).map_err(|e| EngineError::io(&path, e))?;
                 file.write_all(&matrix_header(c.dtype.descr(), 0, width))
                     .map_err(|e| EngineError::io(&path, e))?;
                 Ok(ColumnFile {
@@ -88,15 +94,15 @@ impl PartSink for NpySink {
     ) -> Result<(Vec<FileRecord>, Vec<ColumnHash>), EngineError> {
         self.files
             .into_iter()
-            .map(|mut f| {
+            .map(|f| {
                 let io = |e| EngineError::io(&f.path, e);
                 let rows = f.len / f.width.unwrap_or(1);
-                f.file.seek(SeekFrom::Start(0)).map_err(io)?;
-                f.file
-                    .write_all(&matrix_header(f.descr, rows, f.width))
+                let mut file = f.file.into_file().map_err(io)?;
+                file.seek(SeekFrom::Start(0)).map_err(io)?;
+                file.write_all(&matrix_header(f.descr, rows, f.width))
                     .map_err(io)?;
                 if fsync {
-                    f.file.sync_all().map_err(io)?;
+                    file.sync_all().map_err(io)?;
                 }
                 let xxh3 = hex(f.hash.digest());
                 Ok((

@@ -23,6 +23,7 @@ use arrow_array::{
 use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use negsamp_store::kept::{ValueType, MISSING_CODE, MISSING_I64};
+use negsamp_store::output::{OutputFile, WriteMode};
 use negsamp_store::Store;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
@@ -34,7 +35,7 @@ use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use xxhash_rust::xxh3::Xxh3;
@@ -133,7 +134,7 @@ impl Appender {
 
 /// A file writer that hashes and counts what goes through it.
 struct HashingFile {
-    file: BufWriter<File>,
+    file: OutputFile,
     hash: Xxh3,
     bytes: u64,
 }
@@ -202,9 +203,10 @@ impl ParquetSink {
         ids: &IdColumns,
         partial: &Path,
         name: String,
+        write_mode: WriteMode,
     ) -> Result<Self, EngineError> {
         let io = |e| EngineError::io(partial, e);
-        let file = File::create(partial).map_err(io)?;
+        let file = OutputFile::create(partial, write_mode).map_err(io)?;
         let arrow = arrow_schema(schema);
         let mut properties = WriterProperties::builder()
             .set_compression(Compression::UNCOMPRESSED)
@@ -217,7 +219,7 @@ impl ParquetSink {
                 properties.set_column_dictionary_enabled(ColumnPath::from(c.name.as_str()), true);
         }
         let sink = HashingFile {
-            file: BufWriter::with_capacity(1 << 20, file),
+            file,
             hash: Xxh3::new(),
             bytes: 0,
         };
@@ -430,16 +432,16 @@ impl PartSink for ParquetSink {
         }
         let this = *self;
         let path = this.path.clone();
-        let mut sink = this
+        let sink = this
             .appender
             .finish()
             .map_err(|e| EngineError::invalid(&path, format!("writing Parquet: {e}")))?;
-        sink.flush().map_err(|e| EngineError::io(&path, e))?;
+        let file = sink
+            .file
+            .into_file()
+            .map_err(|e| EngineError::io(&path, e))?;
         if fsync {
-            sink.file
-                .get_ref()
-                .sync_all()
-                .map_err(|e| EngineError::io(&path, e))?;
+            file.sync_all().map_err(|e| EngineError::io(&path, e))?;
         }
         let record = FileRecord {
             name: this.name,

@@ -1,0 +1,411 @@
+//! Large new files — stores, dataset parts — written past the page cache.
+//!
+//! Why: a buffered write of *new* data makes the kernel find a fresh page-cache page for
+//! every 4 KiB, and on the microVMs this project is measured on that costs more than
+//! everything else an ingest or a sample does: 350 MB written by `dd` to a new file took
+//! 4.2–5.1 s (70–80 MB/s), the same bytes with `O_DIRECT` 0.21–0.24 s, and reading them
+//! back cold 0.24 s (`docs/benchmarks.md`). On any machine a multi-GB output written
+//! through the page cache also meets dirty-page throttling and evicts the pages the next
+//! run reads (the store). negsamp's outputs are read later, by another process, so
+//! caching them as they are written buys little.
+//!
+//! [`OutputFile`] gathers bytes in an aligned buffer and writes whole aligned blocks
+//! with `O_DIRECT`; the last partial block goes through the page cache once direct I/O
+//! is switched off, so the file ends at its exact length without padding. Where the
+//! filesystem refuses direct I/O (tmpfs, some network filesystems), or with
+//! [`WriteMode::Buffered`], the same bytes are written through the page cache.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// How large output files are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    /// Whole blocks past the page cache (`O_DIRECT`) where the filesystem allows it.
+    #[default]
+    Direct,
+    /// Through the page cache, as an ordinary write.
+    Buffered,
+}
+
+impl WriteMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            WriteMode::Direct => "direct",
+            WriteMode::Buffered => "buffered",
+        }
+    }
+}
+
+/// What direct I/O asks of offsets, lengths and memory (4 KiB covers the 512-byte
+/// and 4 KiB logical blocks of the devices in use).
+const BLOCK: usize = 4096;
+/// Bytes gathered before a write: large enough that a direct write streams at the
+/// device's speed (4 MiB measured within 3% of 8 MiB here).
+const BUFFER: usize = 4 << 20;
+
+/// A new file written in whole aligned blocks (see the module docs).
+///
+/// A direct write waits for the device, so full buffers go to a writer thread of the
+/// file's own while the caller fills the next one: two buffers per file, the caller
+/// waiting only when the device is the slower of the two.
+pub struct OutputFile {
+    block: Block,
+    /// Bytes of `block` not yet handed on.
+    filled: usize,
+    sink: Sink,
+}
+
+enum Sink {
+    Buffered(File),
+    Direct(DirectWriter),
+}
+
+/// `BUFFER` bytes at a `BLOCK`-aligned address.
+struct Block {
+    /// Over-allocated by one block so that an aligned window fits.
+    storage: Vec<u8>,
+    start: usize,
+}
+
+impl Block {
+    fn new() -> Self {
+        let storage = vec![0u8; BUFFER + BLOCK];
+        let start = storage.as_ptr().align_offset(BLOCK);
+        Block { storage, start }
+    }
+
+    /// No storage: a placeholder while a block is with the writer thread.
+    fn empty() -> Self {
+        Block {
+            storage: Vec::new(),
+            start: 0,
+        }
+    }
+
+    fn window(&self) -> &[u8] {
+        &self.storage[self.start..self.start + BUFFER]
+    }
+
+    fn window_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.start + BUFFER]
+    }
+}
+
+/// The thread writing full blocks of one file, and the buffers coming back from it.
+struct DirectWriter {
+    /// Blocks to write, each with its length (a whole number of `BLOCK`s).
+    /// Dropped to tell the thread that no more blocks come.
+    queue: Option<std::sync::mpsc::SyncSender<(Block, usize)>>,
+    /// Written blocks, back for reuse.
+    spare: std::sync::mpsc::Receiver<Block>,
+    /// Whether the second buffer exists yet.
+    second: bool,
+    /// Taken when joined.
+    thread: Option<std::thread::JoinHandle<io::Result<File>>>,
+}
+
+impl DirectWriter {
+    fn start(mut file: File) -> Self {
+        let (queue, blocks) = std::sync::mpsc::sync_channel::<(Block, usize)>(1);
+        let (give_back, spare) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut direct = true;
+            for (block, len) in blocks {
+                let bytes = &block.window()[..len];
+                if let Err(e) = file.write_all(bytes) {
+                    if !(direct && is_invalid(&e)) {
+                        return Err(e);
+                    }
+                    // The device wants a larger alignment than a block: stop asking
+                    // for it (a refused direct write writes nothing).
+                    set_direct(&file, false)?;
+                    direct = false;
+                    file.write_all(bytes)?;
+                }
+                // The caller may have finished and gone: then nobody needs it back.
+                let _ = give_back.send(block);
+            }
+            Ok(file)
+        });
+        DirectWriter {
+            queue: Some(queue),
+            spare,
+            second: false,
+            thread: Some(thread),
+        }
+    }
+
+    /// Hands `len` bytes of `block` to the thread; returns an empty buffer.
+    fn send(&mut self, block: Block, len: usize) -> io::Result<Block> {
+        let next = if self.second {
+            self.spare.recv().ok()
+        } else {
+            self.second = true;
+            Some(Block::new())
+        };
+        let queued = self.queue.as_ref().map(|q| q.send((block, len)));
+        match (next, queued) {
+            (Some(next), Some(Ok(()))) => Ok(next),
+            // Either fails only once the thread has stopped on an error.
+            _ => Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| io::Error::other("the writer thread stopped without an error"))),
+        }
+    }
+
+    /// Waits for every block to be written; returns the file.
+    fn finish(mut self) -> io::Result<File> {
+        self.queue.take();
+        self.join()
+    }
+
+    /// The thread's result (an error once it has been taken).
+    fn join(&mut self) -> io::Result<File> {
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => Err(io::Error::other("the file's writer failed earlier")),
+        }
+    }
+}
+
+fn is_invalid(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error())
+}
+
+impl std::fmt::Debug for OutputFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputFile")
+            .field("filled", &self.filled)
+            .field("direct", &self.is_direct())
+            .finish()
+    }
+}
+
+impl OutputFile {
+    /// Creates (or truncates) `path`.
+    pub fn create(path: &Path, mode: WriteMode) -> io::Result<Self> {
+        let sink = match mode {
+            WriteMode::Direct => match open_direct(path) {
+                Ok(file) => Sink::Direct(DirectWriter::start(file)),
+                // The filesystem does not do direct I/O: the page cache it is.
+                Err(e) if is_invalid(&e) => Sink::Buffered(File::create(path)?),
+                Err(e) => return Err(e),
+            },
+            WriteMode::Buffered => Sink::Buffered(File::create(path)?),
+        };
+        Ok(OutputFile {
+            block: Block::new(),
+            filled: 0,
+            sink,
+        })
+    }
+
+    /// Whether blocks are going past the page cache.
+    pub fn is_direct(&self) -> bool {
+        matches!(self.sink, Sink::Direct(_))
+    }
+
+    /// Writes everything and hands back the file, positioned at its end, with direct
+    /// I/O switched off (so the caller may rewrite a header in place).
+    pub fn into_file(mut self) -> io::Result<File> {
+        let mut file = match self.sink {
+            Sink::Buffered(file) => file,
+            Sink::Direct(mut writer) => {
+                // Whole blocks go direct; the rest is written once the thread is done.
+                let whole = self.filled / BLOCK * BLOCK;
+                let tail = self.block.window()[whole..self.filled].to_vec();
+                let sent = if whole > 0 {
+                    writer.send(self.block, whole).map(drop)
+                } else {
+                    Ok(())
+                };
+                let file = writer.finish()?;
+                sent?;
+                set_direct(&file, false)?;
+                self.block = Block {
+                    storage: tail,
+                    start: 0,
+                };
+                self.filled = self.block.storage.len();
+                file
+            }
+        };
+        file.write_all(&self.block.storage[self.block.start..][..self.filled])?;
+        Ok(file)
+    }
+
+    /// Passes the full buffer on.
+    fn hand_on(&mut self) -> io::Result<()> {
+        let len = std::mem::take(&mut self.filled);
+        match &mut self.sink {
+            Sink::Buffered(file) => file.write_all(&self.block.window()[..len]),
+            Sink::Direct(writer) => {
+                let full = std::mem::replace(&mut self.block, Block::empty());
+                match writer.send(full, len) {
+                    Ok(next) => self.block = next,
+                    Err(e) => {
+                        // Nothing more reaches the file, but it stays usable.
+                        self.block = Block::new();
+                        return Err(e);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Write for OutputFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = bytes.len().min(BUFFER - self.filled);
+        let at = self.filled;
+        self.block.window_mut()[at..at + n].copy_from_slice(&bytes[..n]);
+        self.filled += n;
+        if self.filled == BUFFER {
+            self.hand_on()?;
+        }
+        Ok(n)
+    }
+
+    /// Nothing: what is gathered is written when the buffer fills and by
+    /// [`OutputFile::into_file`] (a direct write cannot end mid-block, and no one reads
+    /// a file while it is being written).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn open_direct(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
+        .open(path)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_: &Path) -> io::Result<File> {
+    Err(io::Error::from_raw_os_error(
+        rustix::io::Errno::INVAL.raw_os_error(),
+    ))
+}
+
+#[cfg(target_os = "linux")]
+fn set_direct(file: &File, on: bool) -> io::Result<()> {
+    use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+    let mut flags = fcntl_getfl(file)?;
+    flags.set(OFlags::DIRECT, on);
+    fcntl_setfl(file, flags)?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_direct(_: &File, _: bool) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Seek, SeekFrom};
+
+    /// Bytes that differ at every position, so a misplaced block shows.
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 31 + i / 4096) as u8).collect()
+    }
+
+    fn written(mode: WriteMode, pieces: &[usize]) -> (Vec<u8>, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        let total: usize = pieces.iter().sum();
+        let expected = pattern(total);
+        let mut out = OutputFile::create(&path, mode).unwrap();
+        let mut at = 0;
+        for &n in pieces {
+            out.write_all(&expected[at..at + n]).unwrap();
+            out.flush().unwrap();
+            at += n;
+        }
+        drop(out.into_file().unwrap());
+        (std::fs::read(&path).unwrap(), expected)
+    }
+
+    #[test]
+    fn every_mode_writes_exactly_the_bytes_given_whatever_the_pieces() {
+        let shapes: [&[usize]; 6] = [
+            &[],
+            &[1],
+            &[BLOCK],
+            &[BLOCK - 1, 2, BLOCK + 5],
+            &[BUFFER, 1],
+            &[3, BUFFER + BLOCK * 3 + 17, BUFFER - 3, 100],
+        ];
+        for mode in [WriteMode::Direct, WriteMode::Buffered] {
+            for pieces in shapes {
+                let (got, expected) = written(mode, pieces);
+                assert_eq!(got.len(), expected.len(), "{mode:?} {pieces:?}");
+                assert!(got == expected, "{mode:?} {pieces:?}: bytes differ");
+            }
+        }
+    }
+
+    #[test]
+    fn the_file_handed_back_rewrites_a_header_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        let body = pattern(BUFFER + 3 * BLOCK + 7);
+        let mut out = OutputFile::create(&path, WriteMode::Direct).unwrap();
+        out.write_all(&[0u8; 16]).unwrap();
+        out.write_all(&body).unwrap();
+        let mut file = out.into_file().unwrap();
+        file.seek(SeekFrom::Start(0)).unwrap();
+        file.write_all(b"header: 16 bytes").unwrap();
+        drop(file);
+        let mut got = Vec::new();
+        File::open(&path).unwrap().read_to_end(&mut got).unwrap();
+        assert_eq!(&got[..16], b"header: 16 bytes");
+        assert!(got[16..] == body[..]);
+    }
+
+    #[test]
+    fn direct_io_is_used_where_the_filesystem_allows_it_and_never_when_buffered() {
+        let dir = tempfile::tempdir().unwrap();
+        let buffered = OutputFile::create(&dir.path().join("b"), WriteMode::Buffered).unwrap();
+        assert!(!buffered.is_direct());
+        let direct = OutputFile::create(&dir.path().join("d"), WriteMode::Direct).unwrap();
+        // ext4 (this project's machines and CI) takes O_DIRECT; elsewhere the file is
+        // written through the page cache, and must still open.
+        #[cfg(target_os = "linux")]
+        if rustix::fs::statfs(dir.path()).unwrap().f_type == 0xEF53 {
+            assert!(direct.is_direct());
+        }
+        drop(direct.into_file().unwrap());
+    }
+
+    #[test]
+    fn a_full_device_is_an_error_never_a_panic() {
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            return;
+        }
+        for mode in [WriteMode::Direct, WriteMode::Buffered] {
+            let mut out = OutputFile::create(full, mode).unwrap();
+            let chunk = pattern(BUFFER / 2 + 1);
+            let failed = (0..4).map(|_| out.write_all(&chunk)).find(Result::is_err);
+            let error = match failed {
+                Some(e) => e.unwrap_err(),
+                None => out.into_file().unwrap_err(),
+            };
+            assert_eq!(error.raw_os_error(), Some(28), "{mode:?}: {error}"); // ENOSPC
+        }
+    }
+}
