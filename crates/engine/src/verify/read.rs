@@ -1,7 +1,13 @@
 //! Reading a part back: its files against their records (names, sizes, `.npy`
-//! headers, checksums), then its rows for the checks — `.npy` columns by positioned
-//! reads a chunk at a time (memory does not grow with the part), a Parquet part
+//! headers, checksums), then its rows for the checks — `.npy` columns copied from
+//! their maps a chunk at a time (memory does not grow with the part), a Parquet part
 //! decoded whole.
+//!
+//! The files are mapped (`negsamp_store::mapping`, whose promise covers them: a
+//! published dataset is never modified) rather than read: parts are written past the
+//! page cache, so verify usually reads them cold, and here a cold `read` into fresh
+//! cache pages ran at a third of the speed of faulting the same pages in through a
+//! map (0.75 s against 0.24 s for 350 MB).
 
 use crate::config::Format;
 use crate::manifest::{ColumnSpec, FileRecord, PartRecord};
@@ -10,13 +16,11 @@ use crate::rows::Rows;
 use crate::schema::Schema;
 use crate::write::{hex, read_parquet_part, IdColumns, PartPaths};
 use crate::EngineError;
+use memmap2::Mmap;
 use rayon::prelude::*;
-use std::fs::File;
-use std::io::Read;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+use xxhash_rust::xxh3::xxh3_64;
 
 /// A part's rows, checked against its record, as the row checks reach them.
 pub(crate) enum PartRows {
@@ -35,18 +39,20 @@ pub(crate) struct NpyColumns {
 
 struct NpyFile {
     path: PathBuf,
-    handle: File,
-    data_offset: u64,
+    map: Mmap,
+    data_offset: usize,
     row_bytes: usize,
 }
 
 impl NpyFile {
     /// Rows starting at `first` into `out` (whole rows of this column).
     fn read_at(&self, first: usize, out: &mut [u8]) -> Result<(), EngineError> {
-        let offset = self.data_offset + (first * self.row_bytes) as u64;
-        self.handle
-            .read_exact_at(out, offset)
-            .map_err(|e| EngineError::io(&self.path, e))
+        let start = self.data_offset + first * self.row_bytes;
+        let rows = self.map.get(start..start + out.len()).ok_or_else(|| {
+            EngineError::invalid(&self.path, "rows past the end of the file".to_string())
+        })?;
+        out.copy_from_slice(rows);
+        Ok(())
     }
 }
 
@@ -142,43 +148,21 @@ pub(crate) fn read_part(
     Ok(Some(rows))
 }
 
-/// Bytes read at a time when a file is checksummed.
-const READ_BLOCK: usize = 8 << 20;
-
-/// Opens `path` and checks its size against the manifest's before anything is read.
-fn open_recorded(path: &Path, file: &FileRecord) -> Result<File, EngineError> {
-    let handle = File::open(path).map_err(|e| EngineError::io(path, e))?;
-    let bytes = handle
-        .metadata()
-        .map_err(|e| EngineError::io(path, e))?
-        .len();
-    if bytes != file.bytes {
+/// Maps `path` once its size has been checked against the manifest's.
+fn map_recorded(path: &Path, file: &FileRecord) -> Result<Mmap, EngineError> {
+    let map = negsamp_store::mapping::map_readonly(path).map_err(|e| EngineError::io(path, e))?;
+    if map.len() as u64 != file.bytes {
         return Err(EngineError::invalid(
             path,
-            format!("{bytes} bytes, manifest says {}", file.bytes),
+            format!("{} bytes, manifest says {}", map.len(), file.bytes),
         ));
     }
-    Ok(handle)
+    Ok(map)
 }
 
-/// Streams what `reader` has left through XXH3 and checks it against the record: a
-/// file is never held whole.
-fn check_checksum(
-    path: &Path,
-    file: &FileRecord,
-    mut reader: impl Read,
-) -> Result<(), EngineError> {
-    let mut hash = Xxh3::new();
-    let mut block = vec![0u8; READ_BLOCK];
-    loop {
-        match reader.read(&mut block) {
-            Ok(0) => break,
-            Ok(n) => hash.update(&block[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(EngineError::io(path, e)),
-        }
-    }
-    let got = hex(hash.digest());
+/// Checks `bytes`' XXH3 against the record.
+fn check_checksum(path: &Path, file: &FileRecord, bytes: &[u8]) -> Result<(), EngineError> {
+    let got = hex(xxh3_64(bytes));
     if got != file.xxh3 {
         return Err(EngineError::invalid(
             path,
@@ -190,26 +174,19 @@ fn check_checksum(
 
 /// A Parquet part file: its size and the checksum of all its bytes.
 fn check_whole_file(path: &Path, file: &FileRecord) -> Result<(), EngineError> {
-    let handle = open_recorded(path, file)?;
-    check_checksum(path, file, handle)
+    check_checksum(path, file, &map_recorded(path, file)?)
 }
 
 /// A `.npy` column file: its size, its header against the manifest's column and rows,
-/// and the checksum of its data; returned open for reading rows.
+/// and the checksum of its data; returned mapped for reading rows.
 fn check_npy_column(
     path: PathBuf,
     file: &FileRecord,
     spec: &ColumnSpec,
     rows: u64,
 ) -> Result<NpyFile, EngineError> {
-    let mut handle = open_recorded(&path, file)?;
-    let read_err = |e: std::io::Error| EngineError::io(&path, e);
-    let mut header = vec![0u8; 10];
-    handle.read_exact(&mut header).map_err(read_err)?;
-    let dict_len = u16::from_le_bytes([header[8], header[9]]) as usize;
-    header.resize(10 + dict_len, 0);
-    handle.read_exact(&mut header[10..]).map_err(read_err)?;
-    let info = npy::parse_header(&header).map_err(read_err)?;
+    let map = map_recorded(&path, file)?;
+    let info = npy::parse_header(&map).map_err(|e| EngineError::io(&path, e))?;
     let width = (spec.width > 1).then_some(spec.width as u64);
     let shape_ok = info.descr == spec.dtype.descr()
         && info.width == width
@@ -228,11 +205,11 @@ fn check_npy_column(
             ),
         ));
     }
-    check_checksum(&path, file, &mut handle)?;
+    check_checksum(&path, file, &map[info.data_offset..])?;
     Ok(NpyFile {
         path,
-        handle,
-        data_offset: info.data_offset as u64,
+        map,
+        data_offset: info.data_offset,
         row_bytes: spec.width * spec.dtype.size(),
     })
 }
