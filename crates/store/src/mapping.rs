@@ -7,7 +7,8 @@
 //! modified after, so the hazard is limited to someone else truncating or rewriting a
 //! published store while it is open — documented as unsupported in
 //! `docs/store-format.md`; a model's embedding files (hard negatives) are the user's,
-//! and rewriting one during a run is unsupported the same way (README). The CLI turns
+//! and rewriting one during a run is unsupported the same way (README); a dataset's
+//! part files, mapped by `verify`, are published once like stores and never modified. The CLI turns
 //! such a SIGBUS into a message. Everything else (length, header, section bounds) is
 //! checked by the caller on the mapped bytes before any slice is trusted.
 

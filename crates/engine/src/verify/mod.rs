@@ -182,6 +182,7 @@ pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartDat
         Some((&schema, &ids)),
     )?
     .expect("read with a schema");
+    rows.check_checksums()?;
     let mut held = Rows::new(&schema);
     rows.read_rows(&schema, 0..rows.users().len(), &mut held)?;
     long_view(&paths.finished, &schema, &held, 0)
@@ -200,8 +201,27 @@ fn check_part(
     rows: &PartRows,
     rows_done: &(dyn Fn(u64) + Sync),
 ) -> Result<Tally, EngineError> {
+    check_column_hashes(at, job.schema, record, rows)?;
+    // The checksums read every byte (from the device, usually: parts are written past
+    // the page cache) while the chunks are checked; a checksum error is the first
+    // reported, as it explains any other.
+    let (checksums, held) = rayon::join(
+        || rows.check_checksums(),
+        || check_chunks(at, job, record, rows, rows_done),
+    );
+    checksums?;
+    held
+}
+
+/// The chunk checks of [`check_part`].
+fn check_chunks(
+    at: &Path,
+    job: &PartJob<'_>,
+    record: &PartRecord,
+    rows: &PartRows,
+    rows_done: &(dyn Fn(u64) + Sync),
+) -> Result<Tally, EngineError> {
     let (schema, config) = (job.schema, job.config);
-    check_column_hashes(at, schema, record, rows)?;
     let users = record.users[0]..record.users[1];
     check_user_order(at, rows.users(), &users)?;
     // Chunks small enough that every thread gets several even in a small part, large

@@ -42,6 +42,7 @@ struct NpyFile {
     map: Mmap,
     data_offset: usize,
     row_bytes: usize,
+    record: FileRecord,
 }
 
 impl NpyFile {
@@ -54,9 +55,28 @@ impl NpyFile {
         out.copy_from_slice(rows);
         Ok(())
     }
+
+    /// The data's checksum against the record.
+    fn check_checksum(&self) -> Result<(), EngineError> {
+        check_checksum(&self.path, &self.record, &self.map[self.data_offset..])
+    }
 }
 
 impl PartRows {
+    /// Checks the files' checksums against their records (a Parquet part's were
+    /// checked as it was read). Left to the caller so that it can overlap the
+    /// reading — usually from the device, the files having been written past the
+    /// page cache — with its own work on the rows.
+    pub(crate) fn check_checksums(&self) -> Result<(), EngineError> {
+        match self {
+            PartRows::Decoded(_) => Ok(()),
+            PartRows::Columns(columns) => columns
+                .files
+                .par_iter()
+                .try_for_each(NpyFile::check_checksum),
+        }
+    }
+
     /// The `user` column: non-decreasing in a sound part.
     pub(crate) fn users(&self) -> &[u32] {
         match self {
@@ -124,6 +144,10 @@ pub(crate) fn read_part(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let Some((schema, ids)) = schema else {
+        files
+            .par_iter()
+            .flatten()
+            .try_for_each(NpyFile::check_checksum)?;
         return Ok(None);
     };
     let rows = match format {
@@ -177,8 +201,8 @@ fn check_whole_file(path: &Path, file: &FileRecord) -> Result<(), EngineError> {
     check_checksum(path, file, &map_recorded(path, file)?)
 }
 
-/// A `.npy` column file: its size, its header against the manifest's column and rows,
-/// and the checksum of its data; returned mapped for reading rows.
+/// A `.npy` column file: its size and its header against the manifest's column and
+/// rows; returned mapped for reading rows and checking its data's checksum.
 fn check_npy_column(
     path: PathBuf,
     file: &FileRecord,
@@ -205,12 +229,12 @@ fn check_npy_column(
             ),
         ));
     }
-    check_checksum(&path, file, &map[info.data_offset..])?;
     Ok(NpyFile {
         path,
         map,
         data_offset: info.data_offset,
         row_bytes: spec.width * spec.dtype.size(),
+        record: file.clone(),
     })
 }
 
