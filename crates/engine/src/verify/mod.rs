@@ -137,7 +137,15 @@ pub fn verify_output_with_progress(
                 ids,
             };
             let rows = rows.expect("read with a schema");
-            check_part(&paths.finished, &job, part, &rows, &part_done)
+            // The checksums read every byte (from the device, usually: parts are
+            // written past the page cache) while the chunks are checked; a checksum
+            // error is the first reported, as it explains any other.
+            let (checksums, held) = rayon::join(
+                || rows.check_checksums(),
+                || check_part(&paths.finished, &job, part, &rows, &part_done),
+            );
+            checksums?;
+            held
         })
         .collect::<Result<_, EngineError>>()?;
     let mut total = Tally::default();
@@ -190,7 +198,7 @@ pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartDat
 
 /// Checks a part's rows against the store, chunk by chunk in parallel (the sampler's
 /// own unit, so a dataset of one part still uses every core, and holds a chunk per
-/// thread and the part's `user` column): the column checksums, then per chunk the contract (an
+/// thread and the part's `user` column): the recorded column checksums, then per chunk the contract (an
 /// independent statement of the law, with messages that say which row breaks what),
 /// the carried values and histories, and a fresh sample of the chunk's users compared
 /// byte for byte. Returns the counts the rows hold.
@@ -201,27 +209,8 @@ fn check_part(
     rows: &PartRows,
     rows_done: &(dyn Fn(u64) + Sync),
 ) -> Result<Tally, EngineError> {
-    check_column_hashes(at, job.schema, record, rows)?;
-    // The checksums read every byte (from the device, usually: parts are written past
-    // the page cache) while the chunks are checked; a checksum error is the first
-    // reported, as it explains any other.
-    let (checksums, held) = rayon::join(
-        || rows.check_checksums(),
-        || check_chunks(at, job, record, rows, rows_done),
-    );
-    checksums?;
-    held
-}
-
-/// The chunk checks of [`check_part`].
-fn check_chunks(
-    at: &Path,
-    job: &PartJob<'_>,
-    record: &PartRecord,
-    rows: &PartRows,
-    rows_done: &(dyn Fn(u64) + Sync),
-) -> Result<Tally, EngineError> {
     let (schema, config) = (job.schema, job.config);
+    check_column_hashes(at, schema, record, rows)?;
     let users = record.users[0]..record.users[1];
     check_user_order(at, rows.users(), &users)?;
     // Chunks small enough that every thread gets several even in a small part, large
