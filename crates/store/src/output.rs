@@ -16,7 +16,7 @@
 //! [`WriteMode::Buffered`], the same bytes are written through the page cache.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
 
 /// How large output files are written.
@@ -113,6 +113,7 @@ impl DirectWriter {
         let (give_back, spare) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let mut direct = true;
+            let mut written = 0u64;
             for (block, len) in blocks {
                 let bytes = &block.window()[..len];
                 if let Err(e) = file.write_all(bytes) {
@@ -120,11 +121,13 @@ impl DirectWriter {
                         return Err(e);
                     }
                     // The device wants a larger alignment than a block: stop asking
-                    // for it (a refused direct write writes nothing).
+                    // for it, and write the block again from its start.
                     set_direct(&file, false)?;
                     direct = false;
+                    file.seek(SeekFrom::Start(written))?;
                     file.write_all(bytes)?;
                 }
+                written += len as u64;
                 // The caller may have finished and gone: then nobody needs it back.
                 let _ = give_back.send(block);
             }
@@ -220,13 +223,11 @@ impl OutputFile {
                 // Whole blocks go direct; the rest is written once the thread is done.
                 let whole = self.filled / BLOCK * BLOCK;
                 let tail = self.block.window()[whole..self.filled].to_vec();
-                let sent = if whole > 0 {
-                    writer.send(self.block, whole).map(drop)
-                } else {
-                    Ok(())
-                };
+                if whole > 0 {
+                    // On an error the thread has been joined and the error is its own.
+                    writer.send(self.block, whole)?;
+                }
                 let file = writer.finish()?;
-                sent?;
                 set_direct(&file, false)?;
                 self.block = Block {
                     storage: tail,
