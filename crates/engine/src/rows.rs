@@ -6,6 +6,8 @@ use crate::config::HistoryOrder;
 use crate::schema::{ColumnKind, Dtype, Schema};
 use negsamp_store::kept::Values;
 use negsamp_store::{Store, UserView};
+use std::iter::repeat_n;
+use std::ops::Range;
 
 /// One column's values.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,17 +145,13 @@ pub struct Rows {
     history_row: Vec<u32>,
 }
 
-/// One anchor's rows: its positive (unless negatives only), its negatives, and what
-/// each row carries from the anchor.
-#[derive(Debug, Clone, Copy)]
-pub struct AnchorRows<'a> {
-    pub user: u32,
+/// One anchor of a user's rows: its positive (unless negatives only), which of the
+/// user's negatives it holds, and what each of its rows carries from it.
+#[derive(Debug, Clone)]
+pub struct Anchor {
     pub positive: Option<u32>,
-    pub negatives: &'a [u32],
-    /// `log(w/W)` per negative (when the schema has `log_q`).
-    pub log_q: &'a [f32],
-    /// The model's score per negative (when the schema has `score`).
-    pub scores: &'a [f32],
+    /// Its negatives: a range of [`UserAnchors::negatives`] (and of `log_q`, `scores`).
+    pub negatives: Range<usize>,
     /// The model's score of the positive (NaN without embeddings).
     pub positive_score: f32,
     /// The anchor's source row and timestamp (0 without timestamps).
@@ -161,7 +159,22 @@ pub struct AnchorRows<'a> {
     pub timestamp: i64,
     /// The anchor's position in the store's interaction columns (for kept values).
     pub position: usize,
-    /// The anchor's history, oldest first (at most the schema's width).
+    /// The anchor's history, oldest first (at most the schema's width): a range of
+    /// [`UserAnchors::history`].
+    pub history: Range<usize>,
+}
+
+/// A user's anchors, in output order, and the values their ranges point into.
+#[derive(Debug, Clone, Copy)]
+pub struct UserAnchors<'a> {
+    pub user: u32,
+    pub anchors: &'a [Anchor],
+    pub negatives: &'a [u32],
+    /// `log(w/W)` per negative (when the schema has `log_q`).
+    pub log_q: &'a [f32],
+    /// The model's score per negative (when the schema has `score`).
+    pub scores: &'a [f32],
+    /// The user's positives in history order (when the schema has `history`).
     pub history: &'a [u32],
 }
 
@@ -192,63 +205,77 @@ impl Rows {
         self.rows == 0
     }
 
-    /// Appends one anchor's rows — long layout: its positive (if any) then one row per
-    /// negative; wide layout: one row — column by column, as fills and copies.
-    pub fn push_anchor(&mut self, schema: &Schema, store: &Store, a: &AnchorRows<'_>) {
+    /// Appends a user's rows, anchor by anchor — long layout: its positive (if any)
+    /// then one row per negative; wide layout: one row. Filled column by column, each
+    /// column over all the user's anchors: one dispatch on the column's kind per user,
+    /// not per anchor (per anchor it was a quarter of `sample`'s time).
+    pub fn push_anchors(&mut self, schema: &Schema, store: &Store, user: &UserAnchors<'_>) {
         let wide = schema.layout == crate::config::Layout::Wide;
-        let n = if wide {
-            1
-        } else {
-            a.negatives.len() + usize::from(a.positive.is_some())
+        let rows_of = |a: &Anchor| {
+            if wide {
+                1
+            } else {
+                a.negatives.len() + usize::from(a.positive.is_some())
+            }
         };
+        let n: usize = user.anchors.iter().map(rows_of).sum();
         let pad = schema.pad;
-        for (column, buffer) in schema.columns.iter().zip(&mut self.columns) {
+        let Rows {
+            columns,
+            rows,
+            history_row,
+        } = self;
+        for (column, buffer) in schema.columns.iter().zip(columns) {
             match (column.kind, buffer) {
-                (ColumnKind::User, Buffer::U32(v)) => v.extend(std::iter::repeat_n(a.user, n)),
+                (ColumnKind::User, Buffer::U32(v)) => v.extend(repeat_n(user.user, n)),
                 (ColumnKind::Item, Buffer::U32(v)) => {
-                    v.extend(a.positive);
-                    if !wide {
-                        v.extend_from_slice(a.negatives);
+                    for a in user.anchors {
+                        v.extend(a.positive);
+                        if !wide {
+                            v.extend_from_slice(&user.negatives[a.negatives.clone()]);
+                        }
                     }
                 }
                 (ColumnKind::Label, Buffer::U8(v)) => {
-                    v.extend(a.positive.map(|_| 1u8));
-                    v.extend(std::iter::repeat_n(0u8, a.negatives.len()));
+                    for a in user.anchors {
+                        v.extend(a.positive.map(|_| 1u8));
+                        v.extend(repeat_n(0u8, a.negatives.len()));
+                    }
                 }
-                (ColumnKind::Anchor, Buffer::U64(v)) => v.extend(std::iter::repeat_n(a.anchor, n)),
+                (ColumnKind::Anchor, Buffer::U64(v)) => {
+                    fill_per_row(v, user.anchors, rows_of, |a| a.anchor)
+                }
                 // The schema chose u32 only for a store whose rows all fit.
                 (ColumnKind::Anchor, Buffer::U32(v)) => {
-                    v.extend(std::iter::repeat_n(a.anchor as u32, n))
+                    fill_per_row(v, user.anchors, rows_of, |a| a.anchor as u32)
                 }
                 (ColumnKind::Timestamp, Buffer::I64(v)) => {
-                    v.extend(std::iter::repeat_n(a.timestamp, n))
-                }
-                (ColumnKind::LogQ, Buffer::F32(v)) if wide => {
-                    v.extend_from_slice(a.log_q);
-                    v.extend(std::iter::repeat_n(f32::NAN, column.width - a.log_q.len()));
+                    fill_per_row(v, user.anchors, rows_of, |a| a.timestamp)
                 }
                 (ColumnKind::LogQ, Buffer::F32(v)) => {
-                    v.extend(a.positive.map(|_| f32::NAN));
-                    v.extend_from_slice(a.log_q);
+                    let log_q = user.log_q;
+                    per_negative(v, user.anchors, log_q, wide, column.width, f32::NAN);
                 }
                 (ColumnKind::Score, Buffer::F32(v)) if wide => {
-                    v.extend_from_slice(a.scores);
-                    v.extend(std::iter::repeat_n(f32::NAN, column.width - a.scores.len()));
+                    per_negative(v, user.anchors, user.scores, wide, column.width, f32::NAN);
                 }
                 (ColumnKind::Score, Buffer::F32(v)) => {
-                    v.extend(a.positive.map(|_| a.positive_score));
-                    v.extend_from_slice(a.scores);
+                    for a in user.anchors {
+                        v.extend(a.positive.map(|_| a.positive_score));
+                        v.extend_from_slice(&user.scores[a.negatives.clone()]);
+                    }
                 }
                 (ColumnKind::Carried { kept, .. }, buffer) => {
+                    let at = |a: &Anchor| a.position;
                     match (store.kept_values(kept), buffer) {
                         (Values::I64(x), Buffer::I64(v)) => {
-                            v.extend(std::iter::repeat_n(x[a.position], n))
+                            fill_per_row(v, user.anchors, rows_of, |a| x[at(a)])
                         }
                         (Values::F64(x), Buffer::F64(v)) => {
-                            v.extend(std::iter::repeat_n(x[a.position], n))
+                            fill_per_row(v, user.anchors, rows_of, |a| x[at(a)])
                         }
                         (Values::Str(x), Buffer::U32(v)) => {
-                            v.extend(std::iter::repeat_n(x[a.position], n))
+                            fill_per_row(v, user.anchors, rows_of, |a| x[at(a)])
                         }
                         (values, buffer) => {
                             unreachable!("schema typed {values:?} as {buffer:?}")
@@ -256,27 +283,32 @@ impl Rows {
                     }
                 }
                 (ColumnKind::History, Buffer::U32(v)) => {
-                    self.history_row.clear();
-                    self.history_row
-                        .extend(std::iter::repeat_n(pad, column.width - a.history.len()));
-                    self.history_row.extend_from_slice(a.history);
-                    for _ in 0..n {
-                        v.extend_from_slice(&self.history_row);
+                    for a in user.anchors {
+                        history_row.clear();
+                        history_row.extend(repeat_n(pad, column.width - a.history.len()));
+                        history_row.extend_from_slice(&user.history[a.history.clone()]);
+                        for _ in 0..rows_of(a) {
+                            v.extend_from_slice(history_row);
+                        }
                     }
                 }
                 (ColumnKind::HistoryLen, Buffer::U32(v)) => {
-                    v.extend(std::iter::repeat_n(a.history.len() as u32, n))
+                    fill_per_row(v, user.anchors, rows_of, |a| a.history.len() as u32)
                 }
                 (ColumnKind::Negatives, Buffer::U32(v)) => {
-                    v.extend_from_slice(a.negatives);
-                    v.extend(std::iter::repeat_n(pad, column.width - a.negatives.len()));
+                    for a in user.anchors {
+                        v.extend_from_slice(&user.negatives[a.negatives.clone()]);
+                        v.extend(repeat_n(pad, column.width - a.negatives.len()));
+                    }
                 }
-                (ColumnKind::NegativesLen, Buffer::U32(v)) => v.push(a.negatives.len() as u32),
+                (ColumnKind::NegativesLen, Buffer::U32(v)) => {
+                    v.extend(user.anchors.iter().map(|a| a.negatives.len() as u32))
+                }
                 (ColumnKind::UserId | ColumnKind::ItemId, _) => {}
                 (kind, buffer) => unreachable!("schema typed {kind:?} as {buffer:?}"),
             }
         }
-        self.rows += n;
+        *rows += n;
     }
 
     /// Appends `other`'s rows (same schema).
@@ -346,6 +378,39 @@ impl Rows {
     }
 }
 
+/// Appends, per anchor, its value once per row it gives.
+fn fill_per_row<T: Copy>(
+    v: &mut Vec<T>,
+    anchors: &[Anchor],
+    rows_of: impl Fn(&Anchor) -> usize,
+    value: impl Fn(&Anchor) -> T,
+) {
+    for a in anchors {
+        v.extend(repeat_n(value(a), rows_of(a)));
+    }
+}
+
+/// Appends a per-negative column: long, a `NaN`-like `none` for the positive's row
+/// then one value per negative; wide, the anchor's values padded to `width`.
+fn per_negative(
+    v: &mut Vec<f32>,
+    anchors: &[Anchor],
+    values: &[f32],
+    wide: bool,
+    width: usize,
+    none: f32,
+) {
+    for a in anchors {
+        if wide {
+            v.extend_from_slice(&values[a.negatives.clone()]);
+            v.extend(repeat_n(none, width - a.negatives.len()));
+        } else {
+            v.extend(a.positive.map(|_| none));
+            v.extend_from_slice(&values[a.negatives.clone()]);
+        }
+    }
+}
+
 /// A user's positives in history order, for answering "which positives came before
 /// this anchor" in O(1) per anchor after one sort per user.
 #[derive(Debug, Default, Clone)]
@@ -358,6 +423,7 @@ pub struct HistoryIndex {
     /// Per positive (CSR position within the user): its position in history order.
     position_of: Vec<u32>,
     scratch: Vec<(i64, u64, u32)>,
+    keys: Vec<u64>,
 }
 
 impl HistoryIndex {
@@ -365,14 +431,11 @@ impl HistoryIndex {
     /// or by source row.
     pub fn build(&mut self, view: &UserView<'_>, order: HistoryOrder) {
         let k = view.items.len();
-        let time = |j: usize| match order {
-            HistoryOrder::Time => view.timestamps.map_or(0, |t| t[j]),
-            HistoryOrder::Row => 0,
+        let times = match order {
+            HistoryOrder::Time => view.timestamps,
+            HistoryOrder::Row => None,
         };
-        self.scratch.clear();
-        self.scratch
-            .extend((0..k).map(|j| (time(j), view.rows[j], j as u32)));
-        self.scratch.sort_unstable();
+        crate::order::by_time_then_row(times, view.rows, &mut self.scratch, &mut self.keys);
         self.items.clear();
         self.group_start.clear();
         self.position_of.resize(k, 0);
@@ -392,8 +455,18 @@ impl HistoryIndex {
     /// The at most `n` most recent positives strictly before positive `j` (its CSR
     /// position within the user), oldest first.
     pub fn window(&self, j: usize, n: usize) -> &[u32] {
+        &self.items[self.window_range(j, n)]
+    }
+
+    /// Where [`HistoryIndex::window`] lies in [`HistoryIndex::items`].
+    pub fn window_range(&self, j: usize, n: usize) -> Range<usize> {
         let end = self.group_start[self.position_of[j] as usize] as usize;
-        &self.items[end.saturating_sub(n)..end]
+        end.saturating_sub(n)..end
+    }
+
+    /// The user's positives in history order.
+    pub fn items(&self) -> &[u32] {
+        &self.items
     }
 }
 

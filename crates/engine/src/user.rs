@@ -3,7 +3,7 @@
 use crate::config::SampleConfig;
 use crate::context::Context;
 use crate::hard::{HardRequest, HardSampler, Placed};
-use crate::rows::{AnchorRows, HistoryIndex, Rows};
+use crate::rows::{Anchor, HistoryIndex, Rows, UserAnchors};
 use crate::schema::Schema;
 use crate::EngineError;
 use negsamp_kernel::hard::not_excluded;
@@ -47,8 +47,12 @@ pub struct UserSampler {
     /// Hard negatives: each negative's score.
     scores: Vec<f32>,
     hard: HardSampler,
+    /// (timestamp, row, position) of each positive, in that order.
     anchor_order: Vec<(i64, u64, u32)>,
+    order_keys: Vec<u64>,
     per_anchor: Vec<u32>,
+    /// The anchors kept (by the split), in output order.
+    anchors: Vec<Anchor>,
     scratch: Vec<u32>,
     history: HistoryIndex,
 }
@@ -129,6 +133,12 @@ impl BaseKernels {
 }
 
 impl UserSampler {
+    /// The last user sampled's positives as `(timestamp, row, position)`, in (timestamp,
+    /// row) order: the order of their anchors.
+    pub fn anchor_order(&self) -> &[(i64, u64, u32)] {
+        &self.anchor_order
+    }
+
     /// Appends user `u`'s rows to `out`: each positive in (timestamp, row) order,
     /// followed by the negatives anchored to it (or, wide, holding them).
     #[allow(clippy::too_many_arguments)]
@@ -146,13 +156,12 @@ impl UserSampler {
         let k = view.items.len();
         let request = config.amount.request(k);
         let mut rng = user_rng(config.seed, view.key);
-        // (timestamp, row, position): rows are unique, so the order is total and an
-        // unstable sort is deterministic.
-        self.anchor_order.clear();
-        let time = |j: usize| view.timestamps.map_or(0, |t| t[j]);
-        self.anchor_order
-            .extend((0..k).map(|j| (time(j), view.rows[j], j as u32)));
-        self.anchor_order.sort_unstable();
+        crate::order::by_time_then_row(
+            view.timestamps,
+            view.rows,
+            &mut self.anchor_order,
+            &mut self.order_keys,
+        );
         let extra = context.exclusions.of(u);
         let kernel_error = |source| EngineError::Kernel { user: u, source };
         let base = Base {
@@ -220,29 +229,20 @@ impl UserSampler {
         }
         let before = out.len();
         let mut next_negative = 0;
+        self.anchors.clear();
         for (&(ts, row, j), &count) in self.anchor_order.iter().zip(&self.per_anchor) {
-            let run = next_negative..next_negative + count as usize;
-            next_negative = run.end;
+            let negatives = next_negative..next_negative + count as usize;
+            next_negative = negatives.end;
             if config.split.is_some_and(|split| !split.keeps(ts)) {
                 continue;
             }
             let j = j as usize;
             let positive = (!config.negatives_only).then_some(view.items[j]);
             tally.positives += u64::from(positive.is_some());
-            tally.negatives += run.len() as u64;
-            let anchor = AnchorRows {
-                user: u,
+            tally.negatives += negatives.len() as u64;
+            self.anchors.push(Anchor {
                 positive,
-                negatives: &self.negatives[run.clone()],
-                log_q: if config.log_q {
-                    &self.log_q[run.clone()]
-                } else {
-                    &[]
-                },
-                scores: match &context.embeddings {
-                    Some(_) => &self.scores[run],
-                    None => &[],
-                },
+                negatives,
                 positive_score: match (&context.embeddings, positive) {
                     (Some(e), Some(item)) => e.score(self.hard.query.get(e, u, row), item),
                     _ => f32::NAN,
@@ -251,13 +251,21 @@ impl UserSampler {
                 timestamp: ts,
                 position: view.start + j,
                 history: if history_len > 0 {
-                    self.history.window(j, history_len)
+                    self.history.window_range(j, history_len)
                 } else {
-                    &[]
+                    0..0
                 },
-            };
-            out.push_anchor(schema, store, &anchor);
+            });
         }
+        let anchors = UserAnchors {
+            user: u,
+            anchors: &self.anchors,
+            negatives: &self.negatives,
+            log_q: &self.log_q,
+            scores: &self.scores,
+            history: self.history.items(),
+        };
+        out.push_anchors(schema, store, &anchors);
         tally.rows += (out.len() - before) as u64;
         tally.shortfall += shortfall;
         tally.users_short += u64::from(shortfall > 0);

@@ -68,6 +68,22 @@ fn verify_checks_every_row_against_the_store() {
     let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
     assert!(err.contains("is not a positive of user"), "{err}");
 
+    // a negative moved to an earlier anchor of its user: a positive, out of order
+    let (out, data) = fresh("anchor-order");
+    let last_negative = (0..data.user.len())
+        .rfind(|&r| data.user[r] == 0 && data.label[r] == 0)
+        .unwrap();
+    assert_ne!(data.anchor[0], data.anchor[last_negative]);
+    tamper(&out, "anchor", last_negative, data.anchor[0]);
+    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "row {last_negative}: anchor {} of user 0 is out of (timestamp, row) order",
+            data.anchor[0]
+        )),
+        "{err}"
+    );
+
     let (out, data) = fresh("wrong-timestamp");
     tamper(&out, "timestamp", negative_row(&data), -5i64);
     let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
@@ -227,6 +243,16 @@ fn verify_checks_a_part_chunk_by_chunk_and_names_the_row() {
     tamper(&out, "user", r + 1, data.user[r]);
     let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
     assert!(err.contains("out of order"), "{err}");
+
+    // the last row given a user past the part's
+    let (out, data) = fresh("past-the-part");
+    let last = data.user.len() - 1;
+    tamper(&out, "user", last, 10_000u32);
+    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("row {last}: user 10000 is outside the part")),
+        "{err}"
+    );
 }
 
 /// Verify reports its progress as it goes: rising, and ending at the dataset's rows

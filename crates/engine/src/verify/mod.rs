@@ -193,7 +193,9 @@ pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartDat
     rows.check_checksums()?;
     let mut held = Rows::new(&schema);
     rows.read_rows(&schema, 0..rows.users().len(), &mut held)?;
-    long_view(&paths.finished, &schema, &held, 0)
+    let mut expanded = PartData::default();
+    let data = long_view(&paths.finished, &schema, &held, 0, &mut expanded)?;
+    Ok(data.to_part_data())
 }
 
 /// Checks a part's rows against the store, chunk by chunk in parallel (the sampler's
@@ -212,7 +214,6 @@ fn check_part(
     let (schema, config) = (job.schema, job.config);
     check_column_hashes(at, schema, record, rows)?;
     let users = record.users[0]..record.users[1];
-    check_user_order(at, rows.users(), &users)?;
     // Chunks small enough that every thread gets several even in a small part, large
     // enough that each chunk's reads and set-up are amortised (the result does not
     // depend on them).
@@ -221,7 +222,27 @@ fn check_part(
         chunk_rows: per_thread.max(1 << 10).min(config.chunk_rows),
         ..config.clone()
     };
-    let chunks = crate::plan::chunks(job.store.indptr(), users, &chunking);
+    let chunks = crate::plan::chunks(job.store.indptr(), users.clone(), &chunking);
+    // Each chunk checks that its rows hold its users only, in order; with the chunks
+    // tiling the part's users and their rows tiling the column, the whole column is
+    // the part's users in order — checked in parallel, not in a pass of its own.
+    let column = rows.users();
+    let tiled = chunks.first().is_none_or(|c| c.start == users.start)
+        && chunks.last().is_none_or(|c| c.end == users.end)
+        && chunks.windows(2).all(|w| w[0].end == w[1].start);
+    debug_assert!(tiled, "the plan's chunks tile the part's users");
+    let start = column.partition_point(|&u| u < users.start);
+    let end = column.partition_point(|&u| u < users.end);
+    if start != 0 || end != column.len() {
+        let r = if start != 0 { 0 } else { end };
+        return Err(EngineError::invalid(
+            at,
+            format!(
+                "row {r}: user {} is outside the part or out of order",
+                column[r]
+            ),
+        ));
+    }
     let tallies = chunks
         .par_iter()
         .map_init(
@@ -250,17 +271,26 @@ fn check_part(
     Ok(held)
 }
 
-/// A part's rows hold its users only, in order: what lets each chunk find its rows by
-/// binary search.
-fn check_user_order(at: &Path, column: &[u32], users: &Range<u32>) -> Result<(), EngineError> {
-    let misplaced = column
+/// Rows `rows` of a part's `user` column hold `users` only, in order (`rows` being
+/// where a binary search for them landed, which is where they are only if so).
+fn check_user_order(
+    at: &Path,
+    column: &[u32],
+    rows: Range<usize>,
+    users: &Range<u32>,
+) -> Result<(), EngineError> {
+    let first = rows.start;
+    let misplaced = column[rows]
         .iter()
         .enumerate()
-        .find(|&(r, u)| !users.contains(u) || r > 0 && column[r - 1] > *u);
+        .find(|&(r, u)| !users.contains(u) || r > 0 && column[first + r - 1] > *u);
     match misplaced {
         Some((r, u)) => Err(EngineError::invalid(
             at,
-            format!("row {r}: user {u} is outside the part or out of order"),
+            format!(
+                "row {}: user {u} is outside the part or out of order",
+                first + r
+            ),
         )),
         None => Ok(()),
     }
@@ -274,7 +304,10 @@ struct Scratch {
     fresh: Rows,
     sampler: UserSampler,
     anchors: AnchorIndex,
-    seen: ItemSet,
+    /// A wide chunk's rows in long-layout terms.
+    expanded: PartData,
+    /// The contract walk's item sets (excluded, seen).
+    sets: [ItemSet; 2],
 }
 
 impl Scratch {
@@ -284,7 +317,8 @@ impl Scratch {
             fresh: Rows::new(schema),
             sampler: UserSampler::default(),
             anchors: AnchorIndex::default(),
-            seen: ItemSet::new(n_items),
+            expanded: PartData::default(),
+            sets: [ItemSet::new(n_items), ItemSet::new(n_items)],
         }
     }
 
@@ -302,18 +336,22 @@ impl Scratch {
         let column = rows.users();
         let first = column.partition_point(|&u| u < users.start);
         let end = column.partition_point(|&u| u < users.end);
-        rows.read_rows(schema, first..end, &mut self.held)?;
-        self.anchors.build(store, users.clone())?;
-        check_features(at, schema, config, store, &self.anchors, &self.held, first)?;
-        let data = long_view(at, schema, &self.held, first)?;
-        let held = check_rows(at, users.clone(), &data, job, &self.anchors, &mut self.seen)?;
+        check_user_order(at, column, first..end, &users)?;
+        // Sampled afresh first: the sampler orders each user's positives, which the
+        // row checks then walk.
         self.fresh.clear();
+        self.anchors.clear(users.start);
         let mut sampled = Tally::default();
-        for u in users {
+        for u in users.clone() {
             let (context, fresh) = (job.context, &mut self.fresh);
             self.sampler
                 .sample_user(store, context, config, schema, u, fresh, &mut sampled)?;
+            self.anchors.push_user(self.sampler.anchor_order());
         }
+        rows.read_rows(schema, first..end, &mut self.held)?;
+        check_features(at, schema, config, store, &self.anchors, &self.held, first)?;
+        let data = long_view(at, schema, &self.held, first, &mut self.expanded)?;
+        let held = check_rows(at, users, &data, job, &self.anchors, &mut self.sets)?;
         check_recomputed(at, schema, &self.held, &self.fresh, first)?;
         let held_rows = Tally {
             rows: (end - first) as u64,

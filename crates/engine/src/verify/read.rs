@@ -1,7 +1,7 @@
 //! Reading a part back: its files against their records (names, sizes, `.npy`
 //! headers, checksums), then its rows for the checks — `.npy` columns copied from
-//! their maps a chunk at a time (memory does not grow with the part), a Parquet part
-//! decoded whole.
+//! their maps a chunk at a time (memory does not grow with the part; the `user`
+//! column, which places the chunks, is read in place), a Parquet part decoded whole.
 //!
 //! The files are mapped (`negsamp_store::mapping`, whose promise covers them: a
 //! published dataset is never modified) rather than read: parts are written past the
@@ -30,11 +30,23 @@ pub(crate) enum PartRows {
     Columns(NpyColumns),
 }
 
-/// A `.npy` part's open column files (in the schema's order) and its `user` column,
-/// which says where each user's rows are.
+/// A `.npy` part's open column files (in the schema's order) and which is its `user`
+/// column, which says where each user's rows are.
 pub(crate) struct NpyColumns {
     files: Vec<NpyFile>,
-    users: Vec<u32>,
+    user: usize,
+    /// The `user` column copied, only if its data is not aligned for `u32` in its
+    /// map (negsamp aligns it; a `.npy` written elsewhere need not).
+    unaligned_users: Option<Vec<u32>>,
+}
+
+impl NpyColumns {
+    fn users(&self) -> &[u32] {
+        match &self.unaligned_users {
+            Some(users) => users,
+            None => bytemuck::cast_slice(self.files[self.user].data()),
+        }
+    }
 }
 
 struct NpyFile {
@@ -58,7 +70,12 @@ impl NpyFile {
 
     /// The data's checksum against the record.
     fn check_checksum(&self) -> Result<(), EngineError> {
-        check_checksum(&self.path, &self.record, &self.map[self.data_offset..])
+        check_checksum(&self.path, &self.record, self.data())
+    }
+
+    /// The data's bytes (their length was checked against the header's shape).
+    fn data(&self) -> &[u8] {
+        &self.map[self.data_offset..]
     }
 }
 
@@ -81,7 +98,7 @@ impl PartRows {
     pub(crate) fn users(&self) -> &[u32] {
         match self {
             PartRows::Decoded(rows) => rows.users(),
-            PartRows::Columns(columns) => &columns.users,
+            PartRows::Columns(columns) => columns.users(),
         }
     }
 
@@ -154,9 +171,21 @@ pub(crate) fn read_part(
         Format::Npy => {
             let files: Vec<NpyFile> = files.into_iter().map(|f| f.expect("npy")).collect();
             let user = schema.position("user").expect("every schema has users");
-            let mut users = vec![0u32; record.tally.rows as usize];
-            files[user].read_at(0, bytemuck::cast_slice_mut(&mut users))?;
-            PartRows::Columns(NpyColumns { files, users })
+            // Read where it lies (a copy of a column of 4 bytes a row was a serial
+            // phase of its own before the chunks).
+            let unaligned_users = bytemuck::try_cast_slice::<u8, u32>(files[user].data())
+                .is_err()
+                .then(|| {
+                    let data = files[user].data();
+                    let mut users = vec![0u32; data.len() / 4];
+                    bytemuck::cast_slice_mut(&mut users).copy_from_slice(data);
+                    users
+                });
+            PartRows::Columns(NpyColumns {
+                files,
+                user,
+                unaligned_users,
+            })
         }
         Format::Parquet => {
             let rows = read_parquet_part(&paths.finished, schema, ids)?;
