@@ -253,11 +253,10 @@ impl Rows {
                     fill_per_row(v, user.anchors, rows_of, |a| a.timestamp)
                 }
                 (ColumnKind::LogQ, Buffer::F32(v)) => {
-                    let log_q = user.log_q;
-                    per_negative(v, user.anchors, log_q, wide, column.width, f32::NAN);
+                    per_negative(v, user.anchors, user.log_q, wide, column.width)
                 }
                 (ColumnKind::Score, Buffer::F32(v)) if wide => {
-                    per_negative(v, user.anchors, user.scores, wide, column.width, f32::NAN);
+                    per_negative(v, user.anchors, user.scores, wide, column.width)
                 }
                 (ColumnKind::Score, Buffer::F32(v)) => {
                     for a in user.anchors {
@@ -266,16 +265,15 @@ impl Rows {
                     }
                 }
                 (ColumnKind::Carried { kept, .. }, buffer) => {
-                    let at = |a: &Anchor| a.position;
                     match (store.kept_values(kept), buffer) {
                         (Values::I64(x), Buffer::I64(v)) => {
-                            fill_per_row(v, user.anchors, rows_of, |a| x[at(a)])
+                            fill_per_row(v, user.anchors, rows_of, |a| x[a.position])
                         }
                         (Values::F64(x), Buffer::F64(v)) => {
-                            fill_per_row(v, user.anchors, rows_of, |a| x[at(a)])
+                            fill_per_row(v, user.anchors, rows_of, |a| x[a.position])
                         }
                         (Values::Str(x), Buffer::U32(v)) => {
-                            fill_per_row(v, user.anchors, rows_of, |a| x[at(a)])
+                            fill_per_row(v, user.anchors, rows_of, |a| x[a.position])
                         }
                         (values, buffer) => {
                             unreachable!("schema typed {values:?} as {buffer:?}")
@@ -390,22 +388,15 @@ fn fill_per_row<T: Copy>(
     }
 }
 
-/// Appends a per-negative column: long, a `NaN`-like `none` for the positive's row
-/// then one value per negative; wide, the anchor's values padded to `width`.
-fn per_negative(
-    v: &mut Vec<f32>,
-    anchors: &[Anchor],
-    values: &[f32],
-    wide: bool,
-    width: usize,
-    none: f32,
-) {
+/// Appends a per-negative column: long, NaN for the positive's row then one value per
+/// negative; wide, the anchor's values padded with NaN to `width`.
+fn per_negative(v: &mut Vec<f32>, anchors: &[Anchor], values: &[f32], wide: bool, width: usize) {
     for a in anchors {
         if wide {
             v.extend_from_slice(&values[a.negatives.clone()]);
-            v.extend(repeat_n(none, width - a.negatives.len()));
+            v.extend(repeat_n(f32::NAN, width - a.negatives.len()));
         } else {
-            v.extend(a.positive.map(|_| none));
+            v.extend(a.positive.map(|_| f32::NAN));
             v.extend_from_slice(&values[a.negatives.clone()]);
         }
     }

@@ -287,3 +287,42 @@ fn verify_reports_progress_up_to_every_row() {
         assert_eq!(report.rows, manifest.totals.tally.rows);
     }
 }
+
+/// A `user.npy` whose header is one byte longer (valid `.npy`, its data no longer
+/// aligned for `u32` in the map) is read through a copy, not refused or a panic — and
+/// is still checked row by row.
+#[test]
+fn a_user_column_not_aligned_in_its_file_is_still_checked() {
+    let store = store_from_lists(&[vec![1, 2, 5], vec![0, 3], vec![4]], 8);
+    let dir = tempfile::tempdir().unwrap();
+    let shift_user_data = |out: &Path| {
+        let path = out.join("part-00000/user.npy");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        // one more space before the header's closing newline
+        bytes.insert(10 + header_len - 1, b' ');
+        bytes[8..10].copy_from_slice(&(header_len as u16 + 1).to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        edit_manifest(out, |m| {
+            let file = m.parts[0].files.iter_mut().find(|f| f.name == "user.npy");
+            file.unwrap().bytes += 1;
+        });
+    };
+    let out = dir.path().join("shifted");
+    run(&store, &out, &SampleConfig::default());
+    let users = read_part_data(&out, &store, 0).unwrap().user;
+    shift_user_data(&out);
+    verify_output(&out, Some(&store)).unwrap();
+
+    // the same shift over a column whose last row names a user past the part
+    let out = dir.path().join("shifted-and-wrong");
+    run(&store, &out, &SampleConfig::default());
+    let last = users.len() - 1;
+    tamper(&out, "user", last, 10_000u32);
+    shift_user_data(&out);
+    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("row {last}: user 10000 is outside the part")),
+        "{err}"
+    );
+}

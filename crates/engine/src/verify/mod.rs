@@ -227,10 +227,12 @@ fn check_part(
     // tiling the part's users and their rows tiling the column, the whole column is
     // the part's users in order — checked in parallel, not in a pass of its own.
     let column = rows.users();
-    let tiled = chunks.first().is_none_or(|c| c.start == users.start)
-        && chunks.last().is_none_or(|c| c.end == users.end)
-        && chunks.windows(2).all(|w| w[0].end == w[1].start);
-    debug_assert!(tiled, "the plan's chunks tile the part's users");
+    debug_assert!(
+        chunks.first().is_none_or(|c| c.start == users.start)
+            && chunks.last().is_none_or(|c| c.end == users.end)
+            && chunks.windows(2).all(|w| w[0].end == w[1].start),
+        "the plan's chunks tile the part's users"
+    );
     let start = column.partition_point(|&u| u < users.start);
     let end = column.partition_point(|&u| u < users.end);
     if start != 0 || end != column.len() {
