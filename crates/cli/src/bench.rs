@@ -89,22 +89,24 @@ pub fn bench_cmd(a: &BenchArgs, threads: &[usize]) -> Result<()> {
             .num_threads(n)
             .build()
             .context("starting the thread pool")?;
-        for &kernel in &kernels {
-            let cells = pool.install(|| {
-                buckets
-                    .iter()
-                    .map(|bucket| {
-                        let cell = measure(&store, bucket, kernel, &options);
-                        bar.inc(1);
-                        cell
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })?;
-            bar.suspend(|| note(format_args!("  {n} thread(s), {kernel}: done")));
+        // Bucket by bucket, every kernel measured in turn (engine::bench::measure
+        // interleaves their passes), then one row per kernel.
+        let by_bucket = pool.install(|| {
+            buckets
+                .iter()
+                .map(|bucket| {
+                    let cells = measure(&store, bucket, &kernels, &options);
+                    bar.inc(kernels.len() as u64);
+                    cells
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        bar.suspend(|| note(format_args!("  {n} thread(s): done")));
+        for (k, &kernel) in kernels.iter().enumerate() {
             rows.push(Row {
                 kernel,
                 threads: n,
-                cells,
+                cells: by_bucket.iter().map(|cells| cells[k]).collect(),
             });
         }
     }

@@ -450,7 +450,8 @@ pub struct BenchArgs {
     /// Users timed per degree bucket (evenly spaced in user order).
     #[arg(long, default_value_t = 2000)]
     pub users_per_bucket: usize,
-    /// Timed passes per kernel and bucket; the median is reported.
+    /// Timed passes per kernel and bucket, interleaved across the kernels (each
+    /// repeat starts from the next one); the median is reported.
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
     /// Seconds after which a pass stops early (the cell is marked incomplete).

@@ -5,8 +5,8 @@
 //! reproducible). A kernel samples every chosen user of a bucket with the same
 //! per-user streams and requests as `negsamp sample` — the kernel call only, no
 //! pairing or output — spread over the current rayon pool, `repeats` times after one
-//! untimed warm-up pass (each timed pass repeats the users for at least 20 ms); the
-//! median wall time per negative is reported. A repeat that exceeds
+//! untimed warm-up pass (each timed pass repeats the users for at least 20 ms), the
+//! kernels' passes interleaved; the median wall time per negative is reported. A repeat that exceeds
 //! `budget` stops where it is and the cell is marked incomplete (its figure then comes
 //! from the users it reached), which keeps guess-and-check kernels on dense users from
 //! running for hours.
@@ -167,28 +167,48 @@ pub fn check_request_fits(store: &Store, options: &BenchOptions) -> Result<(), E
     )
 }
 
-/// Measures `kernel` on `bucket`'s chosen users, on the current rayon pool.
+/// Measures every kernel of `kernels` on `bucket`'s chosen users, on the current rayon
+/// pool, one cell per kernel in the order given. The timed passes are interleaved —
+/// repeat `r` runs every kernel once, starting from the `r`-th — so a shared machine's
+/// slow spell falls on all kernels alike instead of on whichever ran then; a kernel
+/// whose pass exceeds the budget is not repeated.
 pub fn measure(
     store: &Store,
     bucket: &DegreeBucket,
-    kernel: Kernel,
+    kernels: &[Kernel],
     options: &BenchOptions,
-) -> Result<Cell, EngineError> {
+) -> Result<Vec<Cell>, EngineError> {
     let warm_up = &bucket.chosen[..bucket.chosen.len().min(8)];
-    pass(store, warm_up, kernel, options, Duration::MAX)?;
-    let mut passes = Vec::with_capacity(options.repeats.max(1));
-    for _ in 0..options.repeats.max(1) {
-        let cell = pass(store, &bucket.chosen, kernel, options, options.budget)?;
-        let complete = cell.complete;
-        passes.push(cell);
-        if !complete {
-            break;
+    for &kernel in kernels {
+        pass(store, warm_up, kernel, options, Duration::MAX)?;
+    }
+    let mut passes: Vec<Vec<Cell>> = vec![Vec::new(); kernels.len()];
+    for repeat in 0..options.repeats.max(1) {
+        for turn in 0..kernels.len() {
+            let k = (repeat + turn) % kernels.len();
+            if passes[k].last().is_some_and(|cell| !cell.complete) {
+                continue;
+            }
+            passes[k].push(pass(
+                store,
+                &bucket.chosen,
+                kernels[k],
+                options,
+                options.budget,
+            )?);
         }
     }
+    Ok(passes.into_iter().map(median_cell).collect())
+}
+
+/// The pass of median time, marked incomplete if any pass was.
+fn median_cell(mut passes: Vec<Cell>) -> Cell {
     passes.sort_by(|a, b| a.nanos.total_cmp(&b.nanos));
     let complete = passes.iter().all(|p| p.complete);
-    let median = passes[passes.len() / 2];
-    Ok(Cell { complete, ..median })
+    Cell {
+        complete,
+        ..passes[passes.len() / 2]
+    }
 }
 
 /// A pass repeats its users until it has run this long, so small buckets are timed

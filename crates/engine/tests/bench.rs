@@ -44,23 +44,27 @@ fn bench_buckets_cover_every_user_once() {
         assert_eq!(bucket.chosen.len(), members.len().min(2));
         assert!(bucket.chosen.iter().all(|u| members.contains(u)));
         assert_eq!(bucket.chosen[0], members[0]);
-        let cell = measure(&store, bucket, Kernel::Auto, &options).unwrap();
-        assert!(cell.complete && cell.users >= bucket.chosen.len() as u64);
-        assert_eq!(
-            cell.users % bucket.chosen.len() as u64,
-            0,
-            "whole rounds over the chosen users"
-        );
-        let per_round: u64 = bucket
-            .chosen
-            .iter()
-            .map(|&u| 2 * degrees[u as usize] as u64)
-            .sum();
-        assert_eq!(
-            cell.requested,
-            per_round * (cell.users / bucket.chosen.len() as u64)
-        );
-        assert_eq!(cell.produced + cell.shortfall, cell.requested);
+        let kernels = [Kernel::Auto, Kernel::BranchFree];
+        let cells = measure(&store, bucket, &kernels, &options).unwrap();
+        assert_eq!(cells.iter().map(|c| c.kernel).collect::<Vec<_>>(), kernels);
+        for cell in cells {
+            assert!(cell.complete && cell.users >= bucket.chosen.len() as u64);
+            assert_eq!(
+                cell.users % bucket.chosen.len() as u64,
+                0,
+                "whole rounds over the chosen users"
+            );
+            let per_round: u64 = bucket
+                .chosen
+                .iter()
+                .map(|&u| 2 * degrees[u as usize] as u64)
+                .sum();
+            assert_eq!(
+                cell.requested,
+                per_round * (cell.users / bucket.chosen.len() as u64)
+            );
+            assert_eq!(cell.produced + cell.shortfall, cell.requested);
+        }
     }
 }
 

@@ -37,6 +37,8 @@ pub const LANES: usize = 16;
 /// A without-replacement request with `request * DENSE_FACTOR >= candidates` enumerates
 /// the candidates (O(m) work, at most `DENSE_FACTOR` times the request).
 pub const DENSE_FACTOR: u64 = 4;
+/// Items [`Candidates::enumerate_into`] writes at a time (one 32-byte store).
+const ENUMERATE_BLOCK: usize = 8;
 /// Distinct draws are checked by scanning what was drawn up to this request; above it
 /// a bitmap over the value space is used.
 const SCAN_MAX: u64 = 32;
@@ -115,13 +117,36 @@ impl<'a> Candidates<'a> {
     }
 
     /// Appends every candidate item, ascending.
+    ///
+    /// Each gap between positives is written in whole blocks of [`ENUMERATE_BLOCK`]
+    /// consecutive items, the block's tail overwritten by the next gap: a user holding
+    /// a large share of the catalog has gaps of a few items, and one `extend` per gap
+    /// (a length-dependent loop, mispredicted at every gap) cost more than the items
+    /// it copied.
     pub fn enumerate_into(&self, out: &mut Vec<u32>) {
-        let mut next = 0u32;
-        for &positive in self.positives {
-            out.extend(next..positive);
-            next = positive + 1;
+        let start = out.len();
+        let count = self.count() as usize;
+        // A block may run past the last candidate: room for it, cut off below.
+        out.resize(start + count + ENUMERATE_BLOCK, 0);
+        let slots = &mut out[start..];
+        let (mut written, mut next) = (0usize, 0u32);
+        let ends = self.positives.iter().copied().chain([self.n_items]);
+        for end in ends {
+            let gap = (end - next) as usize;
+            let mut done = 0;
+            loop {
+                let first = next + done as u32;
+                let block: [u32; ENUMERATE_BLOCK] = std::array::from_fn(|i| first + i as u32);
+                slots[written + done..written + done + ENUMERATE_BLOCK].copy_from_slice(&block);
+                done += ENUMERATE_BLOCK;
+                if done >= gap {
+                    break;
+                }
+            }
+            written += gap;
+            next = end + 1;
         }
-        out.extend(next..self.n_items);
+        out.truncate(start + count);
     }
 }
 

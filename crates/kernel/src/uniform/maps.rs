@@ -172,14 +172,14 @@ impl Auto {
 /// Below this degree the interleaved search takes at most three steps: no per-user
 /// index (complement, bucketed) pays for its build.
 const INDEX_MIN_DEGREE: u64 = 8;
-/// Enumerating the candidates walks the whole catalog, one short copy per gap between
-/// positives, so it pays for itself only while there is a rank to map for every
-/// `CATALOG_PER_RANK` items and for every two positives. The grid's synthetic stores
-/// put this at 16; a MovieLens-1M-shaped store (3 706 items, degrees 128–1 023 at 1:1,
-/// 3.6–29 items per rank) measured `complement` 1.5–2.1× slower than `branch-free`
-/// there (17.6 vs 8.2 ns), and a tie only from about 2.6 items per rank — so 4, which
-/// keeps the grid's wins (draws outnumbering the catalog, well under 1 item per rank).
-const CATALOG_PER_RANK: u64 = 4;
+/// Enumerating the candidates writes the whole catalog (one 8-item block per gap
+/// between positives at least), so it pays for itself only while there is a rank to
+/// map for every `CATALOG_PER_RANK` items and for every two positives. Measured with
+/// `negsamp bench` (kernels interleaved, with replacement, ratios 1–64) on the
+/// MovieLens-1M and Gowalla shapes (3 706 and 40 981 items): `complement` against
+/// `branch-free` costs 0.9–1.2× at 7–15 items per rank, 0.6–0.9× at 4–10, under 0.6×
+/// below 4 — so 8. (When each gap was one `extend`, the crossover was about 2.6.)
+const CATALOG_PER_RANK: u64 = 8;
 /// ...and the table (4 bytes per candidate) stays within the L2 cache.
 const COMPLEMENT_MAX: u64 = 1 << 18;
 /// Materialising `pos - arange(k)` (one pass over the positives) makes each rank

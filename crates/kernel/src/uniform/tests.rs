@@ -43,9 +43,11 @@ proptest! {
             map_interleaved(&adjusted, &mut interleaved);
             prop_assert_eq!(&interleaved, &reference);
         }
-        let mut enumerated = Vec::new();
+        // Appends after what the buffer holds, ending exactly at the last candidate.
+        let mut enumerated = vec![u32::MAX; 3];
         cands.enumerate_into(&mut enumerated);
-        prop_assert_eq!(&enumerated, &reference);
+        prop_assert_eq!(&enumerated[..3], &[u32::MAX; 3]);
+        prop_assert_eq!(&enumerated[3..], &reference);
     }
 
     /// Every kernel: never a positive, exact counts (`guess-vectorized`: at most the
