@@ -294,7 +294,52 @@ impl LocalInts {
     }
 }
 
-type IntIndex = hashbrown::HashMap<i64, u32, foldhash::fast::FixedState>;
+/// A row group's integer ids, by value, to their local index. Ids in `[0,
+/// DENSE_IDS)` — what generated and most real ids are — are found by direct address
+/// (one load, no hashing); others by hash. The table is grown to the largest id met
+/// and cleared by the slots the group set, so it is reused without a full wipe.
+#[derive(Default)]
+struct IntIndex {
+    /// `dense[v]` is id `v`'s local index plus one (0: not met in this group).
+    dense: Vec<u32>,
+    /// The ids whose `dense` slots this group set.
+    touched: Vec<u32>,
+    sparse: hashbrown::HashMap<i64, u32, foldhash::fast::FixedState>,
+}
+
+/// The direct-address table's reach: 16 MiB per table at most, and a table is only as
+/// large as the largest id a group met (rounded up to a power of two).
+const DENSE_IDS: i64 = 1 << 22;
+
+impl IntIndex {
+    fn clear(&mut self) {
+        for &v in &self.touched {
+            self.dense[v as usize] = 0;
+        }
+        self.touched.clear();
+        self.sparse.clear();
+    }
+
+    /// Id `v`'s local index, numbering it with `new` when the group meets it first.
+    fn local(&mut self, v: i64, new: impl FnOnce() -> u32) -> u32 {
+        if !(0..DENSE_IDS).contains(&v) {
+            return *self.sparse.entry(v).or_insert_with(new);
+        }
+        let at = v as usize;
+        if at >= self.dense.len() {
+            self.dense.resize((at + 1).next_power_of_two(), 0);
+        }
+        match self.dense[at] {
+            0 => {
+                let local = new();
+                self.dense[at] = local + 1;
+                self.touched.push(at as u32);
+                local
+            }
+            stored => stored - 1,
+        }
+    }
+}
 
 impl Columns<'_> {
     fn bad(&self, problem: String) -> IngestError {
@@ -486,7 +531,7 @@ impl<'a> IdText<'a> {
         runs: bool,
     ) -> u32 {
         match self.int(r) {
-            Some(v) => *ints.entry(v).or_insert_with(|| {
+            Some(v) => ints.local(v, || {
                 self.write(r, text);
                 side.intern(text, row)
             }),
@@ -616,5 +661,47 @@ fn store_unit(unit: TimeUnit) -> StoreTimeUnit {
         TimeUnit::Millisecond => StoreTimeUnit::Milliseconds,
         TimeUnit::Microsecond => StoreTimeUnit::Microseconds,
         TimeUnit::Nanosecond => StoreTimeUnit::Nanoseconds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Ids numbered in first-appearance order per group, whichever side of the
+        /// direct-address reach they fall (negative, dense, past it), and nothing of
+        /// one group left in the next after `clear`.
+        #[test]
+        fn int_index_numbers_ids_in_first_appearance_order(
+            groups in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![
+                        0i64..50,
+                        (DENSE_IDS - 3)..(DENSE_IDS + 3),
+                        -5i64..0,
+                        any::<i64>(),
+                    ],
+                    0..60,
+                ),
+                1..4,
+            )
+        ) {
+            let mut index = IntIndex::default();
+            for group in groups {
+                index.clear();
+                let mut reference: std::collections::HashMap<i64, u32> = Default::default();
+                let mut next = 0u32;
+                for v in group {
+                    let expected = *reference.entry(v).or_insert(next);
+                    let got = index.local(v, || next);
+                    prop_assert_eq!(got, expected, "id {}", v);
+                    if got == next {
+                        next += 1;
+                    }
+                }
+            }
+        }
     }
 }
