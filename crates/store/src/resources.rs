@@ -1,6 +1,7 @@
 //! How much memory this process may still take: what the machine has available and
 //! what `ulimit -v` leaves. Sizes derived from input are compared with it before they
-//! are allocated (an allocation failure aborts a Rust program).
+//! are allocated (an allocation failure aborts a Rust program) — and giving back what
+//! a phase freed, so the next phase's peak does not sit on top of it.
 
 /// `MemAvailable` of `/proc/meminfo`, in bytes (None where there is none).
 pub fn available_memory() -> Option<u64> {
