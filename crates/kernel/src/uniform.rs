@@ -118,7 +118,7 @@ impl<'a> Candidates<'a> {
 
     /// Appends every candidate item, ascending.
     ///
-    /// A gap of at most [`ENUMERATE_BLOCK`] items between positives is written as one
+    /// A gap of at most `ENUMERATE_BLOCK` items between positives is written as one
     /// whole block, its tail overwritten by the next gap: a user holding a large share
     /// of the catalog has gaps of a few items, and one `extend` per gap (a
     /// length-dependent loop, mispredicted at every gap) cost more than the items it
