@@ -6,10 +6,10 @@
 //! per-user streams and requests as `negsamp sample` — the kernel call only, no
 //! pairing or output — spread over the current rayon pool, `repeats` times after one
 //! untimed warm-up pass (each timed pass repeats the users for at least 20 ms), the
-//! kernels' passes interleaved; the median wall time per negative is reported. A repeat that exceeds
-//! `budget` stops where it is and the cell is marked incomplete (its figure then comes
-//! from the users it reached), which keeps guess-and-check kernels on dense users from
-//! running for hours.
+//! kernels' passes interleaved; the median wall time per negative is reported. A
+//! repeat that exceeds `budget` stops where it is and the cell is marked incomplete
+//! (its figure then comes from the users it reached), which keeps guess-and-check
+//! kernels on dense users from running for hours.
 
 use crate::config::Amount;
 use crate::EngineError;

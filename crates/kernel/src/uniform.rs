@@ -147,9 +147,11 @@ impl<'a> Candidates<'a> {
             written += gap;
             next = end + 1;
         }
-        debug_assert_eq!(written, count);
-        // SAFETY: the gaps' lengths sum to n_items - k = count, and each gap's items
-        // were written at [written, written + gap): every slot below count is set.
+        // Checked in release builds too: the `set_len` below is sound only if the gaps
+        // tiled `count` (one comparison per user, against a pass over the catalog).
+        assert_eq!(written, count, "positives sorted, distinct, below n_items");
+        // SAFETY: the gaps' lengths sum to count (asserted), and each gap's items were
+        // written at [written, written + gap): every slot below count is set.
         unsafe { out.set_len(start + count) };
     }
 }
