@@ -17,9 +17,47 @@ pub struct Interner {
     /// `ends[i]` is the end of id i in `arena`; id i starts at `ends[i-1]` (or 0).
     ends: Vec<usize>,
     hasher: FixedState,
+    /// With [`Interner::indexing_decimals`]: the index of each plain decimal id (see
+    /// [`decimal_value`]) by value, [`ABSENT`] where none; authoritative for every
+    /// value below its length, so such an id is found with one load and no hashing.
+    by_value: Option<Vec<u32>>,
+}
+
+/// An empty slot of the by-value table.
+const ABSENT: u32 = u32::MAX;
+
+/// The by-value table never grows past this many slots (256 MiB) …
+const MAX_BY_VALUE: usize = 1 << 26;
+/// … nor past this many slots per id held (plus a floor), so sparse ids such as
+/// `1000000007` stay hashed instead of costing memory.
+const BY_VALUE_PER_ID: usize = 8;
+const BY_VALUE_FLOOR: usize = 1 << 16;
+
+/// The value of an id that is a plain decimal integer — digits only, no sign, no
+/// leading zero (so one value has one spelling) — when below 10^9.
+#[inline]
+pub fn decimal_value(id: &[u8]) -> Option<usize> {
+    match id {
+        [] | [b'0', _, ..] => None,
+        _ if id.len() > 9 => None,
+        _ => id.iter().try_fold(0usize, |value, &b| {
+            let digit = b.wrapping_sub(b'0');
+            (digit < 10).then_some(value * 10 + usize::from(digit))
+        }),
+    }
 }
 
 impl Interner {
+    /// An empty interner that also indexes plain decimal ids by value: worth it for a
+    /// large dictionary looked up far more often than it grows (a file's global user
+    /// and item maps), where a hash probe and a key comparison miss the cache.
+    pub fn indexing_decimals() -> Self {
+        Self {
+            by_value: Some(Vec::new()),
+            ..Self::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -33,6 +71,9 @@ impl Interner {
         self.table.clear();
         self.arena.clear();
         self.ends.clear();
+        if let Some(by_value) = &mut self.by_value {
+            by_value.clear();
+        }
     }
 
     /// The bytes of id `index`.
@@ -43,20 +84,76 @@ impl Interner {
     }
 
     /// The index of `key`, if present.
+    #[inline]
     pub fn find(&self, key: &[u8]) -> Option<u32> {
+        if let Some(slot) = self.by_value_slot(key) {
+            return (slot != ABSENT).then_some(slot);
+        }
         let hash = self.hasher.hash_one(key);
         self.table.find(hash, |&i| self.get(i) == key).copied()
     }
 
+    /// `key`'s slot in the by-value table, when the table answers for it.
+    #[inline]
+    fn by_value_slot(&self, key: &[u8]) -> Option<u32> {
+        let by_value = self.by_value.as_ref()?;
+        by_value.get(decimal_value(key)?).copied()
+    }
+
+    /// Grows the by-value table to cover `value` when that stays within its limits,
+    /// recording every id it then covers (so it stays authoritative); whether it
+    /// covers `value`.
+    fn cover(&mut self, value: usize) -> bool {
+        let Some(by_value) = &mut self.by_value else {
+            return false;
+        };
+        if value < by_value.len() {
+            return true;
+        }
+        let limit = MAX_BY_VALUE.min(BY_VALUE_FLOOR + BY_VALUE_PER_ID * self.ends.len());
+        if value >= limit {
+            return false;
+        }
+        let len = (value + 1).max(2 * by_value.len()).min(limit);
+        by_value.clear();
+        by_value.resize(len, ABSENT);
+        let mut start = 0;
+        for (i, &end) in self.ends.iter().enumerate() {
+            if let Some(v) = decimal_value(&self.arena[start..end]).filter(|&v| v < len) {
+                by_value[v] = i as u32;
+            }
+            start = end;
+        }
+        true
+    }
+
+    /// Appends `key`'s bytes as the next id; its index.
+    fn push(&mut self, key: &[u8]) -> u32 {
+        let index = self.ends.len() as u32;
+        self.arena.extend_from_slice(key);
+        self.ends.push(self.arena.len());
+        index
+    }
+
     /// The index of `key`, inserting it at the end if new. Returns `(index, inserted)`.
     pub fn intern(&mut self, key: &[u8]) -> (u32, bool) {
+        // A plain decimal id the by-value table covers lives there alone: no hashing.
+        let value = self.by_value.as_ref().and_then(|_| decimal_value(key));
+        if let Some(value) = value.filter(|&v| self.cover(v)) {
+            let slot = self.by_value.as_ref().map_or(ABSENT, |t| t[value]);
+            if slot != ABSENT {
+                return (slot, false);
+            }
+            let index = self.push(key);
+            if let Some(by_value) = &mut self.by_value {
+                by_value[value] = index;
+            }
+            return (index, true);
+        }
         let hash = self.hasher.hash_one(key);
         let Self {
-            table,
-            arena,
-            ends,
-            hasher,
-        } = self;
+            table, arena, ends, ..
+        } = &*self;
         let lookup = |i: &u32| {
             let i = *i as usize;
             let start = if i == 0 { 0 } else { ends[i - 1] };
@@ -65,10 +162,14 @@ impl Interner {
         if let Some(&i) = table.find(hash, lookup) {
             return (i, false);
         }
-        let index = ends.len() as u32;
-        arena.extend_from_slice(key);
-        ends.push(arena.len());
-        let (arena, ends) = (&*arena, &*ends);
+        let index = self.push(key);
+        let Self {
+            table,
+            arena,
+            ends,
+            hasher,
+            ..
+        } = self;
         table.insert_unique(hash, index, |&i| {
             let i = i as usize;
             let start = if i == 0 { 0 } else { ends[i - 1] };
@@ -103,6 +204,8 @@ pub fn read_lines<R: BufRead>(input: R) -> std::io::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
 
     #[test]
     fn interns_in_first_appearance_order() {
@@ -121,5 +224,85 @@ mod tests {
         ids.clear();
         assert!(ids.is_empty());
         assert_eq!(ids.find(b"a"), None);
+    }
+
+    #[test]
+    fn decimal_values_have_one_spelling() {
+        assert_eq!(decimal_value(b"0"), Some(0));
+        assert_eq!(decimal_value(b"982150"), Some(982_150));
+        assert_eq!(decimal_value(b"999999999"), Some(999_999_999));
+        for other in [
+            &b""[..],
+            b"00",
+            b"07",
+            b"-1",
+            b"+1",
+            b"1.0",
+            b" 1",
+            b"1e3",
+            b"1000000000",
+        ] {
+            assert_eq!(
+                decimal_value(other),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
+    #[test]
+    fn an_id_hashed_before_the_table_reached_it_is_found_after() {
+        let mut ids = Interner::indexing_decimals();
+        let far = (BY_VALUE_FLOOR + 100).to_string();
+        assert_eq!(ids.intern(far.as_bytes()), (0, true)); // beyond the table: hashed
+        for i in 0..100 {
+            ids.intern(format!("u{i}").as_bytes());
+        }
+        let farther = (BY_VALUE_FLOOR + 101).to_string();
+        assert_eq!(ids.intern(farther.as_bytes()), (101, true)); // grows the table
+        assert!(ids.by_value.as_ref().unwrap().len() > BY_VALUE_FLOOR + 101);
+        assert_eq!(ids.find(far.as_bytes()), Some(0));
+        assert_eq!(ids.intern(far.as_bytes()), (0, false));
+    }
+
+    /// Ids drawn so decimal ones fall on both sides of the by-value table's reach as
+    /// it grows, beside spellings of the same numbers that are other ids.
+    fn id_strategy() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            (0u32..300).prop_map(|v| v.to_string().into_bytes()),
+            (0u32..2_000_000).prop_map(|v| v.to_string().into_bytes()),
+            (0u32..300).prop_map(|v| format!("0{v}").into_bytes()),
+            (0u32..300).prop_map(|v| format!("u{v}").into_bytes()),
+            any::<u64>().prop_map(|v| v.to_string().into_bytes()),
+        ]
+    }
+
+    proptest! {
+        /// With or without the by-value table, an interner numbers ids exactly as a
+        /// map from bytes to first-appearance index does, and finds what it holds.
+        #[test]
+        fn indexing_decimals_numbers_as_a_map_does(
+            ids in proptest::collection::vec(id_strategy(), 1..400),
+            probes in proptest::collection::vec(id_strategy(), 0..50),
+            decimals: bool,
+        ) {
+            let mut interner = if decimals { Interner::indexing_decimals() } else { Interner::default() };
+            let mut reference: HashMap<Vec<u8>, u32> = HashMap::new();
+            for id in &ids {
+                let next = reference.len() as u32;
+                let expected = *reference.entry(id.clone()).or_insert(next);
+                prop_assert_eq!(interner.intern(id), (expected, expected == next));
+            }
+            for id in ids.iter().chain(&probes) {
+                prop_assert_eq!(interner.find(id), reference.get(id).copied());
+            }
+            for (id, &index) in &reference {
+                prop_assert_eq!(interner.get(index), &id[..]);
+            }
+            interner.clear();
+            prop_assert_eq!(interner.find(&ids[0]), None);
+            prop_assert_eq!(interner.intern(&ids[0]), (0, true));
+        }
     }
 }

@@ -2,11 +2,12 @@
 //!
 //! 1. The file is read in blocks of [`IngestOptions::block_size`] bytes (cut at the
 //!    last newline); each block is split into byte ranges at newlines that rayon parses
-//!    in parallel. A range interns its ids into its own small dictionaries, so the hot
-//!    loop shares nothing.
-//! 2. The ranges' dictionaries are merged into the global ones in file order (work per
-//!    distinct id, not per row), which keeps first-appearance numbering exact; then
-//!    the rows are remapped to global indices in parallel.
+//!    in parallel. A range looks each user and item up in the global dictionaries as
+//!    they stood when the block began (read-only, shared; plain decimal ids by value,
+//!    one load) and numbers only ids new to the file in its own small dictionaries.
+//! 2. The ranges' new ids are merged into the global ones in file order (work per new
+//!    id, not per row), which keeps first-appearance numbering exact; then the rows
+//!    are remapped to global indices in parallel.
 //! 3. A counting sort by user builds the CSR; each user's interactions are sorted by
 //!    (item, timestamp, row) in parallel and duplicates dropped, keeping the earliest
 //!    timestamp, then the lowest row.
@@ -357,12 +358,12 @@ pub(crate) struct Parsed {
 impl Parsed {
     /// Nothing parsed yet; the item catalog from `--items` if given.
     pub(crate) fn new(options: &IngestOptions) -> Result<Self, IngestError> {
-        let mut items = Interner::default();
+        let mut items = Interner::indexing_decimals();
         if let Some(catalog) = &options.items_file {
             read_catalog(catalog, &mut items)?;
         }
         Ok(Parsed {
-            users: Interner::default(),
+            users: Interner::indexing_decimals(),
             items,
             user_of_row: Vec::new(),
             item_of_row: Vec::new(),
@@ -408,7 +409,7 @@ impl Parsed {
                     let (gu, gi) = if u == TOMBSTONE {
                         (TOMBSTONE, TOMBSTONE)
                     } else {
-                        (r.users.map[u as usize], r.items.map[i as usize])
+                        (r.users.global(u), r.items.global(i))
                     };
                     if gi == TOMBSTONE && u != TOMBSTONE {
                         unknown += 1;
@@ -428,11 +429,11 @@ impl Parsed {
         }
         for (c, kept) in self.kept.iter_mut().enumerate() {
             for r in ranges.iter() {
-                let (map, codes) = (&r.kept[c].ids.map, &r.kept[c].codes);
+                let (ids, codes) = (&r.kept[c].ids, &r.kept[c].codes);
                 kept.code_of_row
                     .extend(codes.iter().map(|&code| match code {
                         MISSING_CODE => MISSING_CODE,
-                        local => map[local as usize],
+                        code => ids.global(code),
                     }));
             }
         }
@@ -623,32 +624,65 @@ pub(crate) struct RangeOut {
 }
 
 /// A range's dictionary of one column, and after the merge its local → global map.
+///
+/// A range either numbers every id it meets locally (Parquet row groups, kept
+/// columns: codes are local indices), or first looks each id up in the global
+/// dictionary as it stood when the block began ([`RangeIds::resolve`], CSV users and
+/// items): codes below `base` are then global indices already, and only ids new to
+/// the file are numbered locally, as `base + local`. Most rows of a large file name an
+/// id an earlier block met, so they cost one lookup in one table, and the merge works
+/// only on what is new.
 #[derive(Debug, Default)]
 pub(crate) struct RangeIds {
     dict: Interner,
-    /// Range-local line of each id's first appearance (for error messages).
+    /// Range-local line of each local id's first appearance (for error messages).
     first_line: Vec<u64>,
     map: Vec<u32>,
-    /// The last id given to `intern_repeated` and its index: files grouped by user
+    /// The last id given to `intern_repeated` and its code: files grouped by user
     /// skip the hash lookup.
     last_id: Vec<u8>,
-    last_index: Option<u32>,
+    last_code: Option<u32>,
+    /// Codes below this are global indices; the global dictionary's length at the
+    /// block's start when resolving, else 0.
+    base: u32,
+    /// Whether the ids were resolved against the global dictionary first (so every
+    /// local id is new to it).
+    resolving: bool,
 }
 
 impl RangeIds {
     fn clear(&mut self) {
         self.dict.clear();
         self.first_line.clear();
-        self.last_index = None;
+        self.last_code = None;
+        self.base = 0;
+        self.resolving = false;
     }
 
-    /// The local index of `id`, first met at range-local row `local_line`.
+    /// Starts a block whose ids are first looked up in `known` (the global
+    /// dictionary, unchanged until the block is merged).
+    fn resolve_against(&mut self, known: &Interner) {
+        self.base = known.len() as u32;
+        self.resolving = true;
+    }
+
+    /// The code of `id`, first met at range-local row `local_line`, numbered locally.
     pub(crate) fn intern(&mut self, id: &[u8], local_line: u64) -> u32 {
         let (index, new) = self.dict.intern(id);
         if new {
             self.first_line.push(local_line);
         }
-        index
+        // Cannot wrap before the merge fails: the range's local ids are distinct
+        // and new, so the global dictionary would pass `MAX_IDS` first.
+        self.base.wrapping_add(index)
+    }
+
+    /// The code of `id`: its global index when `known` holds it, else a local one.
+    fn resolve(&mut self, id: &[u8], local_line: u64, known: &Interner) -> u32 {
+        match known.find(id) {
+            Some(global) => global,
+            None => self.intern(id, local_line),
+        }
     }
 
     /// Where local id `local` first appeared (range-local row) and its bytes.
@@ -656,17 +690,37 @@ impl RangeIds {
         (self.first_line[local], self.dict.get(local as u32))
     }
 
-    /// [`RangeIds::intern`], with a run of one id answered without hashing.
-    pub(crate) fn intern_repeated(&mut self, id: &[u8], local_line: u64) -> u32 {
-        match self.last_index {
-            Some(index) if self.last_id == id => index,
+    /// The code of `id` by `code_of` ([`RangeIds::intern`] or
+    /// [`RangeIds::resolve`]), with a run of one id answered without hashing.
+    fn repeated(&mut self, id: &[u8], code_of: impl FnOnce(&mut Self) -> u32) -> u32 {
+        match self.last_code {
+            Some(code) if self.last_id == id => code,
             _ => {
-                let index = self.intern(id, local_line);
+                let code = code_of(self);
                 self.last_id.clear();
                 self.last_id.extend_from_slice(id);
-                self.last_index = Some(index);
-                index
+                self.last_code = Some(code);
+                code
             }
+        }
+    }
+
+    /// [`RangeIds::intern`], with a run of one id answered without hashing.
+    pub(crate) fn intern_repeated(&mut self, id: &[u8], local_line: u64) -> u32 {
+        self.repeated(id, |s| s.intern(id, local_line))
+    }
+
+    /// [`RangeIds::resolve`], with a run of one id answered without hashing.
+    fn resolve_repeated(&mut self, id: &[u8], local_line: u64, known: &Interner) -> u32 {
+        self.repeated(id, |s| s.resolve(id, local_line, known))
+    }
+
+    /// The global index of a code, after the merge (TOMBSTONE: a skipped unknown id).
+    fn global(&self, code: u32) -> u32 {
+        if code < self.base {
+            code
+        } else {
+            self.map[(code - self.base) as usize]
         }
     }
 }
@@ -702,8 +756,19 @@ fn merge_dictionary(
     let known: &Interner = global;
     ranges.par_iter_mut().for_each(|r| {
         r.map.clear();
-        let RangeIds { dict, map, .. } = &mut **r;
-        map.extend(dict.iter().map(|id| known.find(id).unwrap_or(TOMBSTONE)));
+        let RangeIds {
+            dict,
+            map,
+            base,
+            resolving,
+            ..
+        } = &mut **r;
+        if *resolving && *base as usize == known.len() {
+            // Resolved against this very dictionary: every local id is new to it.
+            map.resize(dict.len(), TOMBSTONE);
+        } else {
+            map.extend(dict.iter().map(|id| known.find(id).unwrap_or(TOMBSTONE)));
+        }
     });
     for (range, r) in ranges.iter_mut().enumerate() {
         for local in 0..r.map.len() {
@@ -825,9 +890,12 @@ impl RangeOut {
         self.first_problem = None;
     }
 
-    /// Parses complete lines of `text` (each ending in `\n`, except possibly the last).
-    fn parse(&mut self, text: &[u8], layout: &Layout, skip_bad_rows: bool) {
+    /// Parses complete lines of `text` (each ending in `\n`, except possibly the last),
+    /// resolving users and items against the global dictionaries `known`.
+    fn parse(&mut self, text: &[u8], layout: &Layout, skip_bad_rows: bool, known: &Known) {
         self.start(layout.kept.len());
+        self.users.resolve_against(known.users);
+        self.items.resolve_against(known.items);
         let mut line_start = 0;
         while line_start < text.len() {
             let line_end =
@@ -839,7 +907,7 @@ impl RangeOut {
             if line.is_empty() {
                 continue;
             }
-            if let Err(problem) = self.parse_record(line, layout, local_line) {
+            if let Err(problem) = self.parse_record(line, layout, local_line, known) {
                 if self.first_problem.is_none() {
                     self.first_problem = Some((local_line, problem));
                     if !skip_bad_rows {
@@ -890,6 +958,7 @@ impl RangeOut {
         line: &[u8],
         layout: &Layout,
         local_line: u64,
+        known: &Known,
     ) -> Result<(), RowProblem> {
         split(line, layout.delimiter, &mut self.spans)
             .map_err(|LineError::Quote| RowProblem::Quote)?;
@@ -927,9 +996,9 @@ impl RangeOut {
                 return Err(RowProblem::NotUtf8(column));
             }
         }
-        let u = self.users.intern_repeated(user, local_line);
+        let u = self.users.resolve_repeated(user, local_line, known.users);
         let item = field(line, self.spans[layout.item], &mut self.scratch);
-        let i = self.items.intern(item, local_line);
+        let i = self.items.resolve(item, local_line, known.items);
         self.push_row(u, i, time);
         for (c, &at) in layout.kept.iter().enumerate() {
             let value = field(line, self.spans[at], &mut self.scratch);
@@ -937,6 +1006,12 @@ impl RangeOut {
         }
         Ok(())
     }
+}
+
+/// The global user and item dictionaries as they stand while a block is parsed.
+struct Known<'a> {
+    users: &'a Interner,
+    items: &'a Interner,
 }
 
 struct Parser<'a> {
@@ -1201,10 +1276,14 @@ impl<'a> Parser<'a> {
     ) -> Result<u64, IngestError> {
         let bounds = cut_at_newlines(text, ranges.len());
         let skip = self.options.skip_bad_rows;
+        let known = Known {
+            users: &self.out.users,
+            items: &self.out.items,
+        };
         ranges
             .par_iter_mut()
             .zip(bounds.par_windows(2))
-            .for_each(|(out, w)| out.parse(&text[w[0]..w[1]], layout, skip));
+            .for_each(|(out, w)| out.parse(&text[w[0]..w[1]], layout, skip, &known));
 
         // Line numbers and the first problem, in file order.
         let mut line = first_line;
