@@ -638,16 +638,13 @@ pub(crate) struct RangeIds {
     /// Range-local line of each local id's first appearance (for error messages).
     first_line: Vec<u64>,
     map: Vec<u32>,
-    /// The last id given to `intern_repeated` and its code: files grouped by user
-    /// skip the hash lookup.
+    /// The last id given to `intern_repeated` or `resolve_repeated` and its code:
+    /// files grouped by user skip the lookup.
     last_id: Vec<u8>,
     last_code: Option<u32>,
     /// Codes below this are global indices; the global dictionary's length at the
     /// block's start when resolving, else 0.
     base: u32,
-    /// Whether the ids were resolved against the global dictionary first (so every
-    /// local id is new to it).
-    resolving: bool,
 }
 
 impl RangeIds {
@@ -656,14 +653,12 @@ impl RangeIds {
         self.first_line.clear();
         self.last_code = None;
         self.base = 0;
-        self.resolving = false;
     }
 
     /// Starts a block whose ids are first looked up in `known` (the global
     /// dictionary, unchanged until the block is merged).
     fn resolve_against(&mut self, known: &Interner) {
         self.base = known.len() as u32;
-        self.resolving = true;
     }
 
     /// The code of `id`, first met at range-local row `local_line`, numbered locally.
@@ -757,14 +752,11 @@ fn merge_dictionary(
     ranges.par_iter_mut().for_each(|r| {
         r.map.clear();
         let RangeIds {
-            dict,
-            map,
-            base,
-            resolving,
-            ..
+            dict, map, base, ..
         } = &mut **r;
-        if *resolving && *base as usize == known.len() {
-            // Resolved against this very dictionary: every local id is new to it.
+        if *base as usize == known.len() {
+            // Resolved against this very dictionary (it only grows), or numbered
+            // locally while it is still empty: every local id is new to it.
             map.resize(dict.len(), TOMBSTONE);
         } else {
             map.extend(dict.iter().map(|id| known.find(id).unwrap_or(TOMBSTONE)));
