@@ -21,14 +21,15 @@ use crate::ids::{read_lines, Interner};
 use crate::kept::{
     check_column_name, encode_dictionary, KeptColumn, ValueType, Values, MISSING_CODE, MISSING_I64,
 };
+use crate::read_ahead::Block;
 use crate::time::TimeUnit;
 use crate::write::{write_store_dir, Columns, KeptData, PublishOptions, Timestamps};
 use crate::IngestError;
-use memchr::{memchr, memrchr};
+use memchr::memchr;
 use negsamp_kernel::stream::user_key;
 use rayon::prelude::*;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -1036,43 +1037,29 @@ impl<'a> Parser<'a> {
 
     fn run(mut self, progress: &(dyn Fn(u64) + Sync)) -> Result<Parsed, IngestError> {
         let block_size = self.options.block_size.max(1);
-        let mut buf: Vec<u8> = Vec::with_capacity(block_size);
-        let mut eof = false;
         let mut layout = None;
         let mut memory_checked = false;
         let mut next_line: u64 = 1;
         let n_ranges = rayon::current_num_threads() * 2;
         let mut ranges: Vec<RangeOut> = (0..n_ranges).map(|_| RangeOut::default()).collect();
-        while !eof || !buf.is_empty() {
+        let input = std::mem::replace(&mut self.input.text, Box::new(std::io::empty()));
+        let mut blocks = crate::read_ahead::Blocks::new(input, block_size, MAX_LINE);
+        while let Some(block) = blocks.next() {
             if crate::interrupt::requested() {
                 return Err(IngestError::Interrupted);
             }
-            // A buffer already holding a block without a line end (one very long line)
-            // doubles rather than grows by a byte: reading and rescanning a byte at a
-            // time is quadratic.
-            let want = if buf.len() < block_size {
-                block_size
-            } else if buf.len() >= MAX_LINE {
-                return Err(IngestError::LineTooLong {
-                    path: self.path.into(),
-                    line: next_line,
-                    limit: MAX_LINE as u64,
-                });
-            } else {
-                buf.len() * 2
-            };
-            eof = eof || fill(&mut self.input.text, &mut buf, want).map_err(|e| self.io(e))?;
-            let complete = if eof {
-                buf.len()
-            } else {
-                match memrchr(b'\n', &buf) {
-                    Some(p) => p + 1,
-                    None => continue, // a line longer than the block: read more
+            let buf = match block {
+                Block::Lines(buf) => buf,
+                Block::LineTooLong => {
+                    return Err(IngestError::LineTooLong {
+                        path: self.path.into(),
+                        line: next_line,
+                        limit: MAX_LINE as u64,
+                    })
                 }
+                Block::Failed(e) => return Err(self.io(e)),
             };
-            if complete == 0 {
-                break; // nothing at all: reported below as an empty input
-            }
+            let complete = buf.len();
             let mut text = &buf[..complete];
             if layout.is_none() {
                 // Text has no NUL bytes: a binary file that got this far (an unknown
@@ -1117,6 +1104,7 @@ impl<'a> Parser<'a> {
             if !memory_checked {
                 memory_checked = true;
                 self.check_memory(text, block_size)?;
+                blocks.read_ahead();
             }
             next_line = self.parse_block(text, layout, next_line, &mut ranges)?;
             self.out.bytes += text.len() as u64;
@@ -1126,7 +1114,7 @@ impl<'a> Parser<'a> {
                     .raw_read
                     .load(std::sync::atomic::Ordering::Relaxed),
             );
-            buf.drain(..complete);
+            blocks.recycle(buf);
         }
         if layout.is_none() {
             return Err(IngestError::EmptyInput {
@@ -1376,25 +1364,6 @@ impl<'a> Parser<'a> {
             limit: MAX_IDS,
         }
     }
-}
-
-/// Reads until `buf` holds `want` bytes or the file ends; returns true at end of file.
-fn fill(file: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
-    let old = buf.len();
-    buf.resize(want, 0);
-    let mut filled = old;
-    while filled < want {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => {
-                buf.truncate(filled);
-                return Ok(true);
-            }
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(false)
 }
 
 /// `parts + 1` boundaries cutting `text` after newlines into about equal parts.

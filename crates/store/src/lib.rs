@@ -15,6 +15,8 @@
 //! * [`synth`] generates seeded synthetic interaction CSVs of any size.
 //! * [`publish`] writes directories under a temporary name and renames them into place;
 //!   [`output`] writes their large files past the page cache.
+//! * Text inputs are read one block ahead of their parser on a thread of their own
+//!   (`read_ahead`).
 
 pub mod csr;
 pub mod csv;
@@ -29,6 +31,7 @@ mod npz;
 pub mod output;
 mod parquet_input;
 pub mod publish;
+mod read_ahead;
 pub mod resources;
 pub mod source;
 pub mod stats;

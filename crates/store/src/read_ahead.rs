@@ -1,0 +1,257 @@
+//! Reading a text input one block ahead of its parser, on a thread of its own.
+//!
+//! Reading (a copy out of the page cache, or decompression for gzip and zstd) would
+//! otherwise stop the parsing threads once per block. Once the parser has checked, on
+//! the first block, that the machine has the memory for the whole ingest, it lets the
+//! reader move to a thread of its own ([`Blocks::read_ahead`]), which then fills the
+//! next block of whole lines while the parser works on the current one. Two buffers
+//! circulate between them, so no block's pages are faulted in twice.
+
+use std::io::{self, Read};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
+
+/// What the reader hands over.
+pub(crate) enum Block {
+    /// Whole lines, each ending in `\n` except possibly the input's last; never empty.
+    Lines(Vec<u8>),
+    /// A line reached the limit without ending.
+    LineTooLong,
+    /// Reading failed.
+    Failed(io::Error),
+}
+
+/// The parser's end: blocks in file order, and the way back for their buffers.
+pub(crate) struct Blocks {
+    mode: Mode,
+}
+
+enum Mode {
+    /// Reading on the parser's thread, when it asks.
+    Here { reader: Reader, spare: Vec<u8> },
+    /// Reading on the reader's thread, one block ahead.
+    Ahead {
+        blocks: Receiver<Block>,
+        spent: Sender<Vec<u8>>,
+    },
+    /// Between the two (only while switching).
+    Switching,
+}
+
+impl Blocks {
+    /// Reads `input` in blocks of about `block_size` bytes (more when a line is
+    /// longer, up to `limit`), on the caller's thread until [`Blocks::read_ahead`].
+    pub(crate) fn new(input: Box<dyn Read + Send>, block_size: usize, limit: usize) -> Self {
+        let reader = Reader {
+            input,
+            block_size: block_size.max(1),
+            limit,
+            tail: Vec::new(),
+            stopped: false,
+        };
+        Blocks {
+            mode: Mode::Here {
+                reader,
+                spare: Vec::new(),
+            },
+        }
+    }
+
+    /// The next block, or `None` at the input's end (after a `LineTooLong` or a
+    /// `Failed`, nothing more comes).
+    pub(crate) fn next(&mut self) -> Option<Block> {
+        match &mut self.mode {
+            Mode::Here { reader, spare } => reader.next_block(std::mem::take(spare)),
+            Mode::Ahead { blocks, .. } => blocks.recv().ok(),
+            Mode::Switching => None,
+        }
+    }
+
+    /// Returns a parsed block's buffer for reuse.
+    pub(crate) fn recycle(&mut self, buffer: Vec<u8>) {
+        match &mut self.mode {
+            Mode::Here { spare, .. } => *spare = buffer,
+            // The reader may have finished: then the buffer is simply freed.
+            Mode::Ahead { spent, .. } => drop(spent.send(buffer)),
+            Mode::Switching => {}
+        }
+    }
+
+    /// Moves the reading to a thread of its own, with a second buffer, so it reads
+    /// the next block while the current one is parsed. The thread ends at the
+    /// input's end, after handing over a `LineTooLong` or `Failed`, or once these
+    /// `Blocks` are dropped (at its next hand-over).
+    pub(crate) fn read_ahead(&mut self) {
+        let Mode::Here { mut reader, spare } = std::mem::replace(&mut self.mode, Mode::Switching)
+        else {
+            return;
+        };
+        let (block_tx, blocks) = sync_channel(1);
+        let (spent, spent_rx) = channel::<Vec<u8>>();
+        let _ = spent.send(spare);
+        std::thread::spawn(move || {
+            // After a `LineTooLong` or `Failed` nothing more is read: the thread ends
+            // rather than wait for a buffer the parser will not return.
+            while !reader.stopped {
+                let Ok(buffer) = spent_rx.recv() else {
+                    return;
+                };
+                let Some(block) = reader.next_block(buffer) else {
+                    return;
+                };
+                if block_tx.send(block).is_err() {
+                    return;
+                }
+            }
+        });
+        self.mode = Mode::Ahead { blocks, spent };
+    }
+}
+
+/// Reads blocks of whole lines.
+struct Reader {
+    input: Box<dyn Read + Send>,
+    block_size: usize,
+    limit: usize,
+    /// The partial line after the last block's final newline.
+    tail: Vec<u8>,
+    /// A `LineTooLong` or `Failed` was handed over: nothing more is read.
+    stopped: bool,
+}
+
+impl Reader {
+    /// Reads the next block of whole lines into `buf`; `None` at the end.
+    fn next_block(&mut self, buf: Vec<u8>) -> Option<Block> {
+        if self.stopped {
+            return None;
+        }
+        let block = self.read_block(buf);
+        self.stopped = matches!(block, Some(Block::LineTooLong | Block::Failed(_)));
+        block
+    }
+
+    fn read_block(&mut self, mut buf: Vec<u8>) -> Option<Block> {
+        buf.clear();
+        buf.append(&mut self.tail);
+        let mut want = self.block_size;
+        loop {
+            // A buffer already holding a block without a line end (one very long
+            // line) doubles rather than grows by a byte: reading and rescanning a
+            // byte at a time is quadratic.
+            if buf.len() >= want {
+                if buf.len() >= self.limit {
+                    return Some(Block::LineTooLong);
+                }
+                want = buf.len() * 2;
+            }
+            let eof = match fill(&mut self.input, &mut buf, want) {
+                Ok(eof) => eof,
+                Err(e) => return Some(Block::Failed(e)),
+            };
+            if eof {
+                return (!buf.is_empty()).then_some(Block::Lines(buf));
+            }
+            if let Some(p) = memchr::memrchr(b'\n', &buf) {
+                self.tail.extend_from_slice(&buf[p + 1..]);
+                buf.truncate(p + 1);
+                return Some(Block::Lines(buf));
+            }
+        }
+    }
+}
+
+/// Reads until `buf` holds `want` bytes or the input ends; returns true at the end.
+fn fill(input: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
+    let old = buf.len();
+    buf.resize(want, 0);
+    let mut filled = old;
+    while filled < want {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => {
+                buf.truncate(filled);
+                return Ok(true);
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(filled);
+                return Err(e);
+            }
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every block the reader hands over, concatenated, with the blocks' sizes.
+    fn read_all(text: &[u8], block_size: usize, limit: usize) -> (Vec<u8>, Vec<usize>, bool) {
+        let mut blocks = Blocks::new(Box::new(io::Cursor::new(text.to_vec())), block_size, limit);
+        let (mut all, mut sizes, mut too_long) = (Vec::new(), Vec::new(), false);
+        while let Some(block) = blocks.next() {
+            if sizes.len() == 2 {
+                blocks.read_ahead(); // both modes, and the switch between them
+            }
+            match block {
+                Block::Lines(buf) => {
+                    all.extend_from_slice(&buf);
+                    sizes.push(buf.len());
+                    blocks.recycle(buf);
+                }
+                Block::LineTooLong => too_long = true,
+                Block::Failed(e) => panic!("{e}"),
+            }
+        }
+        (all, sizes, too_long)
+    }
+
+    #[test]
+    fn blocks_are_whole_lines_in_order() {
+        let text: Vec<u8> = (0..5000)
+            .flat_map(|i| format!("{i},{}\n", i * 7).into_bytes())
+            .chain(*b"last,1") // no final newline
+            .collect();
+        for block_size in [1, 7, 64, 1000, 1 << 20] {
+            let (all, sizes, too_long) = read_all(&text, block_size, 1 << 30);
+            assert_eq!(all, text, "block size {block_size}");
+            assert!(!too_long);
+            let mut at = 0;
+            for (k, &n) in sizes.iter().enumerate() {
+                at += n;
+                if k + 1 < sizes.len() {
+                    assert_eq!(text[at - 1], b'\n', "block {k} of {block_size} cut a line");
+                }
+                assert!(n > 0);
+            }
+        }
+        assert_eq!(read_all(b"", 64, 1 << 30).1, Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_reported_once() {
+        let mut text = b"a,b\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 5000));
+        text.push(b'\n');
+        let (all, _, too_long) = read_all(&text, 16, 1024);
+        assert!(too_long);
+        assert_eq!(all, b"a,b\n"); // what came before is handed over first
+        let (all, _, too_long) = read_all(&text, 16, 1 << 20);
+        assert!(!too_long);
+        assert_eq!(all, text);
+    }
+
+    #[test]
+    fn a_read_error_is_handed_over() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let mut blocks = Blocks::new(Box::new(Broken), 64, 1 << 20);
+        blocks.read_ahead();
+        assert!(matches!(blocks.next(), Some(Block::Failed(e)) if e.to_string() == "disk on fire"));
+        assert!(blocks.next().is_none());
+    }
+}
