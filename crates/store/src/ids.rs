@@ -110,11 +110,15 @@ impl Interner {
         if value < by_value.len() {
             return true;
         }
+        // The table at least doubles when it grows, so growing (a fill and a pass over
+        // every id) costs O(1) per id; an id it cannot cover yet is hashed meanwhile.
+        // (Growing only to the limit made ingesting ids scattered over a range wider
+        // than the limit quadratic: a growth by a few slots per new id.)
         let limit = MAX_BY_VALUE.min(BY_VALUE_FLOOR + BY_VALUE_PER_ID * self.ends.len());
-        if value >= limit {
+        let len = (value + 1).max(2 * by_value.len());
+        if len > limit {
             return false;
         }
-        let len = (value + 1).max(2 * by_value.len()).min(limit);
         by_value.clear();
         by_value.resize(len, ABSENT);
         let mut start = 0;
@@ -264,6 +268,31 @@ mod tests {
         assert!(ids.by_value.as_ref().unwrap().len() > BY_VALUE_FLOOR + 101);
         assert_eq!(ids.find(far.as_bytes()), Some(0));
         assert_eq!(ids.intern(far.as_bytes()), (0, false));
+    }
+
+    /// Ids scattered over a range wider than the table may grow to at first (a file's
+    /// items) grow it a few times, each time at least doubling it: not once per id.
+    #[test]
+    fn the_by_value_table_grows_geometrically() {
+        let mut ids = Interner::indexing_decimals();
+        let (mut growths, mut len, mut state) = (0, 0, 1u64);
+        for _ in 0..200_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ids.intern(((state >> 33) % 2_000_000).to_string().as_bytes());
+            let now = ids.by_value.as_ref().unwrap().len();
+            if now != len {
+                assert!(now >= 2 * len, "grew from {len} to {now} slots");
+                (growths, len) = (growths + 1, now);
+            }
+        }
+        let limit = BY_VALUE_FLOOR + BY_VALUE_PER_ID * ids.len();
+        assert!(
+            2 * len > limit,
+            "{len} slots: within half of the limit, {limit}"
+        );
+        assert!(growths <= 27, "{growths} growths");
     }
 
     /// Ids drawn so decimal ones fall on both sides of the by-value table's reach as
