@@ -172,6 +172,16 @@ impl std::str::FromStr for TimeFormat {
 impl TimeFormat {
     /// The timestamp `field` holds, if it is one in this format.
     pub fn parse(self, field: &[u8]) -> Option<i64> {
+        if matches!(
+            self,
+            TimeFormat::Auto | TimeFormat::Int | TimeFormat::Unix(_)
+        ) {
+            // The common case, without the UTF-8 check, trim and general parser that
+            // otherwise cost an ingest a tenth of its CPU time; same value.
+            if let Some(value) = short_integer(field) {
+                return Some(value);
+            }
+        }
         let text = std::str::from_utf8(field).ok()?.trim();
         match self {
             TimeFormat::Int => text.parse().ok(),
@@ -223,6 +233,25 @@ impl TimePoint {
             TimePoint::Instant { unix_seconds } => unix_seconds.checked_mul(unit.per_second()),
         }
     }
+}
+
+/// The value of an optional sign and 1 to 18 decimal digits (so it cannot overflow),
+/// nothing else — exactly what `str::parse::<i64>` gives for such a field.
+#[inline]
+fn short_integer(field: &[u8]) -> Option<i64> {
+    let (negative, digits) = match field {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, field),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let magnitude = digits.iter().try_fold(0i64, |value, &b| {
+        let digit = b.wrapping_sub(b'0');
+        (digit < 10).then_some(value * 10 + i64::from(digit))
+    })?;
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// A float as an integer: exactly (its fraction must be zero) or rounded.
@@ -400,6 +429,40 @@ mod tests {
         assert_eq!(TimeFormat::Unix(TimeUnit::Seconds).parse(b"1.5"), None);
         assert!("rfc".parse::<TimeFormat>().is_err());
         assert!("unix-min".parse::<TimeFormat>().is_err());
+    }
+
+    proptest::proptest! {
+        /// The integer fast path gives what the general reader gives, for every
+        /// format that takes integers: signs, spaces, leading zeros, 17–20 digits
+        /// (around the fast path's limit and i64's), stray bytes.
+        #[test]
+        fn integers_read_as_the_general_reader_reads_them(
+            field in "[ +-]?[0-9]{0,20}[ .a\u{e9}]?",
+        ) {
+            let general = std::str::from_utf8(field.as_bytes())
+                .ok()
+                .and_then(|text| text.trim().parse::<i64>().ok());
+            proptest::prop_assert_eq!(TimeFormat::Int.parse(field.as_bytes()), general);
+            if general.is_some() {
+                // (The others also read floats and dates when this fails.)
+                for format in [TimeFormat::Auto, TimeFormat::Unix(TimeUnit::Seconds)] {
+                    proptest::prop_assert_eq!(format.parse(field.as_bytes()), general);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn integers_at_the_fast_paths_limit() {
+        let int = |s: &str| TimeFormat::Int.parse(s.as_bytes());
+        assert_eq!(int("999999999999999999"), Some(999_999_999_999_999_999));
+        assert_eq!(int("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(int("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(int("9223372036854775808"), None);
+        assert_eq!(int("+007"), Some(7));
+        assert_eq!(int("-0"), Some(0));
+        assert_eq!(int("-"), None);
+        assert_eq!(int("+"), None);
     }
 
     /// Unix timestamps of each unit from 1973 to 5138 infer that unit.
