@@ -106,9 +106,37 @@ pub(crate) fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Parses an integer timestamp (optional sign, decimal digits).
+/// Parses an integer field (optional sign, decimal digits), as `str::parse` does.
 pub(crate) fn parse_i64(field: &[u8]) -> Option<i64> {
-    std::str::from_utf8(field).ok()?.parse().ok()
+    short_integer(field).or_else(|| std::str::from_utf8(field).ok()?.parse().ok())
+}
+
+/// The value of an optional sign and 1 to 18 decimal digits (so it cannot overflow),
+/// nothing else — what `str::parse::<i64>` gives for such a field, without its UTF-8
+/// check and general parser (a tenth of an ingest's CPU time when every row holds a
+/// timestamp).
+#[inline]
+pub(crate) fn short_integer(field: &[u8]) -> Option<i64> {
+    let (negative, digits) = match field {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, field),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let magnitude = digits_value(digits)? as i64;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// The value of `digits` if they are all ASCII digits; the caller bounds their number
+/// so it cannot overflow (at most 19).
+#[inline]
+pub(crate) fn digits_value(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |value, &b| {
+        let digit = b.wrapping_sub(b'0');
+        (digit < 10).then_some(value * 10 + u64::from(digit))
+    })
 }
 
 /// Reads two columns, chosen by header name, of a small CSV (such as an exclusion
@@ -237,5 +265,8 @@ mod tests {
         assert_eq!(parse_i64(b"1.5"), None);
         assert_eq!(parse_i64(b""), None);
         assert_eq!(parse_i64(b"99999999999999999999"), None);
+        // Past the short path's 18 digits, the general parser answers.
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"+007"), Some(7));
     }
 }

@@ -40,10 +40,7 @@ pub fn decimal_value(id: &[u8]) -> Option<usize> {
     match id {
         [] | [b'0', _, ..] => None,
         _ if id.len() > 9 => None,
-        _ => id.iter().try_fold(0usize, |value, &b| {
-            let digit = b.wrapping_sub(b'0');
-            (digit < 10).then_some(value * 10 + usize::from(digit))
-        }),
+        _ => crate::csv::digits_value(id).map(|value| value as usize),
     }
 }
 

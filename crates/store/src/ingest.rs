@@ -1059,8 +1059,7 @@ impl<'a> Parser<'a> {
                 }
                 Block::Failed(e) => return Err(self.io(e)),
             };
-            let complete = buf.len();
-            let mut text = &buf[..complete];
+            let mut text = &buf[..];
             if layout.is_none() {
                 // Text has no NUL bytes: a binary file that got this far (an unknown
                 // format, a wrong decompression) is named, not parsed into garbage.
@@ -1097,7 +1096,7 @@ impl<'a> Parser<'a> {
                 self.out.time_of_row = l.time.map(|_| Vec::new());
                 layout = Some(l);
                 next_line = 2 + blank;
-                self.out.bytes += (complete - rest.len()) as u64;
+                self.out.bytes += (buf.len() - rest.len()) as u64;
                 text = rest;
             }
             let layout = layout.as_ref().expect("set above");
