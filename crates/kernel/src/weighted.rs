@@ -347,21 +347,21 @@ impl WeightedSampler {
         };
         self.draw_ahead(rng, weights, ahead);
         for _ in 0..count {
-            if !searching && !self.rejects(remaining, total) {
-                searching = true; // acceptance would drop below the floor
-                self.start_search(weights, excluded, out);
-            }
-            let proposal = if searching {
-                None
-            } else {
+            // Propose while acceptance stays above the floor; search once it would
+            // drop below it, or after MAX_PROPOSALS rejections in a row.
+            let proposal = if !searching && self.rejects(remaining, total) {
                 self.propose_unmarked(rng, weights)
+            } else {
+                None
             };
             let (item, weight) = match proposal {
                 Some(accepted) => accepted,
                 None => {
                     if !searching {
                         searching = true;
-                        self.start_search(weights, excluded, out);
+                        // With replacement the items drawn so far stay candidates.
+                        let drawn: &[u32] = if distinct { out } else { &[] };
+                        self.start_search(weights, excluded, drawn);
                     }
                     searched += 1;
                     let item = self.search(rng, weights, remaining);

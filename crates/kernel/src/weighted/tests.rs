@@ -208,6 +208,50 @@ fn with_replacement_draws_proportionally() {
     }
 }
 
+/// With replacement, a user whose proposals are rejected [`MAX_PROPOSALS`] times in a
+/// row switches to the search mid-request; the items drawn before the switch stay
+/// candidates (they were once excluded from the search, which broke the law and
+/// overflowed the gap masses). Positives hold 600 of 636 units, so acceptance is 5.7%:
+/// above a floor of 1%, yet 64 rejections in a row come every ~40 draws.
+#[test]
+fn with_replacement_switching_to_the_search_keeps_the_law() {
+    let w: Vec<f64> = (0..20)
+        .map(|i| if i < 2 { 300.0 } else { f64::from(i % 3 + 1) })
+        .collect();
+    let weights = Weights::new(&w).unwrap();
+    let excluded = [0u32, 1];
+    let mut sampler = WeightedSampler::with_rejection_floor(0.01);
+    let (mut out, mut counts, mut searched) = (Vec::new(), HashMap::new(), 0);
+    let (users, request) = (5_000u64, 20u64);
+    for user in 0..users {
+        let mut rng = user_rng(5, user);
+        let drawn = sampler
+            .sample(
+                &mut rng,
+                &weights,
+                &excluded,
+                request,
+                Replacement::With,
+                &mut out,
+            )
+            .unwrap();
+        searched += drawn.searched;
+        assert_eq!(out.len() as u64, request);
+        for &i in &out {
+            *counts.entry(vec![i]).or_insert(0u64) += 1;
+        }
+    }
+    assert!(
+        searched > users && searched < users * request / 2,
+        "the search should serve part of the draws, not {searched}"
+    );
+    let mass: f64 = w[2..].iter().sum();
+    let law: HashMap<Vec<u32>, f64> = (2..20u32)
+        .map(|i| (vec![i], w[i as usize] / mass))
+        .collect();
+    chi_square_pooled(&counts, &law, users * request, 1e-4);
+}
+
 /// The alias table's implied probabilities equal the quantised weights exactly.
 #[test]
 fn alias_table_is_exact() {
