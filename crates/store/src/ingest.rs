@@ -1589,7 +1589,7 @@ impl UserGroup<'_> {
 
     /// Sorts and dedupes each user; returns how many interactions each keeps.
     fn sort_and_dedup(mut self) -> Vec<u64> {
-        let mut scratch = Vec::new();
+        let mut scratch = SortScratch::default();
         self.users
             .clone()
             .map(|u| {
@@ -1605,17 +1605,78 @@ impl UserGroup<'_> {
     }
 }
 
-/// Sorts one user's interactions by (item, timestamp, row), keeps the first of each
-/// item at the front, and returns how many were kept.
+/// Scratch for [`sort_user`], reused across a group's users.
+#[derive(Default)]
+struct SortScratch {
+    keys: Vec<u64>,
+    rows: Vec<u64>,
+    times: Vec<i64>,
+    tuples: Vec<(u32, i64, u64)>,
+}
+
+/// Sorts one user's interactions by item, keeps the one of each item with the earliest
+/// (timestamp, row) at the front, and returns how many were kept.
+///
+/// The sort is of `u64` keys (item above position) rather than of (item, timestamp,
+/// row) tuples: 8 bytes compared as one word instead of 24 compared field by field.
 fn sort_user(
+    indices: &mut [u32],
+    rows: &mut [u64],
+    times: Option<&mut [i64]>,
+    scratch: &mut SortScratch,
+) -> u64 {
+    if indices.windows(2).all(|w| w[0] < w[1]) {
+        return indices.len() as u64;
+    }
+    if u32::try_from(indices.len()).is_err() {
+        return sort_user_tuples(indices, rows, times, &mut scratch.tuples);
+    }
+    let SortScratch {
+        keys,
+        rows: kept_rows,
+        times: kept_times,
+        ..
+    } = scratch;
+    keys.clear();
+    keys.extend(
+        indices
+            .iter()
+            .enumerate()
+            .map(|(j, &item)| u64::from(item) << 32 | j as u64),
+    );
+    keys.sort_unstable();
+    let mut kept = 0;
+    kept_rows.clear();
+    kept_times.clear();
+    for same_item in keys.chunk_by(|a, b| a >> 32 == b >> 32) {
+        let positions = same_item.iter().map(|&key| key as u32 as usize);
+        let first = match times.as_deref() {
+            Some(t) => positions.min_by_key(|&j| (t[j], rows[j])),
+            None => positions.min_by_key(|&j| rows[j]),
+        }
+        .expect("a chunk is never empty");
+        indices[kept] = (same_item[0] >> 32) as u32;
+        kept_rows.push(rows[first]);
+        if let Some(t) = times.as_deref() {
+            kept_times.push(t[first]);
+        }
+        kept += 1;
+    }
+    rows[..kept].copy_from_slice(kept_rows);
+    if let Some(t) = times {
+        t[..kept].copy_from_slice(kept_times);
+    }
+    kept as u64
+}
+
+/// [`sort_user`] for a user whose positions do not fit the key's 32 bits: the tuples
+/// sorted.
+fn sort_user_tuples(
     indices: &mut [u32],
     rows: &mut [u64],
     times: Option<&mut [i64]>,
     scratch: &mut Vec<(u32, i64, u64)>,
 ) -> u64 {
-    if indices.windows(2).all(|w| w[0] < w[1]) {
-        return indices.len() as u64;
-    }
     scratch.clear();
     let time_at = |k: usize| times.as_ref().map_or(0, |t| t[k]);
     scratch.extend((0..indices.len()).map(|k| (indices[k], time_at(k), rows[k])));

@@ -1178,3 +1178,31 @@ fn ids_that_are_not_utf8_are_bad_rows() {
     let err = run(&csv, &options).unwrap_err();
     assert!(matches!(err, IngestError::EmptyInput { .. }), "{err}");
 }
+
+proptest! {
+    /// One user's sort and dedup by `u64` keys equals the tuples sorted and deduped
+    /// (the definition, kept for users past the keys' 32 position bits): repeated
+    /// items, equal and negative timestamps, rows in any order, with and without times.
+    #[test]
+    fn a_users_key_sort_equals_the_tuple_sort(
+        interactions in proptest::collection::vec((0u32..12, -3i64..3, 0u64..1000), 0..60),
+        with_times in any::<bool>(),
+    ) {
+        let mut seen = std::collections::HashSet::new();
+        let interactions: Vec<_> = interactions.into_iter().filter(|e| seen.insert(e.2)).collect();
+        let indices: Vec<u32> = interactions.iter().map(|e| e.0).collect();
+        let times: Vec<i64> = interactions.iter().map(|e| e.1).collect();
+        let rows: Vec<u64> = interactions.iter().map(|e| e.2).collect();
+        let sorted = |by_keys: bool| {
+            let (mut i, mut r, mut t) = (indices.clone(), rows.clone(), times.clone());
+            let t_arg = with_times.then_some(&mut t[..]);
+            let kept = if by_keys {
+                sort_user(&mut i, &mut r, t_arg, &mut SortScratch::default())
+            } else {
+                sort_user_tuples(&mut i, &mut r, t_arg, &mut Vec::new())
+            } as usize;
+            (i[..kept].to_vec(), r[..kept].to_vec(), if with_times { t[..kept].to_vec() } else { Vec::new() })
+        };
+        prop_assert_eq!(sorted(true), sorted(false));
+    }
+}
