@@ -210,7 +210,7 @@ impl ParquetSink {
         let arrow = arrow_schema(schema);
         let mut properties = WriterProperties::builder()
             .set_compression(Compression::UNCOMPRESSED)
-            .set_max_row_group_size(ROW_GROUP_ROWS)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_dictionary_enabled(false)
             .set_created_by(format!("negsamp {}", env!("CARGO_PKG_VERSION")));
@@ -373,7 +373,7 @@ fn list_array(
     start: usize,
     right_aligned: bool,
 ) -> ArrayRef {
-    let offsets = OffsetBuffer::from_lengths(lens.iter().map(|&l| l as usize));
+    let offsets = OffsetBuffer::<i32>::from_lengths(lens.iter().map(|&l| l as usize));
     let entries = |r: usize, len: usize| {
         let row = start + r * width;
         if right_aligned {
@@ -384,7 +384,7 @@ fn list_array(
     };
     let (values, item): (ArrayRef, DataType) = match buffer {
         Buffer::U32(v) => {
-            let mut out = Vec::with_capacity(offsets.last().copied().unwrap_or(0) as usize);
+            let mut out = Vec::with_capacity(offsets.last() as usize);
             for (r, &len) in lens.iter().enumerate() {
                 out.extend_from_slice(&v[entries(r, len as usize)]);
             }
