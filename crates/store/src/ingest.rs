@@ -1645,7 +1645,6 @@ fn sort_user(
             .map(|(j, &item)| u64::from(item) << 32 | j as u64),
     );
     keys.sort_unstable();
-    let mut kept = 0;
     kept_rows.clear();
     kept_times.clear();
     for same_item in keys.chunk_by(|a, b| a >> 32 == b >> 32) {
@@ -1655,13 +1654,13 @@ fn sort_user(
             None => positions.min_by_key(|&j| rows[j]),
         }
         .expect("a chunk is never empty");
-        indices[kept] = (same_item[0] >> 32) as u32;
+        indices[kept_rows.len()] = (same_item[0] >> 32) as u32;
         kept_rows.push(rows[first]);
         if let Some(t) = times.as_deref() {
             kept_times.push(t[first]);
         }
-        kept += 1;
     }
+    let kept = kept_rows.len();
     rows[..kept].copy_from_slice(kept_rows);
     if let Some(t) = times {
         t[..kept].copy_from_slice(kept_times);

@@ -29,6 +29,14 @@ fn run_fixture(
     run(&fixture(name), options)
 }
 
+/// Ingests `bytes` written to a file named `name`: a fuzzer's input replayed.
+fn ingest_bytes(name: &str, bytes: &[u8], options: &IngestOptions) -> IngestError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    run(&path, options).expect_err("the fuzzer's input should be refused")
+}
+
 fn user_items(store: &Store, u: u32) -> Vec<u32> {
     store.user(u).unwrap().items.to_vec()
 }
@@ -1138,17 +1146,12 @@ mod parquet_inputs {
 /// reader) is an ingest error too.
 #[test]
 fn parquet_metadata_that_panics_the_decoder_is_an_ingest_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("crash.parquet");
     // the fuzzer's file ends like Parquet; given Parquet's leading magic too
     let mut bytes = b"PAR1".to_vec();
     bytes.extend_from_slice(include_bytes!(
         "../../../../fixtures/fuzz/parquet_part-thrift-unwrap.bin"
     ));
-    std::fs::write(&path, bytes).unwrap();
-    let err = run(&path, &IngestOptions::default())
-        .unwrap_err()
-        .to_string();
+    let err = ingest_bytes("crash.parquet", &bytes, &IngestOptions::default()).to_string();
     assert!(err.contains("not a readable Parquet file"), "{err}");
 }
 
@@ -1157,15 +1160,12 @@ fn parquet_metadata_that_panics_the_decoder_is_an_ingest_error() {
 /// own verify (the id files are read back as text). Now a bad row, named.
 #[test]
 fn ids_that_are_not_utf8_are_bad_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("bytes.csv");
-    let input = include_bytes!("../../../../fixtures/fuzz/csv_ingest-non-utf8-id.bin");
-    std::fs::write(&csv, &input[1..]).unwrap();
+    let input = &include_bytes!("../../../../fixtures/fuzz/csv_ingest-non-utf8-id.bin")[1..];
     let options = IngestOptions {
         block_size: 1,
         ..Default::default()
     };
-    let err = run(&csv, &options).unwrap_err();
+    let err = ingest_bytes("bytes.csv", input, &options);
     assert!(
         matches!(&err, IngestError::IdNotUtf8 { line: 2, column, .. } if column == "item"),
         "{err}"
@@ -1175,7 +1175,7 @@ fn ids_that_are_not_utf8_are_bad_rows() {
         skip_bad_rows: true,
         ..options
     };
-    let err = run(&csv, &options).unwrap_err();
+    let err = ingest_bytes("bytes.csv", input, &options);
     assert!(matches!(err, IngestError::EmptyInput { .. }), "{err}");
 }
 
@@ -1213,12 +1213,7 @@ proptest! {
 /// not an error); parquet 60 checks the count against the footer's bytes.
 #[test]
 fn a_parquet_footer_declaring_a_huge_list_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("in.csv");
     let input = include_bytes!("../../../../fixtures/fuzz/csv_ingest-thrift-list-size.bin");
-    std::fs::write(&path, &input[1..]).unwrap();
-    let err = run(&path, &IngestOptions::default())
-        .unwrap_err()
-        .to_string();
+    let err = ingest_bytes("in.csv", &input[1..], &IngestOptions::default()).to_string();
     assert!(err.contains("not a readable Parquet file"), "{err}");
 }
