@@ -16,7 +16,7 @@
 //! timestamp), and the CSR build frees each parse column once it is placed, so peak
 //! memory is about 32 bytes per row against a store of 20 per interaction.
 
-use crate::csv::{field, parse_i64, split, trim_cr, LineError, Span};
+use crate::csv::{field, for_each_line, parse_i64, split, trim_cr, LineError, Span};
 use crate::ids::{read_lines, Interner};
 use crate::kept::{
     check_column_name, encode_dictionary, KeptColumn, ValueType, Values, MISSING_CODE, MISSING_I64,
@@ -30,6 +30,7 @@ use negsamp_kernel::stream::user_key;
 use rayon::prelude::*;
 use std::fs::File;
 use std::io::BufReader;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -889,27 +890,28 @@ impl RangeOut {
         self.start(layout.kept.len());
         self.users.resolve_against(known.users);
         self.items.resolve_against(known.items);
-        let mut line_start = 0;
-        while line_start < text.len() {
-            let line_end =
-                memchr(b'\n', &text[line_start..]).map_or(text.len(), |p| line_start + p);
-            let line = trim_cr(&text[line_start..line_end]);
+        let mut spans = std::mem::take(&mut self.spans);
+        for_each_line(text, layout.delimiter, &mut spans, |line, fields| {
             let local_line = self.lines;
             self.lines += 1;
-            line_start = line_end + 1;
             if line.is_empty() {
-                continue;
+                return ControlFlow::Continue(());
             }
-            if let Err(problem) = self.parse_record(line, layout, local_line, known) {
+            let parsed = fields
+                .map_err(|LineError::Quote| RowProblem::Quote)
+                .and_then(|fields| self.parse_record(line, fields, layout, local_line, known));
+            if let Err(problem) = parsed {
                 if self.first_problem.is_none() {
                     self.first_problem = Some((local_line, problem));
                     if !skip_bad_rows {
-                        return;
+                        return ControlFlow::Break(());
                     }
                 }
                 self.push_bad_row(layout.time.is_some());
             }
-        }
+            ControlFlow::Continue(())
+        });
+        self.spans = spans;
     }
 
     /// A bad row, counted, with placeholders (it keeps its row number, and is skipped).
@@ -949,18 +951,17 @@ impl RangeOut {
     fn parse_record(
         &mut self,
         line: &[u8],
+        fields: &[Span],
         layout: &Layout,
         local_line: u64,
         known: &Known,
     ) -> Result<(), RowProblem> {
-        split(line, layout.delimiter, &mut self.spans)
-            .map_err(|LineError::Quote| RowProblem::Quote)?;
-        if self.spans.len() != layout.n_fields {
-            return Err(RowProblem::FieldCount(self.spans.len()));
+        if fields.len() != layout.n_fields {
+            return Err(RowProblem::FieldCount(fields.len()));
         }
         let time = match layout.time {
             Some(t) => {
-                let raw = field(line, self.spans[t], &mut self.scratch);
+                let raw = field(line, fields[t], &mut self.scratch);
                 Some(
                     layout
                         .time_format
@@ -970,31 +971,31 @@ impl RangeOut {
             }
             None => None,
         };
-        let user = field(line, self.spans[layout.user], &mut self.scratch);
+        let user = field(line, fields[layout.user], &mut self.scratch);
         if user.is_empty() {
             return Err(RowProblem::EmptyId("user"));
         }
         // Check the item before interning the user, so a bad row leaves no trace.
-        if self.spans[layout.item].is_empty() {
+        if fields[layout.item].is_empty() {
             return Err(RowProblem::EmptyId("item"));
         }
         for (column, at) in [("user", layout.user), ("item", layout.item)] {
-            if self.spans[at].has_carriage_return(line) {
+            if fields[at].has_carriage_return(line) {
                 return Err(RowProblem::CarriageReturn(column));
             }
             // The id files are UTF-8 text read back as strings (found by fuzzing:
             // a store with a non-UTF-8 id failed its own verify).
-            let raw = self.spans[at].raw(line);
+            let raw = fields[at].raw(line);
             if !raw.is_ascii() && std::str::from_utf8(raw).is_err() {
                 return Err(RowProblem::NotUtf8(column));
             }
         }
         let u = self.users.resolve_repeated(user, local_line, known.users);
-        let item = field(line, self.spans[layout.item], &mut self.scratch);
+        let item = field(line, fields[layout.item], &mut self.scratch);
         let i = self.items.resolve(item, local_line, known.items);
         self.push_row(u, i, time);
         for (c, &at) in layout.kept.iter().enumerate() {
-            let value = field(line, self.spans[at], &mut self.scratch);
+            let value = field(line, fields[at], &mut self.scratch);
             self.kept[c].push(value, local_line);
         }
         Ok(())
