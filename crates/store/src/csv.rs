@@ -132,15 +132,10 @@ pub(crate) fn for_each_line(
                     return;
                 }
             }
-            b'"' => {
-                let end = memchr(b'\n', &text[at..]).map_or(text.len(), |p| at + p);
-                let line = trim_cr(&text[line_start..end]);
-                let fields = split(line, delimiter, spans).map(|()| &spans[..]);
-                if record(line, fields).is_break() {
-                    return;
-                }
-                resume = end + 1;
-            }
+            b'"' => match split_line_at(text, line_start, delimiter, spans, &mut record) {
+                Some(next) => resume = next,
+                None => return,
+            },
             _ => {
                 spans.push(Span::plain(field_start - line_start, at - line_start));
                 field_start = at + 1;
@@ -174,14 +169,26 @@ fn for_each_line_by_split(
 ) {
     let mut line_start = 0;
     while line_start < text.len() {
-        let end = memchr(b'\n', &text[line_start..]).map_or(text.len(), |p| line_start + p);
-        let line = trim_cr(&text[line_start..end]);
-        let fields = split(line, delimiter, spans).map(|()| &spans[..]);
-        if record(line, fields).is_break() {
-            return;
+        match split_line_at(text, line_start, delimiter, spans, &mut record) {
+            Some(next) => line_start = next,
+            None => return,
         }
-        line_start = end + 1;
     }
+}
+
+/// Splits the line of `text` that begins at `start` with [`split`] and hands it to
+/// `record`; returns where the next line begins, or `None` when `record` broke.
+fn split_line_at(
+    text: &[u8],
+    start: usize,
+    delimiter: u8,
+    spans: &mut Vec<Span>,
+    record: &mut impl FnMut(&[u8], Result<&[Span], LineError>) -> ControlFlow<()>,
+) -> Option<usize> {
+    let end = memchr(b'\n', &text[start..]).map_or(text.len(), |p| start + p);
+    let line = trim_cr(&text[start..end]);
+    let fields = split(line, delimiter, spans).map(|()| &spans[..]);
+    record(line, fields).is_continue().then_some(end + 1)
 }
 
 /// The bytes of a field; quoted fields with escapes are unescaped into `scratch`.
