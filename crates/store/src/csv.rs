@@ -235,13 +235,42 @@ pub(crate) fn short_integer(field: &[u8]) -> Option<i64> {
 }
 
 /// The value of `digits` if they are all ASCII digits; the caller bounds their number
-/// so it cannot overflow (at most 19).
+/// so it cannot overflow (at most 19). Eight digits at a time are checked and combined
+/// in one `u64` (a timestamp's ten digits cost 140 instructions a digit at a time, a
+/// tenth of a CSV ingest's); the rest one by one.
 #[inline]
 pub(crate) fn digits_value(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |value, &b| {
+    let mut chunks = digits.chunks_exact(8);
+    let mut value = 0u64;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
+        value = value * 100_000_000 + eight_digits(word)?;
+    }
+    chunks.remainder().iter().try_fold(value, |value, &b| {
         let digit = b.wrapping_sub(b'0');
         (digit < 10).then_some(value * 10 + u64::from(digit))
     })
+}
+
+/// The value of eight ASCII digits read as a little-endian word (the first digit in
+/// the lowest byte), if all eight are digits.
+#[inline]
+fn eight_digits(word: u64) -> Option<u64> {
+    const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // A digit's byte is 0x30..=0x39: its high nibble is 3, and stays 3 after adding 6
+    // (which cannot carry into the next byte once every high nibble is 3).
+    let digits = word & HIGH_NIBBLES == ZEROS
+        && word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES == ZEROS;
+    if !digits {
+        return None;
+    }
+    // Pairs, then quads, then the eight: each step multiplies the higher-order half
+    // by a power of ten and adds the lower-order one, every lane at once.
+    let d = word - ZEROS;
+    let pairs = (d * 10 + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs * 100 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((quads & 0xFFFF) * 10_000 + (quads >> 32))
 }
 
 /// Reads two columns, chosen by header name, of a small CSV (such as an exclusion
@@ -413,6 +442,26 @@ mod tests {
             read_pairs(&path, "user", "item"),
             Err(IngestError::MissingColumn { .. })
         ));
+    }
+
+    proptest! {
+        /// Eight digits at a time give what one digit at a time gives, for digits and
+        /// the bytes next to them (`/` and `:`, and bytes sharing a digit's nibbles).
+        #[test]
+        fn digits_are_read_eight_at_a_time_exactly(
+            digits in proptest::collection::vec(
+                prop_oneof![
+                    8 => b'0'..=b'9',
+                    1 => prop_oneof![Just(b'/'), Just(b':'), Just(b'?'), Just(0x09u8), Just(0xF9u8)],
+                ],
+                0..=19,
+            )
+        ) {
+            let one_at_a_time = digits.iter().try_fold(0u64, |value, &b| {
+                b.is_ascii_digit().then(|| value * 10 + u64::from(b - b'0'))
+            });
+            prop_assert_eq!(digits_value(&digits), one_at_a_time);
+        }
     }
 
     #[test]
