@@ -83,6 +83,10 @@ impl Interner {
     /// The index of `key`, if present.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<u32> {
+        // The first block of a file is looked up in empty global maps: no hashing.
+        if self.is_empty() {
+            return None;
+        }
         if let Some(slot) = self.by_value_slot(key) {
             return (slot != ABSENT).then_some(slot);
         }
