@@ -163,66 +163,116 @@ pub(crate) fn for_each_line(
 
 /// The positions of the bytes of a text equal to any of three, in order.
 ///
-/// Eight bytes are compared at once, as one `u64` (SWAR), and each hit then costs a
-/// count of trailing zeros: a CSV row's three hits (two delimiters, a newline) were
-/// three restarts of `memchr3`'s search, about 60 instructions each.
+/// Sixteen bytes are compared at once (SSE2 on x86-64, two `u64`s elsewhere), giving a
+/// bit per byte, and each hit then costs a count of trailing zeros: a CSV row's three
+/// hits (two delimiters, a newline) were three restarts of `memchr3`'s search, about
+/// 60 instructions each.
 struct Hits<'a> {
     text: &'a [u8],
-    /// The three bytes, each repeated in the eight bytes of a word.
-    needles: [u64; 3],
-    /// Where the word `pending` came from begins.
-    word_start: usize,
-    /// The high bit of each byte of that word that is a hit not yet handed out.
-    pending: u64,
+    needles: [u8; 3],
+    /// Where the chunk `pending` came from begins.
+    chunk_start: usize,
+    /// A bit per byte of that chunk that is a hit not yet handed out.
+    pending: u32,
 }
 
-/// The low seven bits of every byte of a word.
-const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+/// Bytes the scan compares at once.
+const CHUNK: usize = 16;
 
 impl<'a> Hits<'a> {
     fn new(text: &'a [u8], needles: [u8; 3]) -> Self {
         let mut hits = Hits {
             text,
-            needles: needles.map(|b| u64::from_le_bytes([b; 8])),
-            word_start: 0,
+            needles,
+            chunk_start: 0,
             pending: 0,
         };
         hits.load(0);
         hits
     }
 
-    /// Takes the word at `start` (past the text's end no byte is a hit).
+    /// Takes the chunk at `start` (past the text's end no byte is a hit).
     #[inline]
     fn load(&mut self, start: usize) {
-        self.word_start = start;
-        self.pending = match self.text.get(start..start + 8) {
-            Some(word) => word_hits(
-                u64::from_le_bytes(word.try_into().expect("eight bytes")),
-                &self.needles,
-            ),
-            None => self.last_word_hits(start),
+        self.chunk_start = start;
+        self.pending = match self.text.get(start..start + CHUNK) {
+            Some(chunk) => chunk_hits(chunk.try_into().expect("a chunk"), self.needles),
+            None => self.last_chunk_hits(start),
         };
     }
 
-    /// [`word_hits`] of the text's last (fewer than eight) bytes from `start`.
+    /// [`chunk_hits`] of the text's last (fewer than [`CHUNK`]) bytes from `start`.
     #[cold]
-    fn last_word_hits(&self, start: usize) -> u64 {
+    fn last_chunk_hits(&self, start: usize) -> u32 {
         let rest = self.text.get(start..).unwrap_or_default();
-        let mut bytes = [0u8; 8];
-        bytes[..rest.len()].copy_from_slice(rest);
-        let in_text = (1u64 << (8 * rest.len())) - 1;
-        word_hits(u64::from_le_bytes(bytes), &self.needles) & in_text
+        let mut chunk = [0u8; CHUNK];
+        chunk[..rest.len()].copy_from_slice(rest);
+        chunk_hits(&chunk, self.needles) & ((1u32 << rest.len()) - 1)
     }
 }
 
-/// The high bit of each byte of `word` that equals a byte of `needles`.
-#[inline]
-fn word_hits(word: u64, needles: &[u64; 3]) -> u64 {
-    let none = nonzero_bytes(word ^ needles[0])
-        & nonzero_bytes(word ^ needles[1])
-        & nonzero_bytes(word ^ needles[2]);
-    !none & !LOW_SEVEN
+impl Iterator for Hits<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.pending == 0 {
+            let next = self.chunk_start + CHUNK;
+            if next >= self.text.len() {
+                return None;
+            }
+            self.load(next);
+        }
+        let at = self.chunk_start + self.pending.trailing_zeros() as usize;
+        self.pending &= self.pending - 1;
+        Some(at)
+    }
 }
+
+/// Bit i set where byte i of `chunk` is one of `needles`: three byte compares and a
+/// mask of their high bits, SSE2 being part of every x86-64 CPU.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn chunk_hits(chunk: &[u8; CHUNK], needles: [u8; 3]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is in the x86-64 baseline, so these instructions exist on any CPU
+    // this code runs on; the load reads exactly the 16 bytes `chunk` borrows, and asks
+    // no alignment. (The whole scan was a sixth of a CSV ingest's instructions; this is
+    // measured in `docs/benchmarks.md` against the portable version below.)
+    unsafe {
+        let bytes = _mm_loadu_si128(chunk.as_ptr().cast());
+        let equal = |needle: u8| _mm_cmpeq_epi8(bytes, _mm_set1_epi8(needle as i8));
+        let any = _mm_or_si128(
+            _mm_or_si128(equal(needles[0]), equal(needles[1])),
+            equal(needles[2]),
+        );
+        _mm_movemask_epi8(any) as u32
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+use self::chunk_hits_by_words as chunk_hits;
+
+/// [`chunk_hits`] with plain `u64` arithmetic (SWAR): eight bytes a word.
+#[cfg(any(not(target_arch = "x86_64"), test))]
+fn chunk_hits_by_words(chunk: &[u8; CHUNK], needles: [u8; 3]) -> u32 {
+    let needles = needles.map(|b| u64::from_le_bytes([b; 8]));
+    let half = |k: usize| {
+        let word = u64::from_le_bytes(chunk[8 * k..8 * k + 8].try_into().expect("a word"));
+        let none = nonzero_bytes(word ^ needles[0])
+            & nonzero_bytes(word ^ needles[1])
+            & nonzero_bytes(word ^ needles[2]);
+        // The high bit of each hit byte, gathered into the top byte by the multiply.
+        let high_bits = (!none & !LOW_SEVEN) >> 7;
+        (high_bits.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+    };
+    half(0) | half(1) << 8
+}
+
+/// The low seven bits of every byte of a word.
+const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
 /// The high bit of each zero byte of `word`.
 #[inline]
@@ -236,24 +286,6 @@ fn zero_bytes(word: u64) -> u64 {
 #[inline]
 fn nonzero_bytes(word: u64) -> u64 {
     ((word & LOW_SEVEN) + LOW_SEVEN) | word
-}
-
-impl Iterator for Hits<'_> {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        while self.pending == 0 {
-            let next = self.word_start + 8;
-            if next >= self.text.len() {
-                return None;
-            }
-            self.load(next);
-        }
-        let at = self.word_start + (self.pending.trailing_zeros() / 8) as usize;
-        self.pending &= self.pending - 1;
-        Some(at)
-    }
 }
 
 /// Ends a line found by the scan: its last field runs from `last_field` to its end,
@@ -505,6 +537,19 @@ mod tests {
             let end = (start + len).min(line.len());
             let span = Span::plain(start, end);
             prop_assert_eq!(span.has_carriage_return(&line), line[start..end].contains(&b'\r'));
+        }
+
+        /// Both ways of comparing a chunk mark exactly the bytes equal to a needle.
+        #[test]
+        fn a_chunks_hits_are_its_bytes_equal_to_a_needle(
+            chunk in proptest::array::uniform16(
+                prop_oneof![Just(0u8), Just(b','), Just(0x80), Just(0xff), Just(0x7f), any::<u8>()],
+            ),
+            needles in proptest::array::uniform3(prop_oneof![Just(0u8), Just(b','), Just(0x80), Just(0xff), any::<u8>()]),
+        ) {
+            let expected = (0..CHUNK).filter(|&i| needles.contains(&chunk[i])).fold(0u32, |m, i| m | 1 << i);
+            prop_assert_eq!(chunk_hits(&chunk, needles), expected);
+            prop_assert_eq!(chunk_hits_by_words(&chunk, needles), expected);
         }
 
         /// The one-scan splitter hands over the lines and fields that splitting each
