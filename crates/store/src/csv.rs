@@ -507,8 +507,9 @@ mod tests {
     }
 
     proptest! {
-        /// The word-at-a-time scan finds exactly the bytes equal to one of its three,
-        /// in order: any bytes (zero, high-bit ones), repeated needles, any length.
+        /// The chunked scan finds exactly the bytes equal to one of its three, in
+        /// order: any bytes (zero, high-bit ones), repeated needles, texts of a few
+        /// chunks and a partial last one.
         #[test]
         fn hits_are_the_bytes_equal_to_a_needle(
             text in proptest::collection::vec(
