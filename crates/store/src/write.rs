@@ -171,9 +171,17 @@ pub fn write_store_dir(
             remove_any(&staging).map_err(|e| StoreError::io(&staging, e))?;
         }
         fs::create_dir_all(&staging).map_err(|e| StoreError::io(&staging, e))?;
-        let fingerprint = write_file(&staging.join(STORE_FILE), options, |w| encode(columns, w))?;
-        write_file(&staging.join(USERS_FILE), options, |w| users.write_lines(w))?;
-        write_file(&staging.join(ITEMS_FILE), options, |w| items.write_lines(w))?;
+        // The id files are written while `store.bin` is: its writes wait on the device
+        // with a core idle, and theirs (10 MB for 20M rows) took 30–40 ms after it.
+        let (fingerprint, ids) = rayon::join(
+            || write_file(&staging.join(STORE_FILE), options, |w| encode(columns, w)),
+            || {
+                write_file(&staging.join(USERS_FILE), options, |w| users.write_lines(w))?;
+                write_file(&staging.join(ITEMS_FILE), options, |w| items.write_lines(w))
+            },
+        );
+        let fingerprint = fingerprint?;
+        ids?;
         publish(&staging, dest, overwrite).map_err(|e| StoreError::io(dest, e))?;
         Ok(fingerprint)
     })();
