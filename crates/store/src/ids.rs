@@ -94,6 +94,20 @@ impl Interner {
         self.table.find(hash, |&i| self.get(i) == key).copied()
     }
 
+    /// The index of the id whose text is the decimal `value`, when the by-value table
+    /// answers for it (`None`: look its text up with [`Interner::find`]) — for ids that
+    /// arrive as integers, found without writing their text.
+    #[inline]
+    pub fn find_by_value(&self, value: i64) -> Option<Option<u32>> {
+        if self.is_empty() {
+            return Some(None);
+        }
+        // Every slot is below `MAX_BY_VALUE` < 10^9, where a value's decimal text is a
+        // plain decimal id, so the slot is the text's answer.
+        let slot = *self.by_value.as_ref()?.get(usize::try_from(value).ok()?)?;
+        Some((slot != ABSENT).then_some(slot))
+    }
+
     /// `key`'s slot in the by-value table, when the table answers for it.
     #[inline]
     fn by_value_slot(&self, key: &[u8]) -> Option<u32> {
@@ -326,6 +340,13 @@ mod tests {
             }
             for id in ids.iter().chain(&probes) {
                 prop_assert_eq!(interner.find(id), reference.get(id).copied());
+                // An integer whose decimal text is the id: by value, when answered, too.
+                let value = std::str::from_utf8(id).ok().and_then(|t| t.parse::<i64>().ok());
+                if let Some(v) = value.filter(|v| v.to_string().as_bytes() == &id[..]) {
+                    if let Some(answer) = interner.find_by_value(v) {
+                        prop_assert_eq!(answer, reference.get(id).copied());
+                    }
+                }
             }
             for (id, &index) in &reference {
                 prop_assert_eq!(interner.get(index), &id[..]);

@@ -627,10 +627,10 @@ pub(crate) struct RangeOut {
 
 /// A range's dictionary of one column, and after the merge its local → global map.
 ///
-/// A range either numbers every id it meets locally (Parquet row groups, kept
-/// columns: codes are local indices), or first looks each id up in the global
-/// dictionary as it stood when the block began ([`RangeIds::resolve`], CSV users and
-/// items): codes below `base` are then global indices already, and only ids new to
+/// A range either numbers every id it meets locally (kept columns: codes are local
+/// indices), or first looks each id up in the global dictionary as it stood when the
+/// block began ([`RangeIds::resolve`]: users and items of CSV blocks and Parquet row
+/// groups): codes below `base` are then global indices already, and only ids new to
 /// the file are numbered locally, as `base + local`. Most rows of a large file name an
 /// id an earlier block met, so they cost one lookup in one table, and the merge works
 /// only on what is new.
@@ -640,8 +640,8 @@ pub(crate) struct RangeIds {
     /// Range-local line of each local id's first appearance (for error messages).
     first_line: Vec<u64>,
     map: Vec<u32>,
-    /// The last id given to `intern_repeated` or `resolve_repeated` and its code:
-    /// files grouped by user skip the lookup.
+    /// The last id given to `resolve_repeated` and its code: files grouped by user
+    /// skip the lookup.
     last_id: Vec<u8>,
     last_code: Option<u32>,
     /// Codes below this are global indices; the global dictionary's length at the
@@ -659,7 +659,7 @@ impl RangeIds {
 
     /// Starts a block whose ids are first looked up in `known` (the global
     /// dictionary, unchanged until the block is merged).
-    fn resolve_against(&mut self, known: &Interner) {
+    pub(crate) fn resolve_against(&mut self, known: &Interner) {
         self.base = known.len() as u32;
     }
 
@@ -675,7 +675,7 @@ impl RangeIds {
     }
 
     /// The code of `id`: its global index when `known` holds it, else a local one.
-    fn resolve(&mut self, id: &[u8], local_line: u64, known: &Interner) -> u32 {
+    pub(crate) fn resolve(&mut self, id: &[u8], local_line: u64, known: &Interner) -> u32 {
         match known.find(id) {
             Some(global) => global,
             None => self.intern(id, local_line),
@@ -687,29 +687,18 @@ impl RangeIds {
         (self.first_line[local], self.dict.get(local as u32))
     }
 
-    /// The code of `id` by `code_of` ([`RangeIds::intern`] or
-    /// [`RangeIds::resolve`]), with a run of one id answered without hashing.
-    fn repeated(&mut self, id: &[u8], code_of: impl FnOnce(&mut Self) -> u32) -> u32 {
+    /// [`RangeIds::resolve`], with a run of one id answered without a lookup.
+    pub(crate) fn resolve_repeated(&mut self, id: &[u8], local_line: u64, known: &Interner) -> u32 {
         match self.last_code {
             Some(code) if self.last_id == id => code,
             _ => {
-                let code = code_of(self);
+                let code = self.resolve(id, local_line, known);
                 self.last_id.clear();
                 self.last_id.extend_from_slice(id);
                 self.last_code = Some(code);
                 code
             }
         }
-    }
-
-    /// [`RangeIds::intern`], with a run of one id answered without hashing.
-    pub(crate) fn intern_repeated(&mut self, id: &[u8], local_line: u64) -> u32 {
-        self.repeated(id, |s| s.intern(id, local_line))
-    }
-
-    /// [`RangeIds::resolve`], with a run of one id answered without hashing.
-    fn resolve_repeated(&mut self, id: &[u8], local_line: u64, known: &Interner) -> u32 {
-        self.repeated(id, |s| s.resolve(id, local_line, known))
     }
 
     /// The global index of a code, after the merge (TOMBSTONE: a skipped unknown id).

@@ -5,9 +5,11 @@
 //! appearance; a time column may be an integer, a whole float, a string, an Arrow
 //! timestamp (kept in its unit) or a date (seconds); a null user or item is a bad row.
 //! Only the chosen columns are decoded. Row groups are the CSV reader's byte ranges:
-//! decoded and numbered into local dictionaries in parallel, then merged in file
-//! order through the same `ingest::merge_ranges` and `Parsed::append_ranges`.
+//! decoded in parallel, their ids looked up in the global dictionaries and only new
+//! ones numbered locally, then merged in file order through the same
+//! `ingest::merge_ranges` and `Parsed::append_ranges`.
 
+use crate::ids::Interner;
 use crate::ingest::{
     merge_ranges, Catalog, IngestOptions, MergeProblem, Parsed, RangeIds, RangeOut, TimeColumn,
     MAX_IDS,
@@ -182,6 +184,7 @@ fn read_file(
         .collect();
     let columns = Columns {
         file,
+        options,
         names: &names,
         wanted: &wanted,
         user,
@@ -189,10 +192,12 @@ fn read_file(
         time,
         kept: &kept,
     };
-    // Row groups are read as the CSV's byte ranges are: a wave of them at a time, each
-    // decoded and numbered into its own small dictionaries on its own thread, while
-    // the previous wave's dictionaries are merged into the global ones in file order
-    // (work per distinct id), which keeps a single reader's numbering exactly.
+    // Row groups are read as the CSV's blocks are: a wave of them at a time, each
+    // decoded on its own thread, its ids looked up in the global dictionaries as they
+    // stood before the wave (most rows of a large file name an id an earlier wave met)
+    // and only new ones numbered into the group's own small dictionaries; then the
+    // wave is merged into the global ones in file order (work per new id), which keeps
+    // a single reader's numbering exactly.
     let decode_group = |g: usize| -> Result<Vec<RecordBatch>, IngestError> {
         let handle = File::open(file).map_err(|e| IngestError::Io {
             path: file.into(),
@@ -209,58 +214,43 @@ fn read_file(
     };
     let time_unit = std::sync::Mutex::new(parsed.time_unit);
     let number_wave = |wave: &[usize],
-                       mut outs: Vec<RangeOut>,
-                       ints: &mut [LocalInts]|
-     -> Result<Vec<RangeOut>, IngestError> {
+                       outs: &mut [RangeOut],
+                       ints: &mut [LocalInts],
+                       known: &Known<'_>|
+     -> Result<(), IngestError> {
         let results: Vec<Result<(), IngestError>> = outs
             .par_iter_mut()
             .zip(ints.par_iter_mut())
             .zip(wave)
             .map(|((out, ints), &g)| {
                 out.start(kept.len());
+                out.users.resolve_against(known.users);
+                out.items.resolve_against(known.items);
                 ints.clear();
                 for batch in decode_group(g)? {
-                    columns.number(&batch, g, options, &time_unit, out, ints)?;
+                    columns.number(&batch, g, &time_unit, out, ints, known)?;
                 }
                 Ok(())
             })
             .collect();
         // The first problem in file order, whichever thread met it first.
-        results.into_iter().collect::<Result<(), _>>()?;
-        Ok(outs)
+        results.into_iter().collect::<Result<(), _>>()
     };
     let wave_len = rayon::current_num_threads().max(1);
     let mut ints: Vec<LocalInts> = (0..wave_len).map(|_| LocalInts::default()).collect();
-    let mut spare: Vec<RangeOut> = Vec::new();
-    let take = |spare: &mut Vec<RangeOut>, n: usize| -> Vec<RangeOut> {
-        (0..n).map(|_| spare.pop().unwrap_or_default()).collect()
-    };
+    let mut outs: Vec<RangeOut> = (0..wave_len).map(|_| RangeOut::default()).collect();
     let all_groups: Vec<usize> = (0..group_rows.len()).collect();
-    let mut waves = all_groups.chunks(wave_len);
-    let mut current = match waves.next() {
-        Some(wave) => Some((
-            wave,
-            number_wave(wave, take(&mut spare, wave.len()), &mut ints)?,
-        )),
-        None => None,
-    };
-    while let Some((wave, mut outs)) = current.take() {
+    for wave in all_groups.chunks(wave_len) {
         if crate::interrupt::requested() {
             return Err(IngestError::Interrupted);
         }
-        let next = waves.next();
-        let next_outs = next.map(|w| take(&mut spare, w.len()));
-        let (merged, next_numbered) = rayon::join(
-            || columns.merge(wave, &mut outs, options, catalog, parsed),
-            || {
-                next.zip(next_outs)
-                    .map(|(w, o)| number_wave(w, o, &mut ints).map(|o| (w, o)))
-                    .transpose()
-            },
-        );
-        merged?;
-        spare.append(&mut outs);
-        current = next_numbered?;
+        let outs = &mut outs[..wave.len()];
+        let known = Known {
+            users: &parsed.users,
+            items: &parsed.items,
+        };
+        number_wave(wave, outs, &mut ints, &known)?;
+        columns.merge(wave, outs, catalog, parsed)?;
     }
     parsed.time_unit = time_unit.into_inner().expect("no panic while numbering");
     Ok(())
@@ -269,6 +259,7 @@ fn read_file(
 /// Where the chosen columns of one file are, and how to name its rows in errors.
 struct Columns<'a> {
     file: &'a Path,
+    options: &'a IngestOptions,
     names: &'a [String],
     /// The projected columns, sorted: a batch's column `c` is at its rank here.
     wanted: &'a [usize],
@@ -278,8 +269,15 @@ struct Columns<'a> {
     kept: &'a [usize],
 }
 
-/// A row group's integer ids already numbered, by value, to their local index: most
-/// rows name an id seen before, and this finds it without writing its decimal text.
+/// The global dictionaries as they stand while a wave is numbered.
+struct Known<'a> {
+    users: &'a Interner,
+    items: &'a Interner,
+}
+
+/// A row group's integer ids that the global by-value tables did not answer for (new
+/// ids, ids past the tables), by value, to their code: found again without writing
+/// their decimal text.
 #[derive(Default)]
 struct LocalInts {
     users: IntIndex,
@@ -294,7 +292,7 @@ impl LocalInts {
     }
 }
 
-/// A row group's integer ids, by value, to their local index. Ids in `[0,
+/// A row group's integer ids, by value, to their code. Ids in `[0,
 /// DENSE_IDS)` — what generated and most real ids are — are found by direct address
 /// (one load, no hashing); others by hash. The table is grown to the largest id met
 /// and cleared by the slots the group set, so it is reused without a full wipe.
@@ -349,18 +347,19 @@ impl Columns<'_> {
         }
     }
 
-    /// Numbers one batch of row group `group` into the group's local dictionaries
-    /// (`out`, whose rows so far are the group's rows before this batch).
+    /// Codes one batch of row group `group` against the global dictionaries `known`
+    /// and the group's local ones (`out`, whose rows so far are the group's rows
+    /// before this batch).
     fn number(
         &self,
         batch: &RecordBatch,
         group: usize,
-        options: &IngestOptions,
         time_unit: &std::sync::Mutex<Option<StoreTimeUnit>>,
         out: &mut RangeOut,
         ints: &mut LocalInts,
+        known: &Known<'_>,
     ) -> Result<(), IngestError> {
-        let bad = |problem: String| self.bad(problem);
+        let (bad, options) = (|problem: String| self.bad(problem), self.options);
         let column = |col: usize| {
             let at = self.wanted.binary_search(&col).expect("projected");
             batch.column(at).clone()
@@ -415,8 +414,8 @@ impl Columns<'_> {
                 out.push_bad_row(self.time.is_some());
                 continue;
             }
-            let user = users.local_id(r, row, user_ints, &mut out.users, text, true);
-            let item = items.local_id(r, row, item_ints, &mut out.items, text, false);
+            let user = users.code(r, row, user_ints, &mut out.users, known.users, text);
+            let item = items.code(r, row, item_ints, &mut out.items, known.items, text);
             out.push_row(user, item, time_value.flatten());
             for (c, (array, fmt)) in kept_arrays.iter().zip(&kept_fmt).enumerate() {
                 text.clear();
@@ -435,7 +434,6 @@ impl Columns<'_> {
         &self,
         wave: &[usize],
         outs: &mut [RangeOut],
-        options: &IngestOptions,
         catalog: Catalog,
         parsed: &mut Parsed,
     ) -> Result<(), IngestError> {
@@ -449,7 +447,7 @@ impl Columns<'_> {
             let (range, local) = problem.at();
             let (row, id) = column.side(&outs[range]).first_seen(local);
             let group = wave[range];
-            let name = column.name(options);
+            let name = column.name(self.options);
             return Err(self.bad(match problem {
                 MergeProblem::Unknown { .. } => format!(
                     "row group {group}, row {row}: item {:?} is not in the catalog given by --items; add it there or pass --skip-bad-rows",
@@ -518,30 +516,31 @@ impl<'a> IdText<'a> {
         }
     }
 
-    /// Row `r`'s local index in `side` (its group-local row `row`): integers found by
-    /// value in `ints` (their text written only when new), text ids interned —
-    /// `runs`: with a run of one id (users of a file grouped by user) skipping the hash.
-    fn local_id(
+    /// Row `r`'s code in `side` (its group-local row `row`): the id's global index
+    /// when `known` holds it, else a local one. Integers are looked up by value — in
+    /// `known`'s by-value table, then in `ints` (their text written only when new) —
+    /// text ids by their text, a run of one id (users of a file grouped by user)
+    /// skipping the lookup.
+    fn code(
         &self,
         r: usize,
         row: u64,
         ints: &mut IntIndex,
         side: &mut RangeIds,
+        known: &Interner,
         text: &mut Vec<u8>,
-        runs: bool,
     ) -> u32 {
         match self.int(r) {
-            Some(v) => ints.local(v, || {
-                self.write(r, text);
-                side.intern(text, row)
-            }),
-            None if runs => {
-                self.write(r, text);
-                side.intern_repeated(text, row)
-            }
+            Some(v) => match known.find_by_value(v) {
+                Some(Some(global)) => global,
+                _ => ints.local(v, || {
+                    self.write(r, text);
+                    side.resolve(text, row, known)
+                }),
+            },
             None => {
                 self.write(r, text);
-                side.intern(text, row)
+                side.resolve_repeated(text, row, known)
             }
         }
     }
