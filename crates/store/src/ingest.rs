@@ -991,10 +991,11 @@ impl RangeOut {
     }
 }
 
-/// The global user and item dictionaries as they stand while a block is parsed.
-struct Known<'a> {
-    users: &'a Interner,
-    items: &'a Interner,
+/// The global user and item dictionaries as they stand while a block (CSV) or a wave
+/// of row groups (Parquet) is parsed.
+pub(crate) struct Known<'a> {
+    pub(crate) users: &'a Interner,
+    pub(crate) items: &'a Interner,
 }
 
 struct Parser<'a> {

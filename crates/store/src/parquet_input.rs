@@ -11,8 +11,8 @@
 
 use crate::ids::Interner;
 use crate::ingest::{
-    merge_ranges, Catalog, IngestOptions, MergeProblem, Parsed, RangeIds, RangeOut, TimeColumn,
-    MAX_IDS,
+    merge_ranges, Catalog, IngestOptions, Known, MergeProblem, Parsed, RangeIds, RangeOut,
+    TimeColumn, MAX_IDS,
 };
 use crate::kept::ValueType;
 use crate::time::{TimeFormat, TimeUnit as StoreTimeUnit};
@@ -267,12 +267,6 @@ struct Columns<'a> {
     item: usize,
     time: Option<usize>,
     kept: &'a [usize],
-}
-
-/// The global dictionaries as they stand while a wave is numbered.
-struct Known<'a> {
-    users: &'a Interner,
-    items: &'a Interner,
 }
 
 /// A row group's integer ids that the global by-value tables did not answer for (new
