@@ -87,8 +87,8 @@ impl Interner {
         if self.is_empty() {
             return None;
         }
-        if let Some(slot) = self.by_value_slot(key) {
-            return (slot != ABSENT).then_some(slot);
+        if let Some(answer) = decimal_value(key).and_then(|v| self.by_value(v)) {
+            return answer;
         }
         let hash = self.hasher.hash_one(key);
         self.table.find(hash, |&i| self.get(i) == key).copied()
@@ -104,15 +104,15 @@ impl Interner {
         }
         // Every slot is below `MAX_BY_VALUE` < 10^9, where a value's decimal text is a
         // plain decimal id, so the slot is the text's answer.
-        let slot = *self.by_value.as_ref()?.get(usize::try_from(value).ok()?)?;
-        Some((slot != ABSENT).then_some(slot))
+        self.by_value(usize::try_from(value).ok()?)
     }
 
-    /// `key`'s slot in the by-value table, when the table answers for it.
+    /// The by-value table's answer for `value` (the index, or none held), when the
+    /// table covers it.
     #[inline]
-    fn by_value_slot(&self, key: &[u8]) -> Option<u32> {
-        let by_value = self.by_value.as_ref()?;
-        by_value.get(decimal_value(key)?).copied()
+    fn by_value(&self, value: usize) -> Option<Option<u32>> {
+        let slot = *self.by_value.as_ref()?.get(value)?;
+        Some((slot != ABSENT).then_some(slot))
     }
 
     /// Grows the by-value table to cover `value` when that stays within its limits,
@@ -243,6 +243,28 @@ mod tests {
         ids.clear();
         assert!(ids.is_empty());
         assert_eq!(ids.find(b"a"), None);
+    }
+
+    /// Integer ids are answered by value where the table covers them — found, or
+    /// known absent — and left to the text lookup elsewhere.
+    #[test]
+    fn integers_are_found_by_value_where_the_table_covers_them() {
+        let mut ids = Interner::indexing_decimals();
+        assert_eq!(
+            ids.find_by_value(5),
+            Some(None),
+            "an empty map holds nothing"
+        );
+        for id in ["5", "7", "u1", "05"] {
+            ids.intern(id.as_bytes());
+        }
+        assert_eq!(ids.find_by_value(5), Some(Some(0)));
+        assert_eq!(ids.find_by_value(7), Some(Some(1)));
+        assert_eq!(ids.find_by_value(6), Some(None));
+        let past = ids.by_value.as_ref().unwrap().len() as i64;
+        assert_eq!(ids.find_by_value(past), None);
+        assert_eq!(ids.find_by_value(-5), None);
+        assert_eq!(ids.find(b"05"), Some(3), "not a plain decimal: hashed");
     }
 
     #[test]
