@@ -17,7 +17,7 @@
 //! memory is about 32 bytes per row against a store of 20 per interaction.
 
 use crate::csv::{field, for_each_line, parse_i64, split, trim_cr, LineError, Span};
-use crate::ids::{read_lines, Interner};
+use crate::ids::{decimal_value, read_lines, Interner, LOOKAHEAD};
 use crate::kept::{
     check_column_name, encode_dictionary, KeptColumn, ValueType, Values, MISSING_CODE, MISSING_I64,
 };
@@ -28,6 +28,7 @@ use crate::IngestError;
 use memchr::memchr;
 use negsamp_kernel::stream::user_key;
 use rayon::prelude::*;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufReader;
 use std::ops::ControlFlow;
@@ -647,6 +648,9 @@ pub(crate) struct RangeIds {
     /// Codes below this are global indices; the global dictionary's length at the
     /// block's start when resolving, else 0.
     base: u32,
+    /// Ids [`RangeIds::resolve_at`] has started looking up and not yet answered:
+    /// (value, position of the code, range-local line).
+    in_flight: VecDeque<(usize, usize, u64)>,
 }
 
 impl RangeIds {
@@ -655,6 +659,7 @@ impl RangeIds {
         self.first_line.clear();
         self.last_code = None;
         self.base = 0;
+        self.in_flight.clear();
     }
 
     /// Starts a block whose ids are first looked up in `known` (the global
@@ -680,6 +685,54 @@ impl RangeIds {
             Some(global) => global,
             None => self.intern(id, local_line),
         }
+    }
+
+    /// [`RangeIds::resolve`] into `codes[at]`, answered now or a few ids later: a plain
+    /// decimal id that `known`'s by-value table covers has its slot prefetched and
+    /// waits in line, so the table's cache misses overlap instead of stalling row
+    /// after row. Ids are numbered in the order given either way; [`RangeIds::settle`]
+    /// answers the ids still waiting.
+    #[inline]
+    pub(crate) fn resolve_at(
+        &mut self,
+        id: &[u8],
+        local_line: u64,
+        known: &Interner,
+        codes: &mut [u32],
+        at: usize,
+    ) {
+        match decimal_value(id).filter(|&v| known.prefetch_by_value(v)) {
+            Some(value) => {
+                if self.in_flight.len() == LOOKAHEAD {
+                    self.settle_first(known, codes);
+                }
+                self.in_flight.push_back((value, at, local_line));
+            }
+            None => {
+                self.settle(known, codes);
+                codes[at] = self.resolve(id, local_line, known);
+            }
+        }
+    }
+
+    /// Answers every id [`RangeIds::resolve_at`] left waiting.
+    pub(crate) fn settle(&mut self, known: &Interner, codes: &mut [u32]) {
+        while !self.in_flight.is_empty() {
+            self.settle_first(known, codes);
+        }
+    }
+
+    /// Answers the longest-waiting id: its global index, or (new to the file) a local
+    /// one, numbered under its text — the value's decimal spelling, the only one a
+    /// plain decimal id has.
+    fn settle_first(&mut self, known: &Interner, codes: &mut [u32]) {
+        let Some((value, at, local_line)) = self.in_flight.pop_front() else {
+            return;
+        };
+        codes[at] = match known.by_value(value) {
+            Some(Some(global)) => global,
+            _ => self.intern(value.to_string().as_bytes(), local_line),
+        };
     }
 
     /// Where local id `local` first appeared (range-local row) and its bytes.
@@ -904,6 +957,7 @@ impl RangeOut {
             }
             ControlFlow::Continue(())
         });
+        self.items.settle(known.items, &mut self.item_local);
         self.spans = spans;
     }
 
@@ -984,9 +1038,12 @@ impl RangeOut {
             }
         }
         let u = self.users.resolve_repeated(user, local_line, known.users);
+        let at = self.rows();
+        // The item's code is written by `resolve_at`, now or once `parse` settles.
+        self.push_row(u, TOMBSTONE, time);
         let item = field(line, fields[layout.item], &mut self.scratch);
-        let i = self.items.resolve(item, local_line, known.items);
-        self.push_row(u, i, time);
+        self.items
+            .resolve_at(item, local_line, known.items, &mut self.item_local, at);
         for (c, &at) in layout.kept.iter().enumerate() {
             let value = field(line, fields[at], &mut self.scratch);
             self.kept[c].push(value, local_line);

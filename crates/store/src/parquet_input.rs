@@ -9,7 +9,7 @@
 //! ones numbered locally, then merged in file order through the same
 //! `ingest::merge_ranges` and `Parsed::append_ranges`.
 
-use crate::ids::Interner;
+use crate::ids::{Interner, LOOKAHEAD};
 use crate::ingest::{
     merge_ranges, Catalog, IngestOptions, Known, MergeProblem, Parsed, RangeIds, RangeOut,
     TimeColumn, MAX_IDS,
@@ -408,6 +408,7 @@ impl Columns<'_> {
                 out.push_bad_row(self.time.is_some());
                 continue;
             }
+            items.prefetch(r + LOOKAHEAD, known.items);
             let user = users.code(r, row, user_ints, &mut out.users, known.users, text);
             let item = items.code(r, row, item_ints, &mut out.items, known.items, text);
             out.push_row(user, item, time_value.flatten());
@@ -507,6 +508,20 @@ impl<'a> IdText<'a> {
             IdText::Signed(a) => Some(a.value(r)),
             IdText::Unsigned(a) => i64::try_from(a.value(r)).ok(),
             _ => None,
+        }
+    }
+
+    /// Starts loading row `r`'s slot of `known`'s by-value table (if there is such a
+    /// row, an integer the table covers): its lookup, [`LOOKAHEAD`] rows later, then
+    /// finds it cached instead of stalling on memory.
+    fn prefetch(&self, r: usize, known: &Interner) {
+        let value = match self {
+            IdText::Signed(a) if r < a.len() => usize::try_from(a.value(r)).ok(),
+            IdText::Unsigned(a) if r < a.len() => usize::try_from(a.value(r)).ok(),
+            _ => None,
+        };
+        if let Some(value) = value {
+            known.prefetch_by_value(value);
         }
     }
 

@@ -368,6 +368,57 @@ proptest! {
     }
 }
 
+/// Items looked up ahead (a decimal id the global table covers waits a few rows for
+/// its answer) are still numbered in first-appearance order: blocks of a few hundred
+/// rows, so most ranges fill the lookahead, with items new to the file — decimal ones
+/// and text ones — arriving in every block, between ids already known.
+#[test]
+fn items_looked_up_ahead_keep_first_appearance_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    let mut state = 7u64;
+    let mut next = |bound: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % bound
+    };
+    let rows: Vec<(String, String, i64)> = (0..6000u64)
+        .map(|row| {
+            // The catalog widens as the file goes on, so every block meets new items.
+            let item = match next(10) {
+                0 => format!("t{}", next(row / 8 + 2)),
+                1 => format!("0{}", next(50)),
+                _ => next(row / 2 + 2).to_string(),
+            };
+            ((row / 20).to_string(), item, next(100) as i64)
+        })
+        .collect();
+    let text: String = rows
+        .iter()
+        .map(|(u, i, t)| format!("{u},{i},{t}\n"))
+        .collect();
+    std::fs::write(&csv, format!("user,item,timestamp\n{text}")).unwrap();
+    let r = reference(&rows);
+    for threads in [1, 3] {
+        let options = IngestOptions {
+            block_size: 4096,
+            ..Default::default()
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let (store, _, _d) = pool.install(|| run(&csv, &options)).unwrap();
+        assert_eq!(store.item_ids().unwrap(), r.items, "{threads} threads");
+        assert_eq!(store.user_ids().unwrap(), r.users);
+        assert_eq!(store.indptr(), &r.indptr[..]);
+        assert_eq!(store.indices(), &r.indices[..]);
+        assert_eq!(store.rows(), &r.rows[..]);
+        assert_eq!(store.timestamps().unwrap(), &r.timestamps[..]);
+    }
+}
+
 #[test]
 fn decimal_ids_are_numbered_as_the_text_they_are() {
     let dir = tempfile::tempdir().unwrap();
