@@ -704,7 +704,8 @@ impl RangeIds {
         match decimal_value(id).filter(|&v| known.prefetch_by_value(v)) {
             Some(value) => {
                 if self.in_flight.len() == LOOKAHEAD {
-                    self.settle_first(known, codes);
+                    let oldest = self.in_flight.pop_front().expect("a full queue");
+                    self.answer(oldest, known, codes);
                 }
                 self.in_flight.push_back((value, at, local_line));
             }
@@ -717,21 +718,23 @@ impl RangeIds {
 
     /// Answers every id [`RangeIds::resolve_at`] left waiting.
     pub(crate) fn settle(&mut self, known: &Interner, codes: &mut [u32]) {
-        while !self.in_flight.is_empty() {
-            self.settle_first(known, codes);
+        while let Some(lookup) = self.in_flight.pop_front() {
+            self.answer(lookup, known, codes);
         }
     }
 
-    /// Answers the longest-waiting id: its global index, or (new to the file) a local
-    /// one, numbered under its text — the value's decimal spelling, the only one a
-    /// plain decimal id has.
-    fn settle_first(&mut self, known: &Interner, codes: &mut [u32]) {
-        let Some((value, at, local_line)) = self.in_flight.pop_front() else {
-            return;
-        };
+    /// Answers a lookup `resolve_at` queued — (value, position of the code, line):
+    /// the id's global index, or (new to the file) a local one, numbered under its
+    /// text — the value's decimal spelling, the only one a plain decimal id has.
+    fn answer(
+        &mut self,
+        (value, at, local_line): (usize, usize, u64),
+        known: &Interner,
+        codes: &mut [u32],
+    ) {
         codes[at] = match known.by_value(value) {
             Some(Some(global)) => global,
-            _ => self.intern(value.to_string().as_bytes(), local_line),
+            _ => self.intern(itoa::Buffer::new().format(value).as_bytes(), local_line),
         };
     }
 

@@ -408,7 +408,9 @@ impl Columns<'_> {
                 out.push_bad_row(self.time.is_some());
                 continue;
             }
-            items.prefetch(r + LOOKAHEAD, known.items);
+            if r + LOOKAHEAD < batch.num_rows() {
+                items.prefetch(r + LOOKAHEAD, known.items);
+            }
             let user = users.code(r, row, user_ints, &mut out.users, known.users, text);
             let item = items.code(r, row, item_ints, &mut out.items, known.items, text);
             out.push_row(user, item, time_value.flatten());
@@ -511,16 +513,11 @@ impl<'a> IdText<'a> {
         }
     }
 
-    /// Starts loading row `r`'s slot of `known`'s by-value table (if there is such a
-    /// row, an integer the table covers): its lookup, [`LOOKAHEAD`] rows later, then
-    /// finds it cached instead of stalling on memory.
+    /// Starts loading row `r`'s slot of `known`'s by-value table (if it is an
+    /// integer the table covers): its lookup, [`LOOKAHEAD`] rows later, then finds it
+    /// cached instead of stalling on memory.
     fn prefetch(&self, r: usize, known: &Interner) {
-        let value = match self {
-            IdText::Signed(a) if r < a.len() => usize::try_from(a.value(r)).ok(),
-            IdText::Unsigned(a) if r < a.len() => usize::try_from(a.value(r)).ok(),
-            _ => None,
-        };
-        if let Some(value) = value {
+        if let Some(value) = self.int(r).and_then(|v| usize::try_from(v).ok()) {
             known.prefetch_by_value(value);
         }
     }
