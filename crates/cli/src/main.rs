@@ -16,6 +16,10 @@ macro_rules! say {
     }};
 }
 
+/// Large buffers on transparent huge pages (see `HugePageAlloc` for what it saves).
+#[global_allocator]
+static ALLOCATOR: negsamp_store::resources::HugePageAlloc = negsamp_store::resources::HugePageAlloc;
+
 mod bench;
 mod build;
 mod commands;

@@ -20,6 +20,11 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
+/// The extension's own Rust allocations (ingest's columns, the CSR) on transparent huge
+/// pages, as in the `negsamp` command (see `HugePageAlloc`).
+#[global_allocator]
+static ALLOCATOR: negsamp_store::resources::HugePageAlloc = negsamp_store::resources::HugePageAlloc;
+
 create_exception!(_negsamp, Error, PyException, "Any negsamp failure.");
 create_exception!(
     _negsamp,
