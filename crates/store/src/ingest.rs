@@ -8,7 +8,8 @@
 //! 2. The ranges' new ids are merged into the global ones in file order (work per new
 //!    id, not per row), which keeps first-appearance numbering exact; then the rows
 //!    are remapped to global indices in parallel.
-//! 3. A counting sort by user builds the CSR; each user's interactions are sorted by
+//! 3. A counting sort by user builds the CSR (a file grouped by user is in CSR order
+//!    already, and its columns are taken as they are); each user's interactions are sorted by
 //!    (item, timestamp, row) in parallel and duplicates dropped, keeping the earliest
 //!    timestamp, then the lowest row.
 //!
@@ -1496,7 +1497,33 @@ impl Csr {
         for u in 0..n_users {
             indptr[u + 1] += indptr[u];
         }
-        let nnz = indptr[n_users] as usize;
+        let mut csr = if grouped_by_user(&user_of_row) {
+            // The rows are in CSR order already: the columns become the CSR's as they
+            // are, where the scatter would copy each one onto itself.
+            Csr {
+                indptr,
+                indices: item_of_row,
+                rows: (0..user_of_row.len() as u64).into_par_iter().collect(),
+                timestamps: time_of_row,
+                duplicates: 0,
+            }
+        } else {
+            Csr::scatter_by_user(indptr, &user_of_row, item_of_row, time_of_row)
+        };
+        drop(user_of_row);
+        csr.sort_and_dedup();
+        csr
+    }
+
+    /// Places every row at its user's next position (a counting sort; `indptr` holds
+    /// the counts' prefix sums), each user's rows staying in file order.
+    fn scatter_by_user(
+        indptr: Vec<u64>,
+        user_of_row: &[u32],
+        item_of_row: Vec<u32>,
+        time_of_row: Option<Vec<i64>>,
+    ) -> Csr {
+        let nnz = indptr[indptr.len() - 1] as usize;
         let mut csr = Csr {
             indptr,
             indices: vec![0u32; nnz],
@@ -1504,11 +1531,11 @@ impl Csr {
             timestamps: None,
             duplicates: 0,
         };
-        // Counting sort by user: every group scans all rows and places its own users',
-        // so threads write disjoint slices. Items and rows first …
+        // Every group scans all rows and places its own users', so threads write
+        // disjoint slices. Items and rows first …
         let target = (nnz / rayon::current_num_threads()).max(1) as u64;
         csr.groups(target).into_par_iter().for_each(|g| {
-            g.scatter(&user_of_row, |g, at, row| {
+            g.scatter(user_of_row, |g, at, row| {
                 g.indices[at] = item_of_row[row];
                 g.rows[at] = row as u64;
             })
@@ -1518,13 +1545,11 @@ impl Csr {
         if let Some(times) = time_of_row {
             csr.timestamps = Some(vec![0i64; nnz]);
             csr.groups(target).into_par_iter().for_each(|g| {
-                g.scatter(&user_of_row, |g, at, row| {
+                g.scatter(user_of_row, |g, at, row| {
                     g.times.as_deref_mut().expect("allocated above")[at] = times[row];
                 })
             });
         }
-        drop(user_of_row);
-        csr.sort_and_dedup();
         csr
     }
 
@@ -1609,6 +1634,14 @@ impl Csr {
             t.truncate(write);
         }
     }
+}
+
+/// Whether every user's rows are contiguous and none was skipped: users are numbered in
+/// order of first appearance, so the rows are then already in CSR order — as in files
+/// sorted by user (MovieLens' `ratings.dat`, most exports `ORDER BY user`).
+fn grouped_by_user(user_of_row: &[u32]) -> bool {
+    // A skipped row (TOMBSTONE, the largest code) breaks the order unless it is last.
+    user_of_row.last() != Some(&TOMBSTONE) && user_of_row.par_windows(2).all(|w| w[0] <= w[1])
 }
 
 /// Contiguous users and their slices of the CSR columns.
