@@ -9,9 +9,9 @@
 //!    id, not per row), which keeps first-appearance numbering exact; then the rows
 //!    are remapped to global indices in parallel.
 //! 3. A counting sort by user builds the CSR (a file grouped by user is in CSR order
-//!    already, and its columns are taken as they are); each user's interactions are sorted by
-//!    (item, timestamp, row) in parallel and duplicates dropped, keeping the earliest
-//!    timestamp, then the lowest row.
+//!    already, and its columns are taken as they are); each user's interactions are
+//!    sorted by (item, timestamp, row) in parallel and duplicates dropped, keeping the
+//!    earliest timestamp, then the lowest row.
 //!
 //! No `String` and no struct per row: the parse keeps 16 bytes per row (user, item,
 //! timestamp), and the CSR build frees each parse column once it is placed, so peak
