@@ -257,6 +257,31 @@ pub fn read_lines<R: BufRead>(input: R) -> std::io::Result<Vec<String>> {
         .collect()
 }
 
+/// The lines of an id map as [`read_lines`] gives them, borrowed from the map's bytes:
+/// split at `\n`, a line's `\r\n` ending and then one `\r` more dropped (an unended
+/// last line loses one `\r`). What a check of a map reads without a string per id.
+pub fn id_lines(bytes: &[u8]) -> Vec<&[u8]> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    let ended = bytes.ends_with(b"\n");
+    let body = if ended {
+        &bytes[..bytes.len() - 1]
+    } else {
+        bytes
+    };
+    let mut lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+    let last = lines.len() - 1;
+    for (i, line) in lines.iter_mut().enumerate() {
+        // `lines()` drops the `\r` of a `\r\n`, `read_lines` one `\r` more
+        let carriage_returns = if i < last || ended { 2 } else { 1 };
+        for _ in 0..carriage_returns {
+            *line = line.strip_suffix(b"\r").unwrap_or(line);
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +407,35 @@ mod tests {
     }
 
     proptest! {
+        /// `id_lines` reads a map as `read_lines` does, and the map is UTF-8 text
+        /// exactly when `read_lines` accepts it.
+        #[test]
+        fn id_lines_are_read_lines_borrowed(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    4 => Just(&b"\n"[..]),
+                    4 => Just(&b"\r"[..]),
+                    4 => Just(&b"a"[..]),
+                    2 => Just("é".as_bytes()),
+                    1 => Just(&b"\xC3"[..]),
+                ],
+                0..40,
+            )
+        ) {
+            let bytes = pieces.concat();
+            match read_lines(&bytes[..]) {
+                Ok(lines) => {
+                    let borrowed = id_lines(&bytes);
+                    prop_assert_eq!(borrowed.len(), lines.len());
+                    for (b, l) in borrowed.iter().zip(&lines) {
+                        prop_assert_eq!(*b, l.as_bytes());
+                    }
+                    prop_assert!(std::str::from_utf8(&bytes).is_ok());
+                }
+                Err(_) => prop_assert!(std::str::from_utf8(&bytes).is_err()),
+            }
+        }
+
         /// With or without the by-value table, an interner numbers ids exactly as a
         /// map from bytes to first-appearance index does, and finds what it holds.
         #[test]

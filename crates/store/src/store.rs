@@ -1,5 +1,5 @@
 use crate::format::{Counts, Header, Section, SectionKind};
-use crate::ids::read_lines;
+use crate::ids::{id_lines, read_lines};
 use crate::kept::{Dictionary, KeptColumn, ValueType, Values, MISSING_CODE};
 use crate::{mapping, StoreError};
 use memmap2::Mmap;
@@ -337,18 +337,29 @@ impl Store {
         })?;
         self.verify_kept()?;
         if self.dir.is_some() {
-            let users = self.user_ids()?;
-            self.item_ids()?;
-            if let Some(u) = users
-                .iter()
-                .zip(self.user_keys())
-                .position(|(id, &k)| negsamp_kernel::stream::user_key(id.as_bytes()) != k)
-            {
-                return Err(StoreError::corrupt(format!(
-                    "the key of user {u} does not match its id in {USERS_FILE}"
-                )));
-            }
+            self.verify_id_maps()?;
         }
+        Ok(())
+    }
+
+    /// The id maps read as [`Store::user_ids`] and [`Store::item_ids`] would (UTF-8, one
+    /// line per id) and each user's line hashing to its key — checked on the maps'
+    /// bytes, users in parallel: a string per id made this most of `verify`'s store
+    /// check (0.15 of 0.19 s for 0.4M users and 1M items).
+    fn verify_id_maps(&self) -> Result<(), StoreError> {
+        let users = self.id_map_bytes(USERS_FILE)?;
+        let user_lines = checked_id_lines(USERS_FILE, &users, self.counts().users)?;
+        if let Some(u) = user_lines
+            .par_iter()
+            .zip(self.user_keys())
+            .position_first(|(id, &k)| negsamp_kernel::stream::user_key(id) != k)
+        {
+            return Err(StoreError::corrupt(format!(
+                "the key of user {u} does not match its id in {USERS_FILE}"
+            )));
+        }
+        let items = self.id_map_bytes(ITEMS_FILE)?;
+        checked_id_lines(ITEMS_FILE, &items, self.counts().items)?;
         Ok(())
     }
 
@@ -465,6 +476,23 @@ impl Store {
             .map_err(|e| StoreError::io(&path, e))?;
         Ok(bytes)
     }
+}
+
+/// Id map `name`'s lines, if it is UTF-8 text of `expected` lines.
+fn checked_id_lines<'a>(
+    name: &str,
+    bytes: &'a [u8],
+    expected: u64,
+) -> Result<Vec<&'a [u8]>, StoreError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        StoreError::io(
+            name,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })?;
+    let lines = id_lines(bytes);
+    check_id_count(name, lines.len(), expected)?;
+    Ok(lines)
 }
 
 fn check_id_count(name: &str, got: usize, expected: u64) -> Result<(), StoreError> {

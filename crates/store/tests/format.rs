@@ -92,6 +92,67 @@ fn memory_and_mapped_opening_agree() {
     assert!(matches!(mapped.verify(), Err(StoreError::Corrupt(m)) if m.contains("key of user 0")));
 }
 
+/// On disk, verify reads the id maps as the store's readers do: one UTF-8 line per id
+/// (a `\r\n` ending is a line ending), and each user's line hashing to its key.
+#[test]
+fn verify_checks_the_id_maps_against_the_keys_and_the_counts() {
+    use negsamp_kernel::stream::user_key;
+    let owned = Owned {
+        user_keys: ["a", "b", "c"].map(|id| user_key(id.as_bytes())).to_vec(),
+        ..Owned::sample()
+    };
+    let verified = |users: &[u8], items: &[u8]| {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("s.store");
+        let mut interned = [Interner::default(), Interner::default()];
+        for id in ["a", "b", "c"] {
+            interned[0].intern(id.as_bytes());
+        }
+        for i in 0..6 {
+            interned[1].intern(format!("item{i}").as_bytes());
+        }
+        let [user_ids, item_ids] = &interned;
+        write_store_dir(
+            &dest,
+            &owned.columns(),
+            user_ids,
+            item_ids,
+            Default::default(),
+        )
+        .unwrap();
+        std::fs::write(dest.join("users.txt"), users).unwrap();
+        std::fs::write(dest.join("items.txt"), items).unwrap();
+        Store::open(&dest).unwrap().verify()
+    };
+    let items = b"item0\nitem1\nitem2\nitem3\nitem4\nitem5\n";
+    verified(b"a\nb\nc\n", items).unwrap();
+    verified(b"a\r\nb\r\nc", items).unwrap();
+    let err = verified(b"a\nB\nc\n", items).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("key of user 1")),
+        "{err:?}"
+    );
+    let err = verified(b"a\nb\n", items).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("users.txt has 2 lines")),
+        "{err:?}"
+    );
+    let err = verified(b"a\nb\nc\n", &items[..items.len() - 6]).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("items.txt has 5 lines")),
+        "{err:?}"
+    );
+    let err = verified(
+        b"a\nb\nc\n",
+        b"item0\nitem1\nitem2\nitem\xff\nitem4\nitem5\n",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Io { error, .. } if error.kind() == std::io::ErrorKind::InvalidData),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn every_truncation_is_an_error() {
     let bytes = Owned::sample().bytes();
