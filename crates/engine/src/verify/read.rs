@@ -1,7 +1,8 @@
 //! Reading a part back: its files against their records (names, sizes, `.npy`
-//! headers, checksums), then its rows for the checks — `.npy` columns copied from
-//! their maps a chunk at a time (memory does not grow with the part; the `user`
-//! column, which places the chunks, is read in place), a Parquet part decoded whole.
+//! headers, checksums), then its rows for the checks — `.npy` columns compared with a
+//! fresh sample where they lie in their maps, and copied a chunk at a time only where
+//! they differ (memory does not grow with the part; the `user` column, which places
+//! the chunks, is read in place), a Parquet part decoded whole.
 //!
 //! The files are mapped (`negsamp_store::mapping`, whose promise covers them: a
 //! published dataset is never modified) rather than read: parts are written past the
@@ -60,12 +61,16 @@ struct NpyFile {
 impl NpyFile {
     /// Rows starting at `first` into `out` (whole rows of this column).
     fn read_at(&self, first: usize, out: &mut [u8]) -> Result<(), EngineError> {
-        let start = self.data_offset + first * self.row_bytes;
-        let rows = self.map.get(start..start + out.len()).ok_or_else(|| {
-            EngineError::invalid(&self.path, "rows past the end of the file".to_string())
-        })?;
-        out.copy_from_slice(rows);
+        out.copy_from_slice(self.rows_at(first, out.len())?);
         Ok(())
+    }
+
+    /// Rows starting at `first`, `len` bytes of them, where they lie in the map.
+    fn rows_at(&self, first: usize, len: usize) -> Result<&[u8], EngineError> {
+        let start = self.data_offset + first * self.row_bytes;
+        self.map.get(start..start + len).ok_or_else(|| {
+            EngineError::invalid(&self.path, "rows past the end of the file".to_string())
+        })
     }
 
     /// The data's checksum against the record.
@@ -100,6 +105,34 @@ impl PartRows {
             PartRows::Decoded(rows) => rows.users(),
             PartRows::Columns(columns) => columns.users(),
         }
+    }
+
+    /// Whether rows `range` are `rows`' bytes, column by column, compared where they
+    /// lie (nothing copied).
+    pub(crate) fn holds(
+        &self,
+        schema: &Schema,
+        range: Range<usize>,
+        rows: &Rows,
+    ) -> Result<bool, EngineError> {
+        if rows.len() != range.len() {
+            return Ok(false);
+        }
+        for (c, column) in schema.columns.iter().enumerate() {
+            let want = rows.columns[c].bytes();
+            let got = match self {
+                PartRows::Decoded(decoded) => {
+                    let row_bytes = column.width * column.dtype.size();
+                    let bytes = decoded.columns[c].bytes();
+                    &bytes[range.start * row_bytes..range.end * row_bytes]
+                }
+                PartRows::Columns(columns) => columns.files[c].rows_at(range.start, want.len())?,
+            };
+            if got != want {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Rows `range` into `into`, which is resized to hold them.
