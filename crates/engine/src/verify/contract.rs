@@ -182,42 +182,57 @@ impl AnchorFinder<'_> {
     }
 }
 
-/// A set of items as bits, cleared in the time of what was inserted: "is this negative
-/// repeated for its user" at a bit test per row.
-#[derive(Debug)]
-pub(super) struct ItemSet {
-    words: Vec<u64>,
-    inserted: Vec<u32>,
+/// Which of [`ItemSets`]' two sets.
+#[derive(Debug, Clone, Copy)]
+enum Lane {
+    /// The user's positives and excluded items.
+    Excluded = 0,
+    /// The negatives met so far for the user.
+    Seen = 1,
 }
 
-impl ItemSet {
+/// Two sets of items as bits, a word of each side by side — one cache line holds an
+/// item's bit in both, which a row tests — each cleared in the time of what was
+/// inserted: "is this negative excluded, or repeated, for its user" at a bit test per
+/// row.
+#[derive(Debug)]
+pub(super) struct ItemSets {
+    words: Vec<[u64; 2]>,
+    inserted: [Vec<u32>; 2],
+}
+
+impl ItemSets {
     pub(super) fn new(n_items: u32) -> Self {
-        ItemSet {
-            words: vec![0; (n_items as usize).div_ceil(64)],
-            inserted: Vec::new(),
+        ItemSets {
+            words: vec![[0; 2]; (n_items as usize).div_ceil(64)],
+            inserted: [Vec::new(), Vec::new()],
         }
     }
 
-    /// Inserts `item` (< the catalog size); false if it was there.
-    fn insert(&mut self, item: u32) -> bool {
+    /// Inserts `item` (< the catalog size) into `lane`; false if it was there.
+    fn insert(&mut self, lane: Lane, item: u32) -> bool {
         let (word, bit) = ((item / 64) as usize, 1u64 << (item % 64));
-        let fresh = self.words[word] & bit == 0;
-        self.words[word] |= bit;
+        let bits = &mut self.words[word][lane as usize];
+        let fresh = *bits & bit == 0;
+        *bits |= bit;
         if fresh {
-            self.inserted.push(item);
+            self.inserted[lane as usize].push(item);
         }
         fresh
     }
 
-    fn contains(&self, item: u32) -> bool {
-        self.words[(item / 64) as usize] & (1u64 << (item % 64)) != 0
+    fn contains(&self, lane: Lane, item: u32) -> bool {
+        self.words[(item / 64) as usize][lane as usize] & (1u64 << (item % 64)) != 0
     }
 
+    /// Empties both sets.
     fn clear(&mut self) {
-        for &item in &self.inserted {
-            self.words[(item / 64) as usize] = 0;
+        for (lane, inserted) in self.inserted.iter_mut().enumerate() {
+            for &item in inserted.iter() {
+                self.words[(item / 64) as usize][lane] = 0;
+            }
+            inserted.clear();
         }
-        self.inserted.clear();
     }
 }
 
@@ -417,11 +432,10 @@ pub(super) fn check_rows(
     data: &LongRows<'_>,
     job: &PartJob<'_>,
     anchor_index: &AnchorIndex,
-    sets: &mut [ItemSet; 2],
+    sets: &mut ItemSets,
 ) -> Result<Tally, EngineError> {
     // The user's excluded items and the negatives met so far, as bits: a bit test per
     // row where a binary search was a tenth of verify's time.
-    let [excluded_set, seen] = sets;
     let (store, context, config) = (job.store, job.context, job.config);
     let mut excluded = Vec::new();
     let fail = |row: usize, problem: String| {
@@ -452,10 +466,9 @@ pub(super) fn check_rows(
         let mut negatives = 0u64;
         let mut current_anchor: Option<u64> = None;
         let mut last_positive_key: Option<(i64, u64)> = None;
-        seen.clear();
-        excluded_set.clear();
+        sets.clear();
         for &item in &excluded {
-            excluded_set.insert(item);
+            sets.insert(Lane::Excluded, item);
         }
         // negatives per anchor, by the anchor's position among the user's positives
         per_anchor.clear();
@@ -498,7 +511,10 @@ pub(super) fn check_rows(
                     positives_seen += 1;
                 }
                 0 => {
-                    if item >= store.n_items() || excluded_set.contains(item) || weight(item) == 0 {
+                    if item >= store.n_items()
+                        || sets.contains(Lane::Excluded, item)
+                        || weight(item) == 0
+                    {
                         return Err(fail(r, format!("negative item {item} is a positive or excluded item of user {u}, outside the catalog, or of weight 0")));
                     }
                     if let Some(log_q) = &data.log_q {
@@ -516,7 +532,8 @@ pub(super) fn check_rows(
                             "negative does not follow its anchor's positive".into(),
                         ));
                     }
-                    if config.replacement == Replacement::Without && !seen.insert(item) {
+                    if config.replacement == Replacement::Without && !sets.insert(Lane::Seen, item)
+                    {
                         return Err(fail(
                             r,
                             format!("negative item {item} repeated for user {u}"),

@@ -8,7 +8,7 @@ mod read;
 pub use self::contract::PartData;
 pub(crate) use self::read::read_part;
 
-use self::contract::{check_features, check_rows, long_view, AnchorIndex, ItemSet};
+use self::contract::{check_features, check_rows, long_view, AnchorIndex, ItemSets};
 use self::read::{check_column_hashes, PartRows};
 use crate::config::SampleConfig;
 use crate::context::Context;
@@ -309,7 +309,7 @@ struct Scratch {
     /// A wide chunk's rows in long-layout terms.
     expanded: PartData,
     /// The contract walk's item sets (excluded, seen).
-    sets: [ItemSet; 2],
+    sets: ItemSets,
 }
 
 impl Scratch {
@@ -320,7 +320,7 @@ impl Scratch {
             sampler: UserSampler::default(),
             anchors: AnchorIndex::default(),
             expanded: PartData::default(),
-            sets: [ItemSet::new(n_items), ItemSet::new(n_items)],
+            sets: ItemSets::new(n_items),
         }
     }
 
