@@ -1,7 +1,8 @@
 //! CSV → store.
 //!
 //! 1. The file is read in blocks of [`IngestOptions::block_size`] bytes (cut at the
-//!    last newline); each block is split into byte ranges at newlines that rayon parses
+//!    last newline; the first blocks smaller, doubling, so the dictionaries fill on
+//!    few rows); each block is split into byte ranges at newlines that rayon parses
 //!    in parallel. A range looks each user and item up in the global dictionaries as
 //!    they stood when the block began (read-only, shared; plain decimal ids by value,
 //!    one load) and numbers only ids new to the file in its own small dictionaries.
@@ -115,7 +116,8 @@ pub struct IngestOptions {
     pub fsync: bool,
     /// How the store's files are written (past the page cache by default).
     pub write_mode: crate::output::WriteMode,
-    /// Bytes read and parsed per step; small values exercise block boundaries in tests.
+    /// Bytes read and parsed per step (the first steps a fraction of it, doubling);
+    /// small values exercise block boundaries in tests.
     pub block_size: usize,
 }
 

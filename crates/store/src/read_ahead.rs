@@ -71,12 +71,15 @@ enum Mode {
 }
 
 impl Blocks {
-    /// Reads `input` in blocks of about `block_size` bytes (more when a line is
-    /// longer, up to `limit`), on the caller's thread until [`Blocks::read_ahead`].
+    /// Reads `input` in blocks of about `block_size` bytes (the first ones smaller, see
+    /// [`FIRST_BLOCK_FRACTION`]; more when a line is longer, up to `limit`), on the
+    /// caller's thread until [`Blocks::read_ahead`].
     pub(crate) fn new(input: Box<dyn Read + Send>, block_size: usize, limit: usize) -> Self {
+        let block_size = block_size.max(1);
         let reader = Reader {
             input,
-            block_size: block_size.max(1),
+            block_size,
+            next_size: (block_size / FIRST_BLOCK_FRACTION).max(1),
             limit,
             tail: Vec::new(),
             stopped: false,
@@ -140,10 +143,19 @@ impl Blocks {
     }
 }
 
+/// The first block is this fraction of the block size, and each next one twice the
+/// last until they reach it. A block's rows are looked up in the file's dictionaries
+/// as they stood before it, so the first block's every id goes through the parse
+/// ranges' own hash tables (and the merge); small first blocks fill the dictionaries
+/// on few rows, and later blocks find their ids there by value.
+const FIRST_BLOCK_FRACTION: usize = 64;
+
 /// Reads blocks of whole lines.
 struct Reader {
     input: Box<dyn Read + Send>,
     block_size: usize,
+    /// The size of the next block: growing from a fraction of `block_size` to it.
+    next_size: usize,
     limit: usize,
     /// The partial line after the last block's final newline.
     tail: Vec<u8>,
@@ -165,7 +177,8 @@ impl Reader {
     fn read_block(&mut self, mut block: Filled) -> Option<Block> {
         block.restart_with(&self.tail);
         self.tail.clear();
-        let mut want = self.block_size;
+        let mut want = self.next_size;
+        self.next_size = (self.next_size * 2).min(self.block_size);
         loop {
             // A buffer already holding a block without a line end (one very long
             // line) doubles rather than grows by a byte: reading and rescanning a
@@ -251,6 +264,26 @@ mod tests {
             }
         }
         assert_eq!(read_all(b"", 64, 1 << 30).1, Vec::<usize>::new());
+    }
+
+    /// The first block is a fraction of the block size and each next one twice the
+    /// last, up to the block size (each cut at its last line end).
+    #[test]
+    fn the_first_blocks_grow_to_the_block_size() {
+        let text: Vec<u8> = std::iter::repeat_n(*b"1234567\n", 100_000)
+            .flatten()
+            .collect();
+        let block_size = 64 << 10;
+        let (all, sizes, _) = read_all(&text, block_size, 1 << 30);
+        assert_eq!(all, text);
+        assert!(sizes[0] * 8 <= block_size, "the first block is small");
+        let mut want = block_size / FIRST_BLOCK_FRACTION;
+        for (k, &n) in sizes.iter().enumerate().take(sizes.len() - 1) {
+            // whole 8-byte lines: the wanted size rounded down to a line
+            assert_eq!(n, want / 8 * 8, "block {k}");
+            want = (want * 2).min(block_size);
+        }
+        assert_eq!(sizes[sizes.len() - 2], block_size);
     }
 
     #[test]
