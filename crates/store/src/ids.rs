@@ -260,7 +260,7 @@ pub fn read_lines<R: BufRead>(input: R) -> std::io::Result<Vec<String>> {
 /// The lines of an id map as [`read_lines`] gives them, borrowed from the map's bytes:
 /// split at `\n`, a line's `\r\n` ending and then one `\r` more dropped (an unended
 /// last line loses one `\r`). What a check of a map reads without a string per id.
-pub fn id_lines(bytes: &[u8]) -> Vec<&[u8]> {
+pub(crate) fn id_lines(bytes: &[u8]) -> Vec<&[u8]> {
     if bytes.is_empty() {
         return Vec::new();
     }
