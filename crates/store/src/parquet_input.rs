@@ -23,7 +23,9 @@ use arrow_array::{
 };
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, TimeUnit};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 use std::fs::File;
@@ -198,7 +200,9 @@ fn read_file(
     // and only new ones numbered into the group's own small dictionaries; then the
     // wave is merged into the global ones in file order (work per new id), which keeps
     // a single reader's numbering exactly.
-    let decode_group = |g: usize| -> Result<Vec<RecordBatch>, IngestError> {
+    // A group's batches are numbered as they are decoded, each while it is still in
+    // the cache (decoded whole first, a group's columns were read back from memory).
+    let decode_group = |g: usize| -> Result<ParquetRecordBatchReader, IngestError> {
         let handle = File::open(file).map_err(|e| IngestError::Io {
             path: file.into(),
             error: e,
@@ -208,9 +212,7 @@ fn read_file(
             .with_row_groups(vec![g])
             .with_batch_size(1 << 16)
             .build()
-            .map_err(|e| bad(e.to_string()))?
-            .map(|batch| batch.map_err(|e| bad(format!("unreadable data: {e}"))))
-            .collect()
+            .map_err(|e| bad(e.to_string()))
     };
     let time_unit = std::sync::Mutex::new(parsed.time_unit);
     let number_wave = |wave: &[usize],
@@ -228,6 +230,7 @@ fn read_file(
                 out.items.resolve_against(known.items);
                 ints.clear();
                 for batch in decode_group(g)? {
+                    let batch = batch.map_err(|e| bad(format!("unreadable data: {e}")))?;
                     columns.number(&batch, g, &time_unit, out, ints, known)?;
                 }
                 Ok(())
