@@ -234,7 +234,7 @@ impl Interner {
 
 /// Hints the CPU to bring `slot`'s cache line in; it reads nothing and cannot fault.
 #[inline]
-fn prefetch(slot: &u32) {
+pub(crate) fn prefetch(slot: &u32) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `prefetcht0` is SSE, in the x86-64 baseline, so the instruction exists
     // on any CPU this runs on; a prefetch reads no memory into the program and never

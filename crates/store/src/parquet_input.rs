@@ -412,7 +412,7 @@ impl Columns<'_> {
                 continue;
             }
             if r + LOOKAHEAD < batch.num_rows() {
-                items.prefetch(r + LOOKAHEAD, known.items);
+                items.prefetch(r + LOOKAHEAD, known.items, item_ints);
             }
             let user = users.code(r, row, user_ints, &mut out.users, known.users, text);
             let item = items.code(r, row, item_ints, &mut out.items, known.items, text);
@@ -518,12 +518,17 @@ impl<'a> IdText<'a> {
         }
     }
 
-    /// Starts loading row `r`'s slot of `known`'s by-value table (if it is an
-    /// integer the table covers): its lookup, [`LOOKAHEAD`] rows later, then finds it
-    /// cached instead of stalling on memory.
-    fn prefetch(&self, r: usize, known: &Interner) {
+    /// Starts loading row `r`'s slots of `known`'s by-value table and of the group's
+    /// own table `ints` (if it is an integer they cover): its lookup, [`LOOKAHEAD`]
+    /// rows later, then finds them cached instead of stalling on memory. (Ids new to
+    /// the wave — most items of the first waves — are answered by `ints`, a table of
+    /// 4 MB for a million items: its misses were a quarter of `code`'s time.)
+    fn prefetch(&self, r: usize, known: &Interner, ints: &IntIndex) {
         if let Some(value) = self.int(r).and_then(|v| usize::try_from(v).ok()) {
             known.prefetch_by_value(value);
+            if let Some(slot) = ints.dense.get(value) {
+                crate::ids::prefetch(slot);
+            }
         }
     }
 
