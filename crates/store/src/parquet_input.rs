@@ -414,8 +414,8 @@ impl Columns<'_> {
             if r + LOOKAHEAD < batch.num_rows() {
                 items.prefetch(r + LOOKAHEAD, known.items, item_ints);
             }
-            let user = users.code(r, row, user_ints, &mut out.users, known.users, text);
-            let item = items.code(r, row, item_ints, &mut out.items, known.items, text);
+            let user = users.code(r, row, user_ints, &mut out.users, known.users, text, true);
+            let item = items.code(r, row, item_ints, &mut out.items, known.items, text, false);
             out.push_row(user, item, time_value.flatten());
             for (c, (array, fmt)) in kept_arrays.iter().zip(&kept_fmt).enumerate() {
                 text.clear();
@@ -535,8 +535,10 @@ impl<'a> IdText<'a> {
     /// Row `r`'s code in `side` (its group-local row `row`): the id's global index
     /// when `known` holds it, else a local one. Integers are looked up by value — in
     /// `known`'s by-value table, then in `ints` (their text written only when new) —
-    /// text ids by their text, a run of one id (users of a file grouped by user)
-    /// skipping the lookup.
+    /// text ids by their text; with `expect_runs` (users: a file grouped by user) a
+    /// run of one id skips the lookup, a comparison that other columns would pay on
+    /// every row for nothing.
+    #[allow(clippy::too_many_arguments)]
     fn code(
         &self,
         r: usize,
@@ -544,40 +546,38 @@ impl<'a> IdText<'a> {
         ints: &mut IntIndex,
         side: &mut RangeIds,
         known: &Interner,
-        text: &mut Vec<u8>,
+        buffer: &mut Vec<u8>,
+        expect_runs: bool,
     ) -> u32 {
         match self.int(r) {
             Some(v) => match known.find_by_value(v) {
                 Some(Some(global)) => global,
-                _ => ints.local(v, || {
-                    self.write(r, text);
-                    side.resolve(text, row, known)
-                }),
+                _ => ints.local(v, || side.resolve(self.text(r, buffer), row, known)),
             },
-            None => {
-                self.write(r, text);
-                side.resolve_repeated(text, row, known)
-            }
+            None if expect_runs => side.resolve_repeated(self.text(r, buffer), row, known),
+            None => side.resolve(self.text(r, buffer), row, known),
         }
     }
 
-    /// Row `r`'s id into `out` (replacing what it held).
-    fn write(&self, r: usize, out: &mut Vec<u8>) {
-        out.clear();
+    /// Row `r`'s id as text: a string column's bytes as they lie, anything else
+    /// written into `buffer` (replacing what it held).
+    fn text<'t>(&'t self, r: usize, buffer: &'t mut Vec<u8>) -> &'t [u8] {
+        buffer.clear();
         match self {
+            IdText::Utf8(a) => return a.value(r).as_bytes(),
+            IdText::LargeUtf8(a) => return a.value(r).as_bytes(),
+            IdText::View(a) => return a.value(r).as_bytes(),
             IdText::Signed(a) => {
-                out.extend_from_slice(itoa::Buffer::new().format(a.value(r)).as_bytes())
+                buffer.extend_from_slice(itoa::Buffer::new().format(a.value(r)).as_bytes())
             }
             IdText::Unsigned(a) => {
-                out.extend_from_slice(itoa::Buffer::new().format(a.value(r)).as_bytes())
+                buffer.extend_from_slice(itoa::Buffer::new().format(a.value(r)).as_bytes())
             }
-            IdText::Utf8(a) => out.extend_from_slice(a.value(r).as_bytes()),
-            IdText::LargeUtf8(a) => out.extend_from_slice(a.value(r).as_bytes()),
-            IdText::View(a) => out.extend_from_slice(a.value(r).as_bytes()),
             IdText::Display(f) => {
-                let _ = write!(out, "{}", f.value(r));
+                let _ = write!(buffer, "{}", f.value(r));
             }
         }
+        buffer
     }
 }
 
