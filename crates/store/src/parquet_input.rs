@@ -280,7 +280,13 @@ struct LocalInts {
     users: IntIndex,
     items: IntIndex,
     text: Vec<u8>,
+    /// A batch's text item ids' global indices ([`NOT_KNOWN`]: new to the wave),
+    /// looked up before its rows are numbered.
+    known_items: Vec<u32>,
 }
+
+/// A text id that the global dictionary does not hold.
+const NOT_KNOWN: u32 = u32::MAX;
 
 impl LocalInts {
     fn clear(&mut self) {
@@ -386,7 +392,9 @@ impl Columns<'_> {
             users: user_ints,
             items: item_ints,
             text,
+            known_items,
         } = ints;
+        items.find_all(known.items, known_items);
         for r in 0..batch.num_rows() {
             let row = out.rows() as u64;
             let null_column = if user_array.is_null(r) {
@@ -415,7 +423,11 @@ impl Columns<'_> {
                 items.prefetch(r + LOOKAHEAD, known.items, item_ints);
             }
             let user = users.code(r, row, user_ints, &mut out.users, known.users, text, true);
-            let item = items.code(r, row, item_ints, &mut out.items, known.items, text, false);
+            let item = match known_items.get(r) {
+                Some(&NOT_KNOWN) => out.items.intern(items.text(r, text), row),
+                Some(&global) => global,
+                None => items.code(r, row, item_ints, &mut out.items, known.items, text, false),
+            };
             out.push_row(user, item, time_value.flatten());
             for (c, (array, fmt)) in kept_arrays.iter().zip(&kept_fmt).enumerate() {
                 text.clear();
@@ -557,6 +569,25 @@ impl<'a> IdText<'a> {
             None if expect_runs => side.resolve_repeated(self.text(r, buffer), row, known),
             None => side.resolve(self.text(r, buffer), row, known),
         }
+    }
+
+    /// For a string column, each row's index in `known` ([`NOT_KNOWN`] if none) into
+    /// `out`; for others, `out` is left empty (their ids are looked up by value, with
+    /// prefetching). One pass of lookups that do not wait on one another, so the
+    /// processor overlaps their cache misses — a large dictionary's table misses on
+    /// nearly every probe — where the numbering loop met them one at a time (the
+    /// probes were a third of a string-id Parquet ingest's CPU). `known` does not
+    /// change while a wave is numbered, so the answers stand.
+    fn find_all(&self, known: &Interner, out: &mut Vec<u32>) {
+        out.clear();
+        let rows = match self {
+            IdText::Utf8(a) => a.len(),
+            IdText::LargeUtf8(a) => a.len(),
+            IdText::View(a) => a.len(),
+            _ => return,
+        };
+        let mut buffer = Vec::new();
+        out.extend((0..rows).map(|r| known.find(self.text(r, &mut buffer)).unwrap_or(NOT_KNOWN)));
     }
 
     /// Row `r`'s id as text: a string column's bytes as they lie, anything else
