@@ -638,6 +638,9 @@ pub(crate) struct RangeOut {
     scratch: Vec<u8>,
 }
 
+/// A lookup's answer (in a list of them) for an id the global dictionary does not hold.
+pub(crate) const NOT_KNOWN: u32 = u32::MAX;
+
 /// A range's dictionary of one column, and after the merge its local → global map.
 ///
 /// A range either numbers every id it meets locally (kept columns: codes are local
@@ -689,6 +692,15 @@ impl RangeIds {
         // Cannot wrap before the merge fails: the range's local ids are distinct
         // and new, so the global dictionary would pass `MAX_IDS` first.
         self.base.wrapping_add(index)
+    }
+
+    /// The code of `id`, given what a lookup in the global dictionary found: its
+    /// index, or [`NOT_KNOWN`].
+    pub(crate) fn found(&mut self, found: u32, id: &[u8], local_line: u64) -> u32 {
+        match found {
+            NOT_KNOWN => self.intern(id, local_line),
+            global => global,
+        }
     }
 
     /// The code of `id`: its global index when `known` holds it, else a local one.

@@ -12,7 +12,7 @@
 use crate::ids::{Interner, LOOKAHEAD};
 use crate::ingest::{
     merge_ranges, Catalog, IngestOptions, Known, MergeProblem, Parsed, RangeIds, RangeOut,
-    TimeColumn, MAX_IDS,
+    TimeColumn, MAX_IDS, NOT_KNOWN,
 };
 use crate::kept::ValueType;
 use crate::time::{TimeFormat, TimeUnit as StoreTimeUnit};
@@ -280,13 +280,11 @@ struct LocalInts {
     users: IntIndex,
     items: IntIndex,
     text: Vec<u8>,
-    /// A batch's text item ids' global indices ([`NOT_KNOWN`]: new to the wave),
-    /// looked up before its rows are numbered.
+    /// A batch's text user and item ids' global indices ([`NOT_KNOWN`]: new to the
+    /// wave), looked up before its rows are numbered ([`IdText::find_all`]).
+    known_users: Vec<u32>,
     known_items: Vec<u32>,
 }
-
-/// A text id that the global dictionary does not hold.
-const NOT_KNOWN: u32 = u32::MAX;
 
 impl LocalInts {
     fn clear(&mut self) {
@@ -392,9 +390,11 @@ impl Columns<'_> {
             users: user_ints,
             items: item_ints,
             text,
+            known_users,
             known_items,
         } = ints;
-        items.find_all(known.items, known_items);
+        users.find_all(known.users, known_users, true);
+        items.find_all(known.items, known_items, false);
         for r in 0..batch.num_rows() {
             let row = out.rows() as u64;
             let null_column = if user_array.is_null(r) {
@@ -422,10 +422,12 @@ impl Columns<'_> {
             if r + LOOKAHEAD < batch.num_rows() {
                 items.prefetch(r + LOOKAHEAD, known.items, item_ints);
             }
-            let user = users.code(r, row, user_ints, &mut out.users, known.users, text, true);
+            let user = match known_users.get(r) {
+                Some(&found) => out.users.found(found, users.text(r, text), row),
+                None => users.code(r, row, user_ints, &mut out.users, known.users, text, true),
+            };
             let item = match known_items.get(r) {
-                Some(&NOT_KNOWN) => out.items.intern(items.text(r, text), row),
-                Some(&global) => global,
+                Some(&found) => out.items.found(found, items.text(r, text), row),
                 None => items.code(r, row, item_ints, &mut out.items, known.items, text, false),
             };
             out.push_row(user, item, time_value.flatten());
@@ -573,12 +575,13 @@ impl<'a> IdText<'a> {
 
     /// For a string column, each row's index in `known` ([`NOT_KNOWN`] if none) into
     /// `out`; for others, `out` is left empty (their ids are looked up by value, with
-    /// prefetching). One pass of lookups that do not wait on one another, so the
-    /// processor overlaps their cache misses — a large dictionary's table misses on
-    /// nearly every probe — where the numbering loop met them one at a time (the
-    /// probes were a third of a string-id Parquet ingest's CPU). `known` does not
-    /// change while a wave is numbered, so the answers stand.
-    fn find_all(&self, known: &Interner, out: &mut Vec<u32>) {
+    /// prefetching), and so for a column `in_runs` whose ids do come in runs (users of
+    /// a file grouped by user: a run needs one lookup). One pass of lookups that do not
+    /// wait on one another, so the processor overlaps their cache misses — a large
+    /// dictionary's table misses on nearly every probe — where the numbering loop met
+    /// them one at a time (the probes were a third of a string-id Parquet ingest's
+    /// CPU). `known` does not change while a wave is numbered, so the answers stand.
+    fn find_all(&self, known: &Interner, out: &mut Vec<u32>, in_runs: bool) {
         out.clear();
         let rows = match self {
             IdText::Utf8(a) => a.len(),
@@ -587,7 +590,27 @@ impl<'a> IdText<'a> {
             _ => return,
         };
         let mut buffer = Vec::new();
+        if in_runs && self.runs(rows, &mut buffer) {
+            return;
+        }
         out.extend((0..rows).map(|r| known.find(self.text(r, &mut buffer)).unwrap_or(NOT_KNOWN)));
+    }
+
+    /// Whether the column's first `rows` ids come in runs: at most one in four of 64
+    /// adjacent pairs spread over the batch differ. (Only the speed depends on it.)
+    fn runs(&self, rows: usize, buffer: &mut Vec<u8>) -> bool {
+        const PAIRS: usize = 64;
+        let step = (rows / PAIRS).max(1);
+        let mut previous = Vec::new();
+        let differing = (1..rows)
+            .step_by(step)
+            .filter(|&r| {
+                previous.clear();
+                previous.extend_from_slice(self.text(r - 1, buffer));
+                self.text(r, buffer) != &previous[..]
+            })
+            .count();
+        differing * 4 <= rows.saturating_sub(1).div_ceil(step)
     }
 
     /// Row `r`'s id as text: a string column's bytes as they lie, anything else
@@ -714,6 +737,25 @@ fn store_unit(unit: TimeUnit) -> StoreTimeUnit {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The batch pass is skipped for users that come in runs (a file grouped by user)
+    /// and taken for users that do not.
+    #[test]
+    fn runs_are_seen_in_grouped_ids_and_not_in_shuffled_ones() {
+        let options = FormatOptions::default();
+        let runs = |ids: Vec<String>| {
+            let array: ArrayRef = std::sync::Arc::new(StringArray::from(ids));
+            let text = IdText::new(&array, &options).expect("a string column");
+            text.runs(array.len(), &mut Vec::new())
+        };
+        assert!(runs((0..1000).map(|r| format!("u{}", r / 40)).collect()));
+        assert!(!runs(
+            (0..1000).map(|r| format!("u{}", r * 7919 % 1000)).collect()
+        ));
+        assert!(!runs((0..1000).map(|r| format!("u{}", r / 2)).collect()));
+        assert!(runs(vec!["u".into()]));
+        assert!(runs(Vec::new()));
+    }
 
     proptest! {
         /// Ids numbered in first-appearance order per group, whichever side of the
