@@ -217,7 +217,7 @@ fn read_file(
     let time_unit = std::sync::Mutex::new(parsed.time_unit);
     let number_wave = |wave: &[usize],
                        outs: &mut [RangeOut],
-                       ints: &mut [LocalInts],
+                       ints: &mut [GroupLookups],
                        known: &Known<'_>|
      -> Result<(), IngestError> {
         let results: Vec<Result<(), IngestError>> = outs
@@ -240,7 +240,7 @@ fn read_file(
         results.into_iter().collect::<Result<(), _>>()
     };
     let wave_len = rayon::current_num_threads().max(1);
-    let mut ints: Vec<LocalInts> = (0..wave_len).map(|_| LocalInts::default()).collect();
+    let mut ints: Vec<GroupLookups> = (0..wave_len).map(|_| GroupLookups::default()).collect();
     let mut outs: Vec<RangeOut> = (0..wave_len).map(|_| RangeOut::default()).collect();
     let all_groups: Vec<usize> = (0..group_rows.len()).collect();
     for wave in all_groups.chunks(wave_len) {
@@ -272,11 +272,12 @@ struct Columns<'a> {
     kept: &'a [usize],
 }
 
-/// A row group's integer ids that the global by-value tables did not answer for (new
-/// ids, ids past the tables), by value, to their code: found again without writing
-/// their decimal text.
+/// What a thread keeps while numbering a row group: the group's integer ids that the
+/// global by-value tables did not answer for (new ids, ids past the tables), by value,
+/// to their code — found again without writing their decimal text —, a buffer for ids
+/// written as text, and the current batch's string ids looked up ahead.
 #[derive(Default)]
-struct LocalInts {
+struct GroupLookups {
     users: IntIndex,
     items: IntIndex,
     text: Vec<u8>,
@@ -286,7 +287,7 @@ struct LocalInts {
     known_items: Vec<u32>,
 }
 
-impl LocalInts {
+impl GroupLookups {
     fn clear(&mut self) {
         self.users.clear();
         self.items.clear();
@@ -317,6 +318,13 @@ impl IntIndex {
         }
         self.touched.clear();
         self.sparse.clear();
+    }
+
+    /// Starts loading id `value`'s slot, if the table reaches it.
+    fn prefetch(&self, value: usize) {
+        if let Some(slot) = self.dense.get(value) {
+            crate::ids::prefetch(slot);
+        }
     }
 
     /// Id `v`'s local index, numbering it with `new` when the group meets it first.
@@ -357,7 +365,7 @@ impl Columns<'_> {
         group: usize,
         time_unit: &std::sync::Mutex<Option<StoreTimeUnit>>,
         out: &mut RangeOut,
-        ints: &mut LocalInts,
+        ints: &mut GroupLookups,
         known: &Known<'_>,
     ) -> Result<(), IngestError> {
         let (bad, options) = (|problem: String| self.bad(problem), self.options);
@@ -386,15 +394,15 @@ impl Columns<'_> {
             .map(|a| ArrayFormatter::try_new(a.as_ref(), &options_fmt))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(e.to_string()))?;
-        let LocalInts {
+        let GroupLookups {
             users: user_ints,
             items: item_ints,
             text,
             known_users,
             known_items,
         } = ints;
-        users.find_all(known.users, known_users, true);
-        items.find_all(known.items, known_items, false);
+        users.find_all(known.users, batch.num_rows(), known_users, true);
+        items.find_all(known.items, batch.num_rows(), known_items, false);
         for r in 0..batch.num_rows() {
             let row = out.rows() as u64;
             let null_column = if user_array.is_null(r) {
@@ -540,9 +548,7 @@ impl<'a> IdText<'a> {
     fn prefetch(&self, r: usize, known: &Interner, ints: &IntIndex) {
         if let Some(value) = self.int(r).and_then(|v| usize::try_from(v).ok()) {
             known.prefetch_by_value(value);
-            if let Some(slot) = ints.dense.get(value) {
-                crate::ids::prefetch(slot);
-            }
+            ints.prefetch(value);
         }
     }
 
@@ -581,46 +587,56 @@ impl<'a> IdText<'a> {
     /// dictionary's table misses on nearly every probe — where the numbering loop met
     /// them one at a time (the probes were a third of a string-id Parquet ingest's
     /// CPU). `known` does not change while a wave is numbered, so the answers stand.
-    fn find_all(&self, known: &Interner, out: &mut Vec<u32>, in_runs: bool) {
+    fn find_all(&self, known: &Interner, rows: usize, out: &mut Vec<u32>, in_runs: bool) {
         out.clear();
-        let rows = match self {
-            IdText::Utf8(a) => a.len(),
-            IdText::LargeUtf8(a) => a.len(),
-            IdText::View(a) => a.len(),
-            _ => return,
-        };
-        let mut buffer = Vec::new();
-        if in_runs && self.runs(rows, &mut buffer) {
+        if !self.holds_strings() || (in_runs && self.runs(rows)) {
             return;
         }
-        out.extend((0..rows).map(|r| known.find(self.text(r, &mut buffer)).unwrap_or(NOT_KNOWN)));
+        let string = |r| self.string(r).expect("a string column");
+        out.extend((0..rows).map(|r| known.find(string(r)).unwrap_or(NOT_KNOWN)));
     }
 
-    /// Whether the column's first `rows` ids come in runs: at most one in four of 64
-    /// adjacent pairs spread over the batch differ. (Only the speed depends on it.)
-    fn runs(&self, rows: usize, buffer: &mut Vec<u8>) -> bool {
+    /// Whether a string column's first `rows` ids come in runs: at most one in four of
+    /// 64 adjacent pairs spread over the batch differ. (Only the speed depends on it.)
+    fn runs(&self, rows: usize) -> bool {
         const PAIRS: usize = 64;
         let step = (rows / PAIRS).max(1);
-        let mut previous = Vec::new();
         let differing = (1..rows)
             .step_by(step)
-            .filter(|&r| {
-                previous.clear();
-                previous.extend_from_slice(self.text(r - 1, buffer));
-                self.text(r, buffer) != &previous[..]
-            })
+            .filter(|&r| self.string(r - 1) != self.string(r))
             .count();
         differing * 4 <= rows.saturating_sub(1).div_ceil(step)
+    }
+
+    /// Whether the column holds strings (read by [`IdText::string`]).
+    fn holds_strings(&self) -> bool {
+        matches!(
+            self,
+            IdText::Utf8(_) | IdText::LargeUtf8(_) | IdText::View(_)
+        )
+    }
+
+    /// Row `r`'s bytes as they lie, when the column holds strings.
+    fn string(&self, r: usize) -> Option<&'a [u8]> {
+        match *self {
+            IdText::Utf8(a) => Some(a.value(r).as_bytes()),
+            IdText::LargeUtf8(a) => Some(a.value(r).as_bytes()),
+            IdText::View(a) => Some(a.value(r).as_bytes()),
+            _ => None,
+        }
     }
 
     /// Row `r`'s id as text: a string column's bytes as they lie, anything else
     /// written into `buffer` (replacing what it held).
     fn text<'t>(&'t self, r: usize, buffer: &'t mut Vec<u8>) -> &'t [u8] {
+        if let Some(string) = self.string(r) {
+            return string;
+        }
         buffer.clear();
         match self {
-            IdText::Utf8(a) => return a.value(r).as_bytes(),
-            IdText::LargeUtf8(a) => return a.value(r).as_bytes(),
-            IdText::View(a) => return a.value(r).as_bytes(),
+            IdText::Utf8(_) | IdText::LargeUtf8(_) | IdText::View(_) => {
+                unreachable!("answered by string()")
+            }
             IdText::Signed(a) => {
                 buffer.extend_from_slice(itoa::Buffer::new().format(a.value(r)).as_bytes())
             }
@@ -746,7 +762,7 @@ mod tests {
         let runs = |ids: Vec<String>| {
             let array: ArrayRef = std::sync::Arc::new(StringArray::from(ids));
             let text = IdText::new(&array, &options).expect("a string column");
-            text.runs(array.len(), &mut Vec::new())
+            text.runs(array.len())
         };
         assert!(runs((0..1000).map(|r| format!("u{}", r / 40)).collect()));
         assert!(!runs(
