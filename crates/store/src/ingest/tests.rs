@@ -425,8 +425,9 @@ fn a_file_grouped_by_user_with_skipped_rows_matches_the_reference() {
 
 /// Items looked up ahead (a decimal id the global table covers waits a few rows for
 /// its answer) are still numbered in first-appearance order: blocks of a few hundred
-/// rows, so most ranges fill the lookahead, with items new to the file — decimal ones
-/// and text ones — arriving in every block, between ids already known.
+/// rows, so most ranges fill the lookahead, with ids new to the file — decimal ones
+/// and text ones, users in runs and users scattered — arriving in every block, between
+/// ids already known.
 #[test]
 fn items_looked_up_ahead_keep_first_appearance_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -446,7 +447,12 @@ fn items_looked_up_ahead_keep_first_appearance_order() {
                 1 => format!("0{}", next(50)),
                 _ => next(row / 2 + 2).to_string(),
             };
-            ((row / 20).to_string(), item, next(100) as i64)
+            let user = match next(4) {
+                0 => format!("v{}", next(row / 10 + 2)),
+                1 => next(row / 10 + 2).to_string(),
+                _ => (row / 20).to_string(),
+            };
+            (user, item, next(100) as i64)
         })
         .collect();
     let text: String = rows
@@ -466,7 +472,7 @@ fn items_looked_up_ahead_keep_first_appearance_order() {
             .unwrap();
         let (store, _, _d) = pool.install(|| run(&csv, &options)).unwrap();
         assert_eq!(store.item_ids().unwrap(), r.items, "{threads} threads");
-        assert_eq!(store.user_ids().unwrap(), r.users);
+        assert_eq!(store.user_ids().unwrap(), r.users, "{threads} threads");
         assert_eq!(store.indptr(), &r.indptr[..]);
         assert_eq!(store.indices(), &r.indices[..]);
         assert_eq!(store.rows(), &r.rows[..]);
