@@ -131,8 +131,8 @@ pub fn write_csr_store(
     Ok(write_store_dir(
         dest,
         &columns,
-        &user_names,
-        &item_names,
+        user_names.ids(),
+        item_names.ids(),
         options,
     )?)
 }

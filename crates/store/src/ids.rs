@@ -4,7 +4,8 @@
 //! hash table of indices into it, each beside the id's first bytes and length (so a
 //! probe for a short id never reads the arena) — no allocation per id, none per row.
 //! The same type serves the per-range dictionaries of parallel parsing and the global
-//! maps.
+//! maps. Once a file is parsed, a global map gives up its tables and keeps only the
+//! arena, an [`IdList`], for the store's id files.
 
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
@@ -15,9 +16,7 @@ use std::io::{BufRead, Write};
 #[derive(Debug, Default)]
 pub struct Interner {
     table: HashTable<Slot>,
-    arena: Vec<u8>,
-    /// `ends[i]` is the end of id i in `arena`; id i starts at `ends[i-1]` (or 0).
-    ends: Vec<usize>,
+    ids: IdList,
     hasher: FixedState,
     /// With [`Interner::indexing_decimals`]: the index of each plain decimal id (see
     /// [`decimal_value`]) by value, [`ABSENT`] where none; authoritative for every
@@ -74,6 +73,59 @@ pub fn decimal_value(id: &[u8]) -> Option<usize> {
     }
 }
 
+/// Byte strings numbered 0, 1, 2 …, in one arena: what a dictionary keeps once
+/// nothing more is looked up in it ([`Interner::into_ids`]).
+#[derive(Debug, Default)]
+pub struct IdList {
+    arena: Vec<u8>,
+    /// `ends[i]` is the end of id i in `arena`; id i starts at `ends[i-1]` (or 0).
+    ends: Vec<usize>,
+}
+
+impl IdList {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The bytes of id `index`.
+    pub fn get(&self, index: u32) -> &[u8] {
+        let i = index as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.arena[start..self.ends[i]]
+    }
+
+    /// Iterates over the ids in index order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len() as u32).map(move |i| self.get(i))
+    }
+
+    /// Writes one id per line, in index order.
+    pub fn write_lines<W: Write>(&self, mut out: W) -> std::io::Result<()> {
+        for id in self.iter() {
+            out.write_all(id)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+
+    /// Appends `key`'s bytes as the next id; its index.
+    fn push(&mut self, key: &[u8]) -> u32 {
+        let index = self.ends.len() as u32;
+        self.arena.extend_from_slice(key);
+        self.ends.push(self.arena.len());
+        index
+    }
+
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.ends.clear();
+    }
+}
+
 impl Interner {
     /// An empty interner that also indexes plain decimal ids by value: worth it for a
     /// large dictionary looked up far more often than it grows (a file's global user
@@ -86,18 +138,29 @@ impl Interner {
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.ids.is_empty()
+    }
+
+    /// The ids, in index order.
+    pub fn ids(&self) -> &IdList {
+        &self.ids
+    }
+
+    /// The ids, the lookup tables freed: once a file is parsed its dictionaries are
+    /// only read by index, and their hash tables (≈ 40 MB for 1.5M string ids) would
+    /// otherwise sit under the CSR build's peak.
+    pub fn into_ids(self) -> IdList {
+        self.ids
     }
 
     /// Empties the interner, keeping its allocations.
     pub fn clear(&mut self) {
         self.table.clear();
-        self.arena.clear();
-        self.ends.clear();
+        self.ids.clear();
         if let Some(by_value) = &mut self.by_value {
             by_value.clear();
         }
@@ -105,9 +168,12 @@ impl Interner {
 
     /// The bytes of id `index`.
     pub fn get(&self, index: u32) -> &[u8] {
-        let i = index as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.arena[start..self.ends[i]]
+        self.ids.get(index)
+    }
+
+    /// Iterates over the ids in index order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.ids.iter()
     }
 
     /// The index of `key`, if present.
@@ -182,29 +248,19 @@ impl Interner {
         // every id) costs O(1) per id; an id it cannot cover yet is hashed meanwhile.
         // (Growing only to the limit made ingesting ids scattered over a range wider
         // than the limit quadratic: a growth by a few slots per new id.)
-        let limit = MAX_BY_VALUE.min(BY_VALUE_FLOOR + BY_VALUE_PER_ID * self.ends.len());
+        let limit = MAX_BY_VALUE.min(BY_VALUE_FLOOR + BY_VALUE_PER_ID * self.ids.len());
         let len = (value + 1).max(2 * by_value.len());
         if len > limit {
             return false;
         }
         by_value.clear();
         by_value.resize(len, ABSENT);
-        let mut start = 0;
-        for (i, &end) in self.ends.iter().enumerate() {
-            if let Some(v) = decimal_value(&self.arena[start..end]).filter(|&v| v < len) {
+        for (i, id) in self.ids.iter().enumerate() {
+            if let Some(v) = decimal_value(id).filter(|&v| v < len) {
                 by_value[v] = i as u32;
             }
-            start = end;
         }
         true
-    }
-
-    /// Appends `key`'s bytes as the next id; its index.
-    fn push(&mut self, key: &[u8]) -> u32 {
-        let index = self.ends.len() as u32;
-        self.arena.extend_from_slice(key);
-        self.ends.push(self.arena.len());
-        index
     }
 
     /// The index of `key`, inserting it at the end if new. Returns `(index, inserted)`.
@@ -216,7 +272,7 @@ impl Interner {
             if slot != ABSENT {
                 return (slot, false);
             }
-            let index = self.push(key);
+            let index = self.ids.push(key);
             if let Some(by_value) = &mut self.by_value {
                 by_value[value] = index;
             }
@@ -227,34 +283,14 @@ impl Interner {
         if let Some(slot) = self.table.find(hash, |slot| self.holds(slot, head, key)) {
             return (slot.index, false);
         }
-        let index = self.push(key);
+        let index = self.ids.push(key);
         let Self {
-            table,
-            arena,
-            ends,
-            hasher,
-            ..
+            table, ids, hasher, ..
         } = self;
         table.insert_unique(hash, Slot { head, index }, |slot| {
-            let i = slot.index as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            hasher.hash_one(&arena[start..ends[i]])
+            hasher.hash_one(ids.get(slot.index))
         });
         (index, true)
-    }
-
-    /// Iterates over the ids in index order.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        (0..self.len() as u32).map(move |i| self.get(i))
-    }
-
-    /// Writes one id per line, in index order.
-    pub fn write_lines<W: Write>(&self, mut out: W) -> std::io::Result<()> {
-        for id in self.iter() {
-            out.write_all(id)?;
-            out.write_all(b"\n")?;
-        }
-        out.flush()
     }
 }
 

@@ -275,7 +275,11 @@ pub fn ingest(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let kept_parse = std::mem::take(&mut parsed.kept);
-    let csr = Csr::build(&mut parsed);
+    // From here on the id maps are read by index only: their lookup tables go before
+    // the CSR build, the ingest's peak.
+    let users = std::mem::take(&mut parsed.users).into_ids();
+    let items = std::mem::take(&mut parsed.items).into_ids();
+    let csr = Csr::build(&mut parsed, users.len());
     let kept = kept_parse
         .into_iter()
         .zip(options.keep.iter().zip(&types))
@@ -286,12 +290,12 @@ pub fn ingest(
         .timestamps
         .as_deref()
         .map(|ts| time_unit(parsed.time_unit, options.time_format, ts));
-    let user_keys: Vec<u64> = (0..parsed.users.len() as u32)
+    let user_keys: Vec<u64> = (0..users.len() as u32)
         .into_par_iter()
-        .map(|u| user_key(parsed.users.get(u)))
+        .map(|u| user_key(users.get(u)))
         .collect();
     let columns = Columns {
-        n_items: parsed.items.len() as u32,
+        n_items: items.len() as u32,
         indptr: &csr.indptr,
         indices: &csr.indices,
         rows: &csr.rows,
@@ -308,13 +312,13 @@ pub fn ingest(
         fsync: options.fsync,
         write_mode: options.write_mode,
     };
-    let fingerprint = write_store_dir(dest, &columns, &parsed.users, &parsed.items, publish)?;
+    let fingerprint = write_store_dir(dest, &columns, &users, &items, publish)?;
     Ok(IngestSummary {
         rows: parsed.records,
         bad_rows: parsed.bad_rows,
         duplicates: csr.duplicates,
-        users: parsed.users.len() as u64,
-        items: parsed.items.len() as u64,
+        users: users.len() as u64,
+        items: items.len() as u64,
         interactions: csr.indices.len() as u64,
         has_timestamps: csr.timestamps.is_some(),
         time_unit: unit.map(|(unit, _)| unit),
@@ -1506,11 +1510,10 @@ impl Csr {
     /// Builds the CSR from the parse columns, which it consumes: each is freed as soon
     /// as it has been placed, so peak memory is the store plus at most 12 bytes per
     /// row of parse columns, not both in full.
-    fn build(parsed: &mut Parsed) -> Csr {
+    fn build(parsed: &mut Parsed, n_users: usize) -> Csr {
         let user_of_row = std::mem::take(&mut parsed.user_of_row);
         let item_of_row = std::mem::take(&mut parsed.item_of_row);
         let time_of_row = parsed.time_of_row.take();
-        let n_users = parsed.users.len();
         let mut indptr = vec![0u64; n_users + 1];
         for &u in &user_of_row {
             if u != TOMBSTONE {

@@ -1,7 +1,7 @@
 //! Serialising a store: header, aligned sections, id maps; published atomically.
 
 use crate::format::{align_up, Counts, Header, Section, SectionKind};
-use crate::ids::Interner;
+use crate::ids::IdList;
 use crate::kept::{encode_schema, KeptColumn, Values};
 use crate::output::{OutputFile, WriteMode};
 use crate::publish::{publish, remove_any, staging_path};
@@ -155,8 +155,8 @@ pub struct PublishOptions {
 pub fn write_store_dir(
     dest: &Path,
     columns: &Columns<'_>,
-    users: &Interner,
-    items: &Interner,
+    users: &IdList,
+    items: &IdList,
     options: PublishOptions,
 ) -> Result<u64, StoreError> {
     let overwrite = options.overwrite;

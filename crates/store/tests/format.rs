@@ -77,8 +77,14 @@ fn memory_and_mapped_opening_agree() {
     for i in 0..6 {
         items.intern(format!("item{i}").as_bytes());
     }
-    let fingerprint =
-        write_store_dir(&dest, &owned.columns(), &users, &items, Default::default()).unwrap();
+    let fingerprint = write_store_dir(
+        &dest,
+        &owned.columns(),
+        users.ids(),
+        items.ids(),
+        Default::default(),
+    )
+    .unwrap();
     let mapped = Store::open(&dest).unwrap();
     let memory = Store::from_bytes(&std::fs::read(dest.join("store.bin")).unwrap()).unwrap();
     assert_eq!(mapped.fingerprint(), fingerprint);
@@ -115,8 +121,8 @@ fn verify_checks_the_id_maps_against_the_keys_and_the_counts() {
         write_store_dir(
             &dest,
             &owned.columns(),
-            user_ids,
-            item_ids,
+            user_ids.ids(),
+            item_ids.ids(),
             Default::default(),
         )
         .unwrap();
