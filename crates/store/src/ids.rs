@@ -3,19 +3,22 @@
 //! An [`Interner`] keeps every distinct id once, in one contiguous byte arena, with a
 //! hash table of indices into it, each beside the id's first bytes and length (so a
 //! probe for a short id never reads the arena) — no allocation per id, none per row.
+//! Which table, for which dictionary, is `table`'s to say.
 //! The same type serves the per-range dictionaries of parallel parsing and the global
 //! maps. Once a file is parsed, a global map gives up its tables and keeps only the
 //! arena, an [`IdList`], for the store's id files.
 
+mod table;
+
 use foldhash::fast::FixedState;
-use hashbrown::HashTable;
 use std::hash::BuildHasher;
 use std::io::{BufRead, Write};
+use table::{Entry, Hashes, Table};
 
 /// A set of byte strings numbered 0, 1, 2 … in insertion order.
 #[derive(Debug, Default)]
 pub struct Interner {
-    table: HashTable<Slot>,
+    table: Hashes,
     ids: IdList,
     hasher: FixedState,
     /// With [`Interner::indexing_decimals`]: the index of each plain decimal id (see
@@ -30,25 +33,20 @@ pub struct Interner {
 /// answered. (One row ahead did not help; 32 was no better than 16.)
 pub const LOOKAHEAD: usize = 16;
 
-/// A hash-table entry: an id's index and its [`head`], which answers a probe without
-/// reading the arena for ids of up to seven bytes and rules out most others. (Probes
-/// that read the id's end and bytes from the arena missed the cache twice after the
-/// table's own miss: for a Parquet file of 20M rows with string ids, the comparison was
-/// a quarter of the ingest's CPU.)
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    head: [u8; 8],
-    index: u32,
-}
-
-/// An id's first seven bytes (zero-padded) and its length (saturated at 255): equal
-/// heads mean equal ids when the length is at most seven, and are necessary otherwise.
+/// An id's first seven bytes (zero-padded), then its length if at most seven, else
+/// eight or more from its hash (`hash`): equal heads mean equal ids when the length is
+/// at most seven, and are necessary otherwise — where the hash's byte rules out all
+/// but one in 128 other ids that share the first seven bytes (long ids often do).
 #[inline]
-fn head(key: &[u8]) -> [u8; 8] {
+fn head(key: &[u8], hash: u64) -> [u8; 8] {
     let mut head = [0u8; 8];
     let n = key.len().min(7);
     head[..n].copy_from_slice(&key[..n]);
-    head[7] = key.len().min(255) as u8;
+    head[7] = if key.len() <= 7 {
+        key.len() as u8
+    } else {
+        (hash >> 56) as u8 | 8
+    };
     head
 }
 
@@ -133,6 +131,7 @@ impl Interner {
     pub fn indexing_decimals() -> Self {
         Self {
             by_value: Some(Vec::new()),
+            table: Hashes::Prefetchable(Table::default()),
             ..Self::default()
         }
     }
@@ -186,17 +185,42 @@ impl Interner {
         if let Some(answer) = decimal_value(key).and_then(|v| self.by_value(v)) {
             return answer;
         }
-        let hash = self.hasher.hash_one(key);
-        let head = head(key);
-        self.table
-            .find(hash, |slot| self.holds(slot, head, key))
-            .map(|slot| slot.index)
+        self.find_in_table(key, self.hasher.hash_one(key))
     }
 
-    /// Whether `slot` is `key`'s (whose [`head`] is `head`).
+    /// `key`'s hash, with the table's slot for it starting to load into the cache:
+    /// for a caller that looks `key` up with [`Interner::find_hashed`] some lookups
+    /// later, so that consecutive lookups' cache misses overlap.
     #[inline]
-    fn holds(&self, slot: &Slot, head: [u8; 8], key: &[u8]) -> bool {
-        slot.head == head && (key.len() <= 7 || self.get(slot.index) == key)
+    pub fn start_find(&self, key: &[u8]) -> u64 {
+        let hash = self.hasher.hash_one(key);
+        self.table.prefetch(hash);
+        hash
+    }
+
+    /// [`Interner::find`], given `key`'s hash from [`Interner::start_find`].
+    #[inline]
+    pub fn find_hashed(&self, key: &[u8], hash: u64) -> Option<u32> {
+        if self.is_empty() {
+            return None;
+        }
+        if let Some(answer) = decimal_value(key).and_then(|v| self.by_value(v)) {
+            return answer;
+        }
+        self.find_in_table(key, hash)
+    }
+
+    /// The index of `key` (whose hash is `hash`) in the hash table.
+    #[inline]
+    fn find_in_table(&self, key: &[u8], hash: u64) -> Option<u32> {
+        let head = head(key, hash);
+        self.table.find(hash, |entry| self.holds(entry, head, key))
+    }
+
+    /// Whether `entry` is `key`'s (whose [`head`] is `head`).
+    #[inline]
+    fn holds(&self, entry: &Entry, head: [u8; 8], key: &[u8]) -> bool {
+        entry.head == head && (key.len() <= 7 || self.get(entry.index) == key)
     }
 
     /// The index of the id whose text is the decimal `value`, when the by-value table
@@ -279,17 +303,15 @@ impl Interner {
             return (index, true);
         }
         let hash = self.hasher.hash_one(key);
-        let head = head(key);
-        if let Some(slot) = self.table.find(hash, |slot| self.holds(slot, head, key)) {
-            return (slot.index, false);
+        let head = head(key, hash);
+        if let Some(index) = self.table.find(hash, |entry| self.holds(entry, head, key)) {
+            return (index, false);
         }
         let index = self.ids.push(key);
         let Self {
             table, ids, hasher, ..
         } = self;
-        table.insert_unique(hash, Slot { head, index }, |slot| {
-            hasher.hash_one(ids.get(slot.index))
-        });
+        table.insert(hash, Entry { head, index }, |i| hasher.hash_one(ids.get(i)));
         (index, true)
     }
 }
@@ -526,6 +548,7 @@ mod tests {
             if let Some(last) = last_changed.last_mut() {
                 *last = last.wrapping_add(1);
             }
+            let head = |id: &[u8]| head(id, FixedState::default().hash_one(id));
             for b in [b, longer, last_changed] {
                 prop_assert_eq!(head(&a) == head(&b) && a.len() <= 7, a.len() <= 7 && a == b);
                 if a == b {
@@ -534,8 +557,9 @@ mod tests {
             }
         }
 
-        /// With or without the by-value table, an interner numbers ids exactly as a
-        /// map from bytes to first-appearance index does, and finds what it holds.
+        /// With or without the by-value table (and so with either hash table), an
+        /// interner numbers ids exactly as a map from bytes to first-appearance index
+        /// does, and finds what it holds, looked up at once or started ahead.
         #[test]
         fn indexing_decimals_numbers_as_a_map_does(
             ids in proptest::collection::vec(id_strategy(), 1..400),
@@ -551,6 +575,8 @@ mod tests {
             }
             for id in ids.iter().chain(&probes) {
                 prop_assert_eq!(interner.find(id), reference.get(id).copied());
+                let hash = interner.start_find(id);
+                prop_assert_eq!(interner.find_hashed(id, hash), reference.get(id).copied());
                 // An integer whose decimal text is the id: by value, when answered, too.
                 let value = std::str::from_utf8(id).ok().and_then(|t| t.parse::<i64>().ok());
                 if let Some(v) = value.filter(|v| v.to_string().as_bytes() == &id[..]) {

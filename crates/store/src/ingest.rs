@@ -276,9 +276,11 @@ pub fn ingest(
         .collect::<Result<Vec<_>, _>>()?;
     let kept_parse = std::mem::take(&mut parsed.kept);
     // From here on the id maps are read by index only: their lookup tables go before
-    // the CSR build, the ingest's peak.
+    // the CSR build, the ingest's peak, and so do the tables they outgrew (freed, but
+    // kept resident by the allocator until trimmed).
     let users = std::mem::take(&mut parsed.users).into_ids();
     let items = std::mem::take(&mut parsed.items).into_ids();
+    crate::resources::release_freed_memory();
     let csr = Csr::build(&mut parsed, users.len());
     let kept = kept_parse
         .into_iter()

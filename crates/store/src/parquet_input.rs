@@ -593,7 +593,21 @@ impl<'a> IdText<'a> {
             return;
         }
         let string = |r| self.string(r).expect("a string column");
-        out.extend((0..rows).map(|r| known.find(string(r)).unwrap_or(NOT_KNOWN)));
+        // A chunk's table slots are all requested before the first is read, so their
+        // cache misses overlap.
+        const CHUNK: usize = 64;
+        let mut hashes = [0u64; CHUNK];
+        for start in (0..rows).step_by(CHUNK) {
+            let chunk = start..(start + CHUNK).min(rows);
+            for (hash, r) in hashes.iter_mut().zip(chunk.clone()) {
+                *hash = known.start_find(string(r));
+            }
+            out.extend(
+                chunk
+                    .zip(hashes)
+                    .map(|(r, hash)| known.find_hashed(string(r), hash).unwrap_or(NOT_KNOWN)),
+            );
+        }
     }
 
     /// Whether a string column's first `rows` ids come in runs: at most one in four of
