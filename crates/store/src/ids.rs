@@ -1,12 +1,12 @@
 //! Id interning: original id strings ↔ dense u32 indices, in first-appearance order.
 //!
 //! An [`Interner`] keeps every distinct id once, in one contiguous byte arena, with a
-//! hash table of indices into it, each beside the id's first bytes and length (so a
-//! probe for a short id never reads the arena) — no allocation per id, none per row.
-//! Which table, for which dictionary, is `table`'s to say.
-//! The same type serves the per-range dictionaries of parallel parsing and the global
-//! maps. Once a file is parsed, a global map gives up its tables and keeps only the
-//! arena, an [`IdList`], for the store's id files.
+//! hash table of indices into it, each beside the id's head — its first bytes, and
+//! its length or a byte of its hash (so a probe for a short id never reads the arena)
+//! — no allocation per id, none per row. The same type serves the per-range
+//! dictionaries of parallel parsing and the global maps, each with the table that
+//! suits it (`table` says which, and why). Once a file is parsed, a global map gives
+//! up its tables and keeps only the arena, an [`IdList`], for the store's id files.
 
 mod table;
 
