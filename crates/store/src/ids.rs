@@ -178,14 +178,7 @@ impl Interner {
     /// The index of `key`, if present.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<u32> {
-        // The first block of a file is looked up in empty global maps: no hashing.
-        if self.is_empty() {
-            return None;
-        }
-        if let Some(answer) = decimal_value(key).and_then(|v| self.by_value(v)) {
-            return answer;
-        }
-        self.find_in_table(key, self.hasher.hash_one(key))
+        self.find_with(key, || self.hasher.hash_one(key))
     }
 
     /// `key`'s hash, with the table's slot for it starting to load into the cache:
@@ -201,18 +194,20 @@ impl Interner {
     /// [`Interner::find`], given `key`'s hash from [`Interner::start_find`].
     #[inline]
     pub fn find_hashed(&self, key: &[u8], hash: u64) -> Option<u32> {
+        self.find_with(key, || hash)
+    }
+
+    /// [`Interner::find`], `key`'s hash given by `hash` when the table is reached.
+    #[inline]
+    fn find_with(&self, key: &[u8], hash: impl FnOnce() -> u64) -> Option<u32> {
+        // The first block of a file is looked up in empty global maps: no hashing.
         if self.is_empty() {
             return None;
         }
         if let Some(answer) = decimal_value(key).and_then(|v| self.by_value(v)) {
             return answer;
         }
-        self.find_in_table(key, hash)
-    }
-
-    /// The index of `key` (whose hash is `hash`) in the hash table.
-    #[inline]
-    fn find_in_table(&self, key: &[u8], hash: u64) -> Option<u32> {
+        let hash = hash();
         let head = head(key, hash);
         self.table.find(hash, |entry| self.holds(entry, head, key))
     }

@@ -276,8 +276,9 @@ pub fn ingest(
         .collect::<Result<Vec<_>, _>>()?;
     let kept_parse = std::mem::take(&mut parsed.kept);
     // From here on the id maps are read by index only: their lookup tables go before
-    // the CSR build, the ingest's peak, and so do the tables they outgrew (freed, but
-    // kept resident by the allocator until trimmed).
+    // the CSR build, the ingest's peak, and so does what the allocator keeps resident
+    // of memory freed during the parse (the tables the maps outgrew, the Parquet
+    // reader's decoded row groups, freed on the pool's threads).
     let users = std::mem::take(&mut parsed.users).into_ids();
     let items = std::mem::take(&mut parsed.items).into_ids();
     crate::resources::release_freed_memory();

@@ -106,9 +106,6 @@ pub(crate) fn read(
         parsed.bytes += std::fs::metadata(file).map_or(0, |m| m.len());
         progress(parsed.bytes);
     }
-    // The decoded row groups were freed on the pool's threads: give that memory back
-    // before the CSR build needs its own.
-    crate::resources::release_freed_memory();
     parsed.records = parsed.user_of_row.len() as u64;
     if parsed.records == 0 || parsed.bad_rows == parsed.records {
         return Err(IngestError::EmptyInput {

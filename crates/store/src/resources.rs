@@ -38,11 +38,11 @@ fn meminfo_field(path: &str, key: &str) -> Option<u64> {
 
 /// Hands freed memory back to the system. glibc keeps what a thread frees in that
 /// thread's own arena, and what is freed below its (self-raising) mmap threshold in the
-/// heap, and both stay in the process's resident set: after the Parquet reader's row
-/// groups are decoded on the rayon pool, 75 MB of freed buffers (20M rows) were still
-/// resident while the CSR was built, lifting ingest's peak from 1.93× the store to
-/// 2.09×; the id maps' outgrown hash tables held 50 MB more under the CSR build of a
-/// shuffled string-id CSV (`docs/benchmarks.md`). A no-op elsewhere.
+/// heap, and both stay in the process's resident set: untrimmed before the CSR build,
+/// the Parquet reader's decoded row groups (freed on the rayon pool) held 75 MB of a
+/// 20M-row ingest, lifting its peak from 1.93× the store to 2.09×, and the id maps'
+/// outgrown hash tables held 50 MB of a shuffled string-id CSV's (`docs/benchmarks.md`).
+/// Ingest trims once, when the parse is done, for every reader. A no-op elsewhere.
 pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim has no preconditions; it takes each arena's lock itself.

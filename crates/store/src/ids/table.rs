@@ -32,10 +32,6 @@ const EMPTY_ENTRY: Entry = Entry {
     index: EMPTY,
 };
 
-/// Ours grows (doubles) before more than half its slots are taken: linear probing's
-/// probes for an absent id grow fast past that.
-const MAX_LOAD: (usize, usize) = (1, 2);
-
 /// An interner's hash table, of one kind or the other (see the module's docs).
 #[derive(Debug)]
 pub(super) enum Hashes {
@@ -132,7 +128,9 @@ impl Table {
     }
 
     fn insert(&mut self, hash: u64, slot: Entry, hash_of: impl Fn(u32) -> u64) {
-        if (self.len + 1) * MAX_LOAD.1 > self.slots.len() * MAX_LOAD.0 {
+        // Ours doubles before more than half its slots are taken: linear probing's
+        // probes for an absent id grow fast past that.
+        if 2 * (self.len + 1) > self.slots.len() {
             let capacity = (2 * self.slots.len()).max(16);
             let old = std::mem::replace(&mut self.slots, vec![EMPTY_ENTRY; capacity]);
             for slot in old.into_iter().filter(|s| s.index != EMPTY) {
