@@ -154,6 +154,11 @@ pub struct VerifyArgs {
     /// not the rows against the store nor a fresh recomputation of every part.
     #[arg(long)]
     pub quick: bool,
+    /// For a dataset: also walk every row against the sampling contract (labels,
+    /// anchors, timestamps, the law), not only the rows that differ from a fresh
+    /// sample — a check of how the sampler lays its draws out. About 1.5x slower.
+    #[arg(long, conflicts_with = "quick")]
+    pub every_row: bool,
 }
 
 /// What each user is asked for: shared by `sample` and `bench`.

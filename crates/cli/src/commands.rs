@@ -10,7 +10,7 @@ use negsamp::cli::{
 use negsamp::request::{ingest_options, sample_config};
 use negsamp::{output, report};
 use negsamp_engine::manifest::{Manifest, MANIFEST_FILE};
-use negsamp_engine::verify::verify_output_with_progress;
+use negsamp_engine::verify::{verify_output_with_progress, RowCheck};
 use negsamp_engine::{
     sample_split, sample_to_dir, Amount, EngineError, RunSummary, SampleConfig, Strategy,
 };
@@ -205,7 +205,7 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
             verify_cmd(&VerifyArgs {
                 path: a.path.join(dataset),
                 store: (!a.quick).then(|| store.clone()),
-                quick: a.quick,
+                ..a.clone()
             })?;
         }
         return Ok(());
@@ -215,8 +215,7 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
         for side in sides {
             verify_cmd(&VerifyArgs {
                 path: side,
-                store: a.store.clone(),
-                quick: a.quick,
+                ..a.clone()
             })?;
         }
         return Ok(());
@@ -236,16 +235,27 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
     let store = store_path.as_deref().map(Store::open).transpose()?;
     let started = std::time::Instant::now();
     let bar = progress::bar(manifest.totals.tally.rows, "rows");
-    let report =
-        verify_output_with_progress(&a.path, store.as_ref(), &|done| bar.set_position(done))?;
+    let row_check = if a.every_row {
+        RowCheck::EveryRow
+    } else {
+        RowCheck::Recompute
+    };
+    let report = verify_output_with_progress(&a.path, store.as_ref(), row_check, &|done| {
+        bar.set_position(done)
+    })?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     match store_path {
         Some(p) => say!(
-            "ok: {} rows in {} parts, every row checked against {} and every part recomputed ({:.1} s, {} rows/s)",
+            "ok: {} rows in {} parts, every row checked against {}: every part recomputed, {} ({:.1} s, {} rows/s)",
             report.rows,
             report.parts,
             p.display(),
+            if a.every_row {
+                "every row walked against the contract"
+            } else {
+                "its draws held to the sampling law"
+            },
             secs,
             progress::human(report.rows as f64 / secs)
         ),
@@ -545,11 +555,13 @@ fn demo_cmd(a: &DemoArgs) -> Result<()> {
         path: store.clone(),
         store: None,
         quick: false,
+        every_row: false,
     })?;
     verify_cmd(&VerifyArgs {
         path: train.clone(),
         store: None,
         quick: false,
+        every_row: false,
     })?;
     match &a.dir {
         Some(_) => say!(

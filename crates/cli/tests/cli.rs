@@ -87,6 +87,20 @@ fn ingest_info_sample_verify() {
     let out = negsamp(&["verify", &train]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("every row checked"), "{}", text(&out));
+    assert!(
+        text(&out).contains("draws held to the sampling law"),
+        "{}",
+        text(&out)
+    );
+    let out = negsamp(&["verify", &train, "--every-row"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("every row walked against the contract"),
+        "{}",
+        text(&out)
+    );
+    let out = negsamp(&["verify", &train, "--every-row", "--quick"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let out = negsamp(&["verify", &store]);
     assert!(out.status.success(), "{}", text(&out));
 

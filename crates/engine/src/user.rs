@@ -139,6 +139,13 @@ impl UserSampler {
         &self.anchor_order
     }
 
+    /// The last user sampled's rows before they were laid out: the anchors kept, in
+    /// output order, each holding a range of `negatives` (and of `log_q`, when the
+    /// schema has the column).
+    pub(crate) fn laid_out(&self) -> (&[Anchor], &[u32], &[f32]) {
+        (&self.anchors, &self.negatives, &self.log_q)
+    }
+
     /// Appends user `u`'s rows to `out`: each positive in (timestamp, row) order,
     /// followed by the negatives anchored to it (or, wide, holding them).
     #[allow(clippy::too_many_arguments)]

@@ -6,7 +6,9 @@ mod common;
 
 use common::*;
 use negsamp_engine::manifest::Manifest;
-use negsamp_engine::verify::{read_part_data, verify_output, verify_output_with_progress};
+use negsamp_engine::verify::{
+    read_part_data, verify_output, verify_output_with_progress, RowCheck,
+};
 use negsamp_engine::SampleConfig;
 use negsamp_kernel::uniform::{Kernel, Replacement};
 use negsamp_store::Store;
@@ -271,9 +273,10 @@ fn verify_reports_progress_up_to_every_row() {
     let manifest = run(&store, &out, &config);
     for store in [Some(&store), None] {
         let seen = std::sync::Mutex::new(Vec::new());
-        let report =
-            verify_output_with_progress(&out, store, &|done| seen.lock().unwrap().push(done))
-                .unwrap();
+        let report = verify_output_with_progress(&out, store, RowCheck::default(), &|done| {
+            seen.lock().unwrap().push(done)
+        })
+        .unwrap();
         let mut seen = seen.into_inner().unwrap();
         // part by part without the store, chunk by chunk with it
         let enough = if store.is_some() {

@@ -1,5 +1,8 @@
-//! The sampling contract stated independently of the sampler, row by row: what
-//! `verify` checks a chunk of a part's rows against before it samples them afresh.
+//! The sampling contract stated independently of the sampler: the law a user's
+//! negatives keep ([`check_law`]: what `verify` holds every fresh sample's draws to)
+//! and the rows' own rules — labels, anchors in order, timestamps, the split —
+//! walked row by row ([`check_rows`]: for rows that differ from the fresh sample, or
+//! every row with `--every-row`), which end in the same law.
 
 use crate::config::{Layout, SampleConfig};
 use crate::context::candidate_count;
@@ -11,7 +14,7 @@ use crate::user::{merge_sorted, Tally};
 use crate::EngineError;
 use negsamp_kernel::uniform::Replacement;
 use negsamp_store::kept::Values;
-use negsamp_store::Store;
+use negsamp_store::{Store, UserView};
 use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
@@ -424,20 +427,198 @@ pub(super) fn check_features(
     Ok(())
 }
 
-/// Walks the rows of `users` user by user and checks the contract; returns the counts
-/// found.
+/// What the contract checks reuse from user to user: the item sets and the lists a
+/// user's law is read from.
+#[derive(Debug)]
+pub(super) struct ContractScratch {
+    sets: ItemSets,
+    /// The user's positives merged with their extra exclusions.
+    excluded: Vec<u32>,
+    /// Negatives held per anchor, by the anchor's position among the user's positives.
+    per_anchor: Vec<u64>,
+    /// The row walk's negatives: (row, anchor position), in row order.
+    negative_rows: Vec<(usize, u32)>,
+}
+
+impl ContractScratch {
+    pub(super) fn new(n_items: u32) -> Self {
+        ContractScratch {
+            sets: ItemSets::new(n_items),
+            excluded: Vec::new(),
+            per_anchor: Vec::new(),
+            negative_rows: Vec::new(),
+        }
+    }
+}
+
+/// One negative as the law reads it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Negative {
+    /// The position of its anchor among the user's positives.
+    pub position: usize,
+    pub item: u32,
+    /// Its `log_q`, when the dataset has the column.
+    pub log_q: Option<f32>,
+}
+
+/// A user's negatives breaking the sampling law: which negative (by its index in the
+/// order given), if the breach is one negative's, and what is wrong.
+#[derive(Debug)]
+pub(super) struct Breach {
+    pub negative: Option<usize>,
+    pub problem: String,
+}
+
+impl Breach {
+    fn user(problem: String) -> Self {
+        Breach {
+            negative: None,
+            problem,
+        }
+    }
+}
+
+/// The sampling law for user `u`, stated independently of the kernels: every negative
+/// is in the catalog, neither a positive nor excluded, of positive weight, with the
+/// proposal's `log_q`, drawn at most once without replacement; every anchor held
+/// holds ⌊t/k⌋ or ⌈t/k⌉ of the user's t negatives, t being exactly what the request
+/// and the candidates allow; every anchor on the dataset's side of a split holds its
+/// positive (`positives_seen` of them are held). Returns the user's counts.
+pub(super) fn check_law(
+    u: u32,
+    view: &UserView<'_>,
+    job: &PartJob<'_>,
+    scratch: &mut ContractScratch,
+    negatives: impl IntoIterator<Item = Negative>,
+    positives_seen: usize,
+) -> Result<Tally, Breach> {
+    let (store, context, config) = (job.store, job.context, job.config);
+    let ContractScratch {
+        sets,
+        excluded,
+        per_anchor,
+        ..
+    } = scratch;
+    let k = view.items.len();
+    let extra = context.exclusions.of(u);
+    let excluded = if extra.is_empty() {
+        view.items
+    } else {
+        merge_sorted(view.items, extra, excluded);
+        &excluded[..]
+    };
+    let candidates = candidate_count(context, store.n_items(), excluded);
+    let mass = context.weights.as_ref().map_or(candidates, |w| {
+        w.total() - excluded.iter().map(|&i| w.weight(i)).sum::<u64>()
+    });
+    let weight = |i: u32| context.weights.as_ref().map_or(1, |w| w.weight(i));
+    sets.clear();
+    for &item in excluded {
+        sets.insert(Lane::Excluded, item);
+    }
+    per_anchor.clear();
+    per_anchor.resize(k, 0);
+    let mut count = 0u64;
+    for (index, negative) in negatives.into_iter().enumerate() {
+        let breach = |problem: String| Breach {
+            negative: Some(index),
+            problem,
+        };
+        let Negative {
+            position,
+            item,
+            log_q,
+        } = negative;
+        if item >= store.n_items() || sets.contains(Lane::Excluded, item) || weight(item) == 0 {
+            return Err(breach(format!("negative item {item} is a positive or excluded item of user {u}, outside the catalog, or of weight 0")));
+        }
+        if let Some(log_q) = log_q {
+            let expected = (weight(item) as f64).ln() - (mass as f64).ln();
+            if (f64::from(log_q) - expected).abs() > 1e-5 * expected.abs().max(1.0) {
+                return Err(breach(format!(
+                    "log_q {log_q} differs from log(w/W) = {expected}"
+                )));
+            }
+        }
+        if config.replacement == Replacement::Without && !sets.insert(Lane::Seen, item) {
+            return Err(breach(format!(
+                "negative item {item} repeated for user {u}"
+            )));
+        }
+        count += 1;
+        per_anchor[position] += 1;
+    }
+    // The anchors this dataset holds: all of the user's positives, or those on this
+    // side of a split.
+    let on_side = |j: usize| {
+        config
+            .split
+            .is_none_or(|split| split.keeps(view.timestamps.map_or(i64::MIN, |t| t[j])))
+    };
+    let anchors = (0..k).filter(|&j| on_side(j)).count();
+    if !config.negatives_only && positives_seen != anchors {
+        return Err(Breach::user(format!(
+            "user {u} has {positives_seen} positive rows, expected {anchors}"
+        )));
+    }
+    let request = config.amount.request(k);
+    let exact = match (&config.hard, config.replacement) {
+        (Some(hard), with) => {
+            let (hard, base) = slot_counts(hard, with == Replacement::With, candidates, request);
+            hard + base
+        }
+        _ if candidates == 0 => 0,
+        (None, Replacement::With) => request,
+        (None, Replacement::Without) => request.min(candidates),
+    };
+    // A kernel that may fall short produced some t <= exact, known only when the
+    // dataset holds every anchor.
+    let expected = if config.kernel.may_fall_short() && config.split.is_none() {
+        count.min(exact)
+    } else {
+        exact
+    };
+    // Every anchor holds ⌊t/k⌋ or ⌈t/k⌉ of the user's t negatives.
+    let (low, high) = if k == 0 {
+        (0, 0)
+    } else {
+        (expected / k as u64, expected.div_ceil(k as u64))
+    };
+    for j in (0..k).filter(|&j| on_side(j)) {
+        let held = per_anchor[j];
+        if !(low..=high).contains(&held) {
+            return Err(Breach::user(format!(
+                "user {u}: anchor row {} has {held} negatives, expected {low}..={high}",
+                view.rows[j]
+            )));
+        }
+    }
+    if config.split.is_none() && count != expected {
+        return Err(Breach::user(format!(
+            "user {u} has {count} negatives, expected {expected}"
+        )));
+    }
+    Ok(Tally {
+        rows: 0,
+        positives: positives_seen as u64,
+        negatives: count,
+        shortfall: request - expected,
+        users_short: u64::from(request > expected),
+    })
+}
+
+/// Walks the rows of `users` user by user and checks the contract: each row's place
+/// (labels, anchors in order, timestamps, the split), then the user's negatives
+/// against the law ([`check_law`]). Returns the counts found.
 pub(super) fn check_rows(
     dir: &Path,
     users: Range<u32>,
     data: &LongRows<'_>,
     job: &PartJob<'_>,
     anchor_index: &AnchorIndex,
-    sets: &mut ItemSets,
+    scratch: &mut ContractScratch,
 ) -> Result<Tally, EngineError> {
-    // The user's excluded items and the negatives met so far, as bits: a bit test per
-    // row where a binary search was a tenth of verify's time.
-    let (store, context, config) = (job.store, job.context, job.config);
-    let mut excluded = Vec::new();
+    let (store, config) = (job.store, job.config);
     let fail = |row: usize, problem: String| {
         EngineError::invalid(dir, format!("row {}: {problem}", data.file_row(row)))
     };
@@ -447,33 +628,17 @@ pub(super) fn check_rows(
     };
     let mut at = 0usize;
     let mut positions = anchor_index.finder();
-    let mut per_anchor: Vec<u64> = Vec::new();
     for u in users {
         let view = store.user(u)?;
         let begin = at;
         while at < data.user.len() && data.user[at] == u {
             at += 1;
         }
-        let rows = begin..at;
-        let k = view.items.len();
-        merge_sorted(view.items, context.exclusions.of(u), &mut excluded);
-        let candidates = candidate_count(context, store.n_items(), &excluded);
-        let mass = context.weights.as_ref().map_or(candidates, |w| {
-            w.total() - excluded.iter().map(|&i| w.weight(i)).sum::<u64>()
-        });
-        let weight = |i: u32| context.weights.as_ref().map_or(1, |w| w.weight(i));
         let mut positives_seen = 0usize;
-        let mut negatives = 0u64;
         let mut current_anchor: Option<u64> = None;
         let mut last_positive_key: Option<(i64, u64)> = None;
-        sets.clear();
-        for &item in &excluded {
-            sets.insert(Lane::Excluded, item);
-        }
-        // negatives per anchor, by the anchor's position among the user's positives
-        per_anchor.clear();
-        per_anchor.resize(k, 0);
-        for r in rows {
+        scratch.negative_rows.clear();
+        for r in begin..at {
             let item = data.item[r];
             let j = positions
                 .position(u, data.anchor[r])
@@ -511,100 +676,30 @@ pub(super) fn check_rows(
                     positives_seen += 1;
                 }
                 0 => {
-                    if item >= store.n_items()
-                        || sets.contains(Lane::Excluded, item)
-                        || weight(item) == 0
-                    {
-                        return Err(fail(r, format!("negative item {item} is a positive or excluded item of user {u}, outside the catalog, or of weight 0")));
-                    }
-                    if let Some(log_q) = &data.log_q {
-                        let expected = (weight(item) as f64).ln() - (mass as f64).ln();
-                        if (f64::from(log_q[r]) - expected).abs() > 1e-5 * expected.abs().max(1.0) {
-                            return Err(fail(
-                                r,
-                                format!("log_q {} differs from log(w/W) = {expected}", log_q[r]),
-                            ));
-                        }
-                    }
                     if !config.negatives_only && current_anchor != Some(data.anchor[r]) {
                         return Err(fail(
                             r,
                             "negative does not follow its anchor's positive".into(),
                         ));
                     }
-                    if config.replacement == Replacement::Without && !sets.insert(Lane::Seen, item)
-                    {
-                        return Err(fail(
-                            r,
-                            format!("negative item {item} repeated for user {u}"),
-                        ));
-                    }
-                    negatives += 1;
-                    per_anchor[j] += 1;
+                    scratch.negative_rows.push((r, j as u32));
                 }
                 other => return Err(fail(r, format!("label {other}"))),
             }
         }
-        // The anchors this dataset holds: all of the user's positives, or those on
-        // this side of a split.
-        let on_side = |j: usize| {
-            config
-                .split
-                .is_none_or(|split| split.keeps(view.timestamps.map_or(i64::MIN, |t| t[j])))
-        };
-        let anchors = (0..k).filter(|&j| on_side(j)).count();
-        if !config.negatives_only && positives_seen != anchors {
-            return Err(fail(
-                at,
-                format!("user {u} has {positives_seen} positive rows, expected {anchors}"),
-            ));
-        }
-        let request = config.amount.request(k);
-        let exact = match (&config.hard, config.replacement) {
-            (Some(hard), with) => {
-                let (hard, base) =
-                    slot_counts(hard, with == Replacement::With, candidates, request);
-                hard + base
-            }
-            _ if candidates == 0 => 0,
-            (None, Replacement::With) => request,
-            (None, Replacement::Without) => request.min(candidates),
-        };
-        // A kernel that may fall short produced some t <= exact, known only when the
-        // dataset holds every anchor.
-        let expected = if config.kernel.may_fall_short() && config.split.is_none() {
-            negatives.min(exact)
-        } else {
-            exact
-        };
-        // Every anchor holds ⌊t/k⌋ or ⌈t/k⌉ of the user's t negatives.
-        let (low, high) = if k == 0 {
-            (0, 0)
-        } else {
-            (expected / k as u64, expected.div_ceil(k as u64))
-        };
-        for j in (0..k).filter(|&j| on_side(j)) {
-            let count = per_anchor[j];
-            if !(low..=high).contains(&count) {
-                return Err(fail(
-                    at,
-                    format!(
-                        "user {u}: anchor row {} has {count} negatives, expected {low}..={high}",
-                        view.rows[j]
-                    ),
-                ));
-            }
-        }
-        if config.split.is_none() && negatives != expected {
-            return Err(fail(
-                at,
-                format!("user {u} has {negatives} negatives, expected {expected}"),
-            ));
-        }
-        tally.positives += positives_seen as u64;
-        tally.negatives += negatives;
-        tally.shortfall += request - expected;
-        tally.users_short += u64::from(request > expected);
+        let negative_rows = std::mem::take(&mut scratch.negative_rows);
+        let negatives = negative_rows.iter().map(|&(r, j)| Negative {
+            position: j as usize,
+            item: data.item[r],
+            log_q: data.log_q.as_ref().map(|q| q[r]),
+        });
+        let law = check_law(u, &view, job, scratch, negatives, positives_seen);
+        scratch.negative_rows = negative_rows;
+        let user = law.map_err(|breach| {
+            let row = breach.negative.map_or(at, |i| scratch.negative_rows[i].0);
+            fail(row, breach.problem)
+        })?;
+        tally.add(&user);
     }
     if at != data.user.len() {
         return Err(fail(
@@ -613,4 +708,125 @@ pub(super) fn check_rows(
         ));
     }
     Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Amount;
+    use crate::context::Context;
+    use crate::write::load_ids;
+    use negsamp_store::write::{to_bytes, Columns};
+
+    /// One user with positives 1, 4 and 6 (rows 10, 11, 12) in a catalog of 8 items.
+    fn store() -> Store {
+        let columns = Columns {
+            n_items: 8,
+            indptr: &[0, 3],
+            indices: &[1, 4, 6],
+            rows: &[10, 11, 12],
+            timestamps: None,
+            user_keys: &[7],
+            kept: &[],
+        };
+        Store::from_bytes(&to_bytes(&columns)).unwrap()
+    }
+
+    /// The law's verdict on user 0's `negatives` (item, anchor position) under `config`.
+    fn law(config: &SampleConfig, negatives: &[(u32, usize)]) -> Result<Tally, Breach> {
+        let store = store();
+        let context = Context::load(&store, config).unwrap();
+        let schema = Schema::new(&store, config).unwrap();
+        let ids = load_ids(&store, &schema, config.format).unwrap();
+        let job = PartJob {
+            store: &store,
+            context: &context,
+            config,
+            schema: &schema,
+            ids: &ids,
+        };
+        let draws = negatives.iter().map(|&(item, position)| Negative {
+            position,
+            item,
+            log_q: None,
+        });
+        let view = store.user(0).unwrap();
+        check_law(0, &view, &job, &mut ContractScratch::new(8), draws, 3)
+    }
+
+    fn ratio(r: u32, replacement: Replacement) -> SampleConfig {
+        SampleConfig {
+            amount: Amount::Ratio(r),
+            replacement,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn draws_that_keep_the_law_give_their_counts() {
+        let config = ratio(1, Replacement::Without);
+        let tally = law(&config, &[(0, 0), (2, 1), (7, 2)]).unwrap();
+        assert_eq!(
+            (tally.positives, tally.negatives, tally.shortfall),
+            (3, 3, 0)
+        );
+        // with replacement a repeat is allowed
+        let config = ratio(2, Replacement::With);
+        let draws = [(0, 0), (0, 0), (2, 1), (2, 1), (7, 2), (0, 2)];
+        assert_eq!(law(&config, &draws).unwrap().negatives, 6);
+    }
+
+    #[test]
+    fn each_negative_rule_names_the_negative_that_breaks_it() {
+        let config = ratio(1, Replacement::Without);
+        let breach = |draws: &[(u32, usize)]| law(&config, draws).unwrap_err();
+        let positive = breach(&[(0, 0), (4, 1), (7, 2)]);
+        assert_eq!(positive.negative, Some(1), "{}", positive.problem);
+        assert!(
+            positive.problem.contains("item 4 is a positive"),
+            "{}",
+            positive.problem
+        );
+        let outside = breach(&[(0, 0), (2, 1), (8, 2)]);
+        assert_eq!(outside.negative, Some(2), "{}", outside.problem);
+        let repeated = breach(&[(0, 0), (2, 1), (0, 2)]);
+        assert_eq!(repeated.negative, Some(2), "{}", repeated.problem);
+        assert!(
+            repeated.problem.contains("repeated"),
+            "{}",
+            repeated.problem
+        );
+    }
+
+    #[test]
+    fn counts_are_exact_and_even_over_the_anchors() {
+        let config = ratio(1, Replacement::Without);
+        let short = law(&config, &[(0, 0), (2, 1)]).unwrap_err();
+        assert_eq!(short.negative, None);
+        assert!(
+            short.problem.contains("anchor row 12 has 0 negatives"),
+            "{}",
+            short.problem
+        );
+        let uneven = law(&config, &[(0, 0), (2, 0), (3, 1), (5, 2)]).unwrap_err();
+        assert!(
+            uneven.problem.contains("anchor row 10 has 2 negatives"),
+            "{}",
+            uneven.problem
+        );
+        // 5 candidates: a ratio of 2 asks 6 and gets 5, spread 2, 2, 1 in some order
+        let config = ratio(2, Replacement::Without);
+        let all = [(0, 0), (2, 0), (3, 1), (5, 1), (7, 2)];
+        let tally = law(&config, &all).unwrap();
+        assert_eq!(
+            (tally.negatives, tally.shortfall, tally.users_short),
+            (5, 1, 1)
+        );
+        let missing = law(&config, &all[..4]).unwrap_err();
+        assert!(
+            missing.problem.contains("anchor row 12 has 0"),
+            "{}",
+            missing.problem
+        );
+    }
 }

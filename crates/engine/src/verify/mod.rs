@@ -8,7 +8,9 @@ mod read;
 pub use self::contract::PartData;
 pub(crate) use self::read::read_part;
 
-use self::contract::{check_features, check_rows, long_view, AnchorIndex, ItemSets};
+use self::contract::{
+    check_features, check_law, check_rows, long_view, AnchorIndex, ContractScratch, Negative,
+};
 use self::read::{check_column_hashes, PartRows};
 use crate::config::SampleConfig;
 use crate::context::Context;
@@ -33,17 +35,34 @@ pub struct VerifyReport {
     pub checked_against_store: bool,
 }
 
-/// Verifies `dir`. Without a store only the manifest's promises about files are
-/// checked; with one, every row is.
-pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, EngineError> {
-    verify_output_with_progress(dir, store, &|_| {})
+/// How `verify` checks a dataset's rows against its store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RowCheck {
+    /// Every part sampled afresh and compared byte for byte, and the sampling law
+    /// checked on the fresh sample's draws (each negative, each count); a chunk that
+    /// differs from its fresh sample is walked row by row against the contract, so the
+    /// error names the rule a row breaks.
+    #[default]
+    Recompute,
+    /// [`RowCheck::Recompute`], and every chunk walked row by row against the contract
+    /// too: labels, anchors, timestamps and the law read from the rows themselves — a
+    /// check of how the sampler lays its draws out, not only of the draws.
+    EveryRow,
 }
 
-/// [`verify_output`], calling `progress` with the rows verified so far (the manifest's
-/// rows, part by part as each is done) — what a progress display needs.
+/// Verifies `dir`. Without a store only the manifest's promises about files are
+/// checked; with one, every row is ([`RowCheck::Recompute`]).
+pub fn verify_output(dir: &Path, store: Option<&Store>) -> Result<VerifyReport, EngineError> {
+    verify_output_with_progress(dir, store, RowCheck::default(), &|_| {})
+}
+
+/// [`verify_output`] with the rows checked as `row_check` says, calling `progress`
+/// with the rows verified so far (the manifest's rows, part by part as each is done)
+/// — what a progress display needs.
 pub fn verify_output_with_progress(
     dir: &Path,
     store: Option<&Store>,
+    row_check: RowCheck,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<VerifyReport, EngineError> {
     let manifest = Manifest::read(dir)?;
@@ -142,7 +161,7 @@ pub fn verify_output_with_progress(
             // error is the first reported, as it explains any other.
             let (checksums, held) = rayon::join(
                 || rows.check_checksums(),
-                || check_part(&paths.finished, &job, part, &rows, &part_done),
+                || check_part(&paths.finished, &job, part, &rows, row_check, &part_done),
             );
             checksums?;
             held
@@ -200,15 +219,17 @@ pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartDat
 
 /// Checks a part's rows against the store, chunk by chunk in parallel (the sampler's
 /// own unit, so a dataset of one part still uses every core, and holds a chunk per
-/// thread and the part's `user` column): the recorded column checksums, then per chunk the contract (an
-/// independent statement of the law, with messages that say which row breaks what),
-/// the carried values and histories, and a fresh sample of the chunk's users compared
-/// byte for byte. Returns the counts the rows hold.
+/// thread and the part's `user` column): the recorded column checksums, then per chunk
+/// a fresh sample of the chunk's users, its draws held to the law (an independent
+/// statement of it), the carried values and histories, and the rows compared with it
+/// byte for byte — walked against the whole contract where they differ (the messages
+/// say which row breaks what) or `row_check` asks. Returns the counts the rows hold.
 fn check_part(
     at: &Path,
     job: &PartJob<'_>,
     record: &PartRecord,
     rows: &PartRows,
+    row_check: RowCheck,
     rows_done: &(dyn Fn(u64) + Sync),
 ) -> Result<Tally, EngineError> {
     let (schema, config) = (job.schema, job.config);
@@ -250,7 +271,7 @@ fn check_part(
         .map_init(
             || Scratch::new(schema, job.store.n_items()),
             |scratch, users| {
-                let checked = scratch.check_chunk(at, job, rows, users.clone())?;
+                let checked = scratch.check_chunk(at, job, rows, users.clone(), row_check)?;
                 rows_done(checked.0.rows);
                 Ok(checked)
             },
@@ -308,8 +329,7 @@ struct Scratch {
     anchors: AnchorIndex,
     /// A wide chunk's rows in long-layout terms.
     expanded: PartData,
-    /// The contract walk's item sets (excluded, seen).
-    sets: ItemSets,
+    contract: ContractScratch,
 }
 
 impl Scratch {
@@ -320,7 +340,7 @@ impl Scratch {
             sampler: UserSampler::default(),
             anchors: AnchorIndex::default(),
             expanded: PartData::default(),
-            sets: ItemSets::new(n_items),
+            contract: ContractScratch::new(n_items),
         }
     }
 
@@ -333,6 +353,7 @@ impl Scratch {
         job: &PartJob<'_>,
         rows: &PartRows,
         users: Range<u32>,
+        row_check: RowCheck,
     ) -> Result<(Tally, Tally), EngineError> {
         let (schema, config, store) = (job.schema, job.config, job.store);
         let column = rows.users();
@@ -340,15 +361,17 @@ impl Scratch {
         let end = column.partition_point(|&u| u < users.end);
         check_user_order(at, column, first..end, &users)?;
         // Sampled afresh first: the sampler orders each user's positives, which the
-        // row checks then walk.
+        // row checks then walk. Each user's draws are checked against the law as they
+        // are made: what the rows hold where they are the fresh sample's bytes.
         self.fresh.clear();
         self.anchors.clear(users.start);
-        let mut sampled = Tally::default();
+        let (mut sampled, mut drawn) = (Tally::default(), Tally::default());
         for u in users.clone() {
             let (context, fresh) = (job.context, &mut self.fresh);
             self.sampler
                 .sample_user(store, context, config, schema, u, fresh, &mut sampled)?;
             self.anchors.push_user(self.sampler.anchor_order());
+            drawn.add(&self.check_draws(at, job, u)?);
         }
         // Rows that are the fresh sample's bytes in every column are checked as the
         // fresh sample, in place of a copy of them; any other chunk is copied, so the
@@ -361,8 +384,12 @@ impl Scratch {
         }
         let checked = if same { &self.fresh } else { &self.held };
         check_features(at, schema, config, store, &self.anchors, checked, first)?;
-        let data = long_view(at, schema, checked, first, &mut self.expanded)?;
-        let held = check_rows(at, users, &data, job, &self.anchors, &mut self.sets)?;
+        let held = if same && row_check == RowCheck::Recompute {
+            drawn
+        } else {
+            let data = long_view(at, schema, checked, first, &mut self.expanded)?;
+            check_rows(at, users, &data, job, &self.anchors, &mut self.contract)?
+        };
         if !same {
             check_recomputed(at, schema, &self.held, &self.fresh, first)?;
         }
@@ -371,6 +398,32 @@ impl Scratch {
             ..held
         };
         Ok((held_rows, sampled))
+    }
+
+    /// User `u`'s fresh draws (the sampler's last user) against the sampling law;
+    /// returns the counts they make.
+    fn check_draws(&mut self, at: &Path, job: &PartJob<'_>, u: u32) -> Result<Tally, EngineError> {
+        let view = job.store.user(u)?;
+        let (anchors, negatives, log_q) = self.sampler.laid_out();
+        let with_log_q = job.config.log_q;
+        let draws = anchors.iter().flat_map(|anchor| {
+            let position = anchor.position - view.start;
+            anchor.negatives.clone().map(move |n| Negative {
+                position,
+                item: negatives[n],
+                log_q: with_log_q.then(|| log_q[n]),
+            })
+        });
+        let positives = anchors.iter().filter(|a| a.positive.is_some()).count();
+        check_law(u, &view, job, &mut self.contract, draws, positives).map_err(|breach| {
+            EngineError::invalid(
+                at,
+                format!(
+                    "a fresh sample of user {u} breaks the sampling law ({}): the sampler, not the dataset, is at fault",
+                    breach.problem
+                ),
+            )
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use negsamp_engine::manifest::Manifest;
-use negsamp_engine::verify::verify_output;
+use negsamp_engine::verify::{verify_output, verify_output_with_progress, RowCheck};
 use negsamp_engine::{sample_to_dir, SampleConfig};
 use negsamp_kernel::stream::user_key;
 use negsamp_store::ingest::{ingest, IngestOptions};
@@ -92,9 +92,13 @@ pub fn dataset_bytes(dir: &Path) -> Vec<Vec<u8>> {
     out
 }
 
+/// Samples `store` into `out` and verifies the result both ways: as `verify` does by
+/// default (recomputed, the law on the draws) and with every row walked against the
+/// contract, the oracle independent of how the sampler lays rows out.
 pub fn run(store: &Store, out: &Path, config: &SampleConfig) -> Manifest {
     let summary = sample_to_dir(store, out, config, &|_| {}).unwrap();
     verify_output(out, Some(store)).unwrap();
+    verify_output_with_progress(out, Some(store), RowCheck::EveryRow, &|_| {}).unwrap();
     summary.manifest
 }
 
