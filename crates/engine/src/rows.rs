@@ -228,52 +228,57 @@ impl Rows {
         for (column, buffer) in schema.columns.iter().zip(columns) {
             match (column.kind, buffer) {
                 (ColumnKind::User, Buffer::U32(v)) => v.extend(repeat_n(user.user, n)),
+                (ColumnKind::Item, Buffer::U32(v)) if wide => {
+                    v.extend(user.anchors.iter().filter_map(|a| a.positive))
+                }
                 (ColumnKind::Item, Buffer::U32(v)) => {
+                    per_positive_then_negatives(v, n, user.anchors, user.negatives, |a| a.positive)
+                }
+                (ColumnKind::Label, Buffer::U8(v)) => append(v, n, |labels| {
+                    let mut row = 0;
                     for a in user.anchors {
-                        v.extend(a.positive);
-                        if !wide {
-                            v.extend_from_slice(&user.negatives[a.negatives.clone()]);
+                        if a.positive.is_some() {
+                            labels[row] = 1;
                         }
+                        row += rows_of(a);
                     }
-                }
-                (ColumnKind::Label, Buffer::U8(v)) => {
-                    for a in user.anchors {
-                        v.extend(a.positive.map(|_| 1u8));
-                        v.extend(repeat_n(0u8, a.negatives.len()));
-                    }
-                }
+                }),
                 (ColumnKind::Anchor, Buffer::U64(v)) => {
-                    fill_per_row(v, user.anchors, rows_of, |a| a.anchor)
+                    fill_per_row(v, n, user.anchors, rows_of, |a| a.anchor)
                 }
                 // The schema chose u32 only for a store whose rows all fit.
                 (ColumnKind::Anchor, Buffer::U32(v)) => {
-                    fill_per_row(v, user.anchors, rows_of, |a| a.anchor as u32)
+                    fill_per_row(v, n, user.anchors, rows_of, |a| a.anchor as u32)
                 }
                 (ColumnKind::Timestamp, Buffer::I64(v)) => {
-                    fill_per_row(v, user.anchors, rows_of, |a| a.timestamp)
+                    fill_per_row(v, n, user.anchors, rows_of, |a| a.timestamp)
+                }
+                (ColumnKind::LogQ, Buffer::F32(v)) if wide => {
+                    per_negative_padded(v, user.anchors, user.log_q, column.width)
                 }
                 (ColumnKind::LogQ, Buffer::F32(v)) => {
-                    per_negative(v, user.anchors, user.log_q, wide, column.width)
+                    per_positive_then_negatives(v, n, user.anchors, user.log_q, |a| {
+                        a.positive.map(|_| f32::NAN)
+                    })
                 }
                 (ColumnKind::Score, Buffer::F32(v)) if wide => {
-                    per_negative(v, user.anchors, user.scores, wide, column.width)
+                    per_negative_padded(v, user.anchors, user.scores, column.width)
                 }
                 (ColumnKind::Score, Buffer::F32(v)) => {
-                    for a in user.anchors {
-                        v.extend(a.positive.map(|_| a.positive_score));
-                        v.extend_from_slice(&user.scores[a.negatives.clone()]);
-                    }
+                    per_positive_then_negatives(v, n, user.anchors, user.scores, |a| {
+                        a.positive.map(|_| a.positive_score)
+                    })
                 }
                 (ColumnKind::Carried { kept, .. }, buffer) => {
                     match (store.kept_values(kept), buffer) {
                         (Values::I64(x), Buffer::I64(v)) => {
-                            fill_per_row(v, user.anchors, rows_of, |a| x[a.position])
+                            fill_per_row(v, n, user.anchors, rows_of, |a| x[a.position])
                         }
                         (Values::F64(x), Buffer::F64(v)) => {
-                            fill_per_row(v, user.anchors, rows_of, |a| x[a.position])
+                            fill_per_row(v, n, user.anchors, rows_of, |a| x[a.position])
                         }
                         (Values::Str(x), Buffer::U32(v)) => {
-                            fill_per_row(v, user.anchors, rows_of, |a| x[a.position])
+                            fill_per_row(v, n, user.anchors, rows_of, |a| x[a.position])
                         }
                         (values, buffer) => {
                             unreachable!("schema typed {values:?} as {buffer:?}")
@@ -291,7 +296,7 @@ impl Rows {
                     }
                 }
                 (ColumnKind::HistoryLen, Buffer::U32(v)) => {
-                    fill_per_row(v, user.anchors, rows_of, |a| a.history.len() as u32)
+                    fill_per_row(v, n, user.anchors, rows_of, |a| a.history.len() as u32)
                 }
                 (ColumnKind::Negatives, Buffer::U32(v)) => {
                     for a in user.anchors {
@@ -376,29 +381,65 @@ impl Rows {
     }
 }
 
-/// Appends, per anchor, its value once per row it gives.
-fn fill_per_row<T: Copy>(
+/// Appends `n` values to `v` for `fill` to write (they start as `T::default()`): the
+/// capacity is checked once per user and column, where an `extend` per anchor checked
+/// it per anchor — those appends were a fifth of `sample`'s instructions.
+fn append<T: Copy + Default>(v: &mut Vec<T>, n: usize, fill: impl FnOnce(&mut [T])) {
+    let start = v.len();
+    v.resize(start + n, T::default());
+    fill(&mut v[start..]);
+}
+
+/// Appends, per anchor, its value once per row it gives (`n` rows in all).
+fn fill_per_row<T: Copy + Default>(
     v: &mut Vec<T>,
+    n: usize,
     anchors: &[Anchor],
     rows_of: impl Fn(&Anchor) -> usize,
     value: impl Fn(&Anchor) -> T,
 ) {
-    for a in anchors {
-        v.extend(repeat_n(value(a), rows_of(a)));
-    }
+    append(v, n, |mut out| {
+        for a in anchors {
+            let (rows, rest) = std::mem::take(&mut out).split_at_mut(rows_of(a));
+            rows.fill(value(a));
+            out = rest;
+        }
+    });
 }
 
-/// Appends a per-negative column: long, NaN for the positive's row then one value per
-/// negative; wide, the anchor's values padded with NaN to `width`.
-fn per_negative(v: &mut Vec<f32>, anchors: &[Anchor], values: &[f32], wide: bool, width: usize) {
-    for a in anchors {
-        if wide {
-            v.extend_from_slice(&values[a.negatives.clone()]);
-            v.extend(repeat_n(f32::NAN, width - a.negatives.len()));
-        } else {
-            v.extend(a.positive.map(|_| f32::NAN));
-            v.extend_from_slice(&values[a.negatives.clone()]);
+/// Appends a long per-row column (`n` rows): per anchor, its positive's value (if it
+/// has a positive row), then one value per negative from `values`.
+fn per_positive_then_negatives<T: Copy + Default>(
+    v: &mut Vec<T>,
+    n: usize,
+    anchors: &[Anchor],
+    values: &[T],
+    positive: impl Fn(&Anchor) -> Option<T>,
+) {
+    append(v, n, |mut out| {
+        for a in anchors {
+            let negatives = &values[a.negatives.clone()];
+            let rest = match positive(a) {
+                Some(value) => {
+                    let (first, rest) = std::mem::take(&mut out).split_at_mut(1);
+                    first[0] = value;
+                    rest
+                }
+                None => std::mem::take(&mut out),
+            };
+            let (rows, rest) = rest.split_at_mut(negatives.len());
+            rows.copy_from_slice(negatives);
+            out = rest;
         }
+    });
+}
+
+/// Appends a wide per-negative column: per anchor, its values padded with NaN to
+/// `width`.
+fn per_negative_padded(v: &mut Vec<f32>, anchors: &[Anchor], values: &[f32], width: usize) {
+    for a in anchors {
+        v.extend_from_slice(&values[a.negatives.clone()]);
+        v.extend(repeat_n(f32::NAN, width - a.negatives.len()));
     }
 }
 
