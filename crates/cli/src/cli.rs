@@ -156,7 +156,7 @@ pub struct VerifyArgs {
     pub quick: bool,
     /// For a dataset: also walk every row against the sampling contract (labels,
     /// anchors, timestamps, the law), not only the rows that differ from a fresh
-    /// sample — a check of how the sampler lays its draws out. About 1.5x slower.
+    /// sample — a check of how the sampler lays its draws out. About 1.3x the time.
     #[arg(long, conflicts_with = "quick")]
     pub every_row: bool,
 }
