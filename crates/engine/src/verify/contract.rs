@@ -427,15 +427,31 @@ pub(super) fn check_features(
     Ok(())
 }
 
-/// What the contract checks reuse from user to user: the item sets and the lists a
-/// user's law is read from.
+/// What [`check_law`] reuses from user to user.
 #[derive(Debug)]
-pub(super) struct ContractScratch {
+pub(super) struct LawScratch {
     sets: ItemSets,
     /// The user's positives merged with their extra exclusions.
     excluded: Vec<u32>,
     /// Negatives held per anchor, by the anchor's position among the user's positives.
     per_anchor: Vec<u64>,
+}
+
+impl LawScratch {
+    pub(super) fn new(n_items: u32) -> Self {
+        LawScratch {
+            sets: ItemSets::new(n_items),
+            excluded: Vec::new(),
+            per_anchor: Vec::new(),
+        }
+    }
+}
+
+/// What the contract checks reuse from user to user: the law's scratch, and the row
+/// walk's list of a user's negatives.
+#[derive(Debug)]
+pub(super) struct ContractScratch {
+    pub(super) law: LawScratch,
     /// The row walk's negatives: (row, anchor position), in row order.
     negative_rows: Vec<(usize, u32)>,
 }
@@ -443,9 +459,7 @@ pub(super) struct ContractScratch {
 impl ContractScratch {
     pub(super) fn new(n_items: u32) -> Self {
         ContractScratch {
-            sets: ItemSets::new(n_items),
-            excluded: Vec::new(),
-            per_anchor: Vec::new(),
+            law: LawScratch::new(n_items),
             negative_rows: Vec::new(),
         }
     }
@@ -488,16 +502,15 @@ pub(super) fn check_law(
     u: u32,
     view: &UserView<'_>,
     job: &PartJob<'_>,
-    scratch: &mut ContractScratch,
+    scratch: &mut LawScratch,
     negatives: impl IntoIterator<Item = Negative>,
     positives_seen: usize,
 ) -> Result<Tally, Breach> {
     let (store, context, config) = (job.store, job.context, job.config);
-    let ContractScratch {
+    let LawScratch {
         sets,
         excluded,
         per_anchor,
-        ..
     } = scratch;
     let k = view.items.len();
     let extra = context.exclusions.of(u);
@@ -687,18 +700,18 @@ pub(super) fn check_rows(
                 other => return Err(fail(r, format!("label {other}"))),
             }
         }
-        let negative_rows = std::mem::take(&mut scratch.negative_rows);
+        let negative_rows = &scratch.negative_rows;
         let negatives = negative_rows.iter().map(|&(r, j)| Negative {
             position: j as usize,
             item: data.item[r],
             log_q: data.log_q.as_ref().map(|q| q[r]),
         });
-        let law = check_law(u, &view, job, scratch, negatives, positives_seen);
-        scratch.negative_rows = negative_rows;
-        let user = law.map_err(|breach| {
-            let row = breach.negative.map_or(at, |i| scratch.negative_rows[i].0);
-            fail(row, breach.problem)
-        })?;
+        let user = check_law(u, &view, job, &mut scratch.law, negatives, positives_seen).map_err(
+            |breach| {
+                let row = breach.negative.map_or(at, |i| negative_rows[i].0);
+                fail(row, breach.problem)
+            },
+        )?;
         tally.add(&user);
     }
     if at != data.user.len() {
@@ -751,7 +764,13 @@ mod tests {
             log_q: None,
         });
         let view = store.user(0).unwrap();
-        check_law(0, &view, &job, &mut ContractScratch::new(8), draws, 3)
+        check_law(0, &view, &job, &mut LawScratch::new(8), draws, 3)
+    }
+
+    /// The breach names `negative` (or none: a user-level breach) and says `says`.
+    fn names(breach: Breach, negative: Option<usize>, says: &str) {
+        assert_eq!(breach.negative, negative, "{}", breach.problem);
+        assert!(breach.problem.contains(says), "{}", breach.problem);
     }
 
     fn ratio(r: u32, replacement: Replacement) -> SampleConfig {
@@ -780,21 +799,20 @@ mod tests {
     fn each_negative_rule_names_the_negative_that_breaks_it() {
         let config = ratio(1, Replacement::Without);
         let breach = |draws: &[(u32, usize)]| law(&config, draws).unwrap_err();
-        let positive = breach(&[(0, 0), (4, 1), (7, 2)]);
-        assert_eq!(positive.negative, Some(1), "{}", positive.problem);
-        assert!(
-            positive.problem.contains("item 4 is a positive"),
-            "{}",
-            positive.problem
+        names(
+            breach(&[(0, 0), (4, 1), (7, 2)]),
+            Some(1),
+            "item 4 is a positive",
         );
-        let outside = breach(&[(0, 0), (2, 1), (8, 2)]);
-        assert_eq!(outside.negative, Some(2), "{}", outside.problem);
-        let repeated = breach(&[(0, 0), (2, 1), (0, 2)]);
-        assert_eq!(repeated.negative, Some(2), "{}", repeated.problem);
-        assert!(
-            repeated.problem.contains("repeated"),
-            "{}",
-            repeated.problem
+        names(
+            breach(&[(0, 0), (2, 1), (8, 2)]),
+            Some(2),
+            "outside the catalog",
+        );
+        names(
+            breach(&[(0, 0), (2, 1), (0, 2)]),
+            Some(2),
+            "item 0 repeated",
         );
     }
 
@@ -802,18 +820,9 @@ mod tests {
     fn counts_are_exact_and_even_over_the_anchors() {
         let config = ratio(1, Replacement::Without);
         let short = law(&config, &[(0, 0), (2, 1)]).unwrap_err();
-        assert_eq!(short.negative, None);
-        assert!(
-            short.problem.contains("anchor row 12 has 0 negatives"),
-            "{}",
-            short.problem
-        );
+        names(short, None, "anchor row 12 has 0 negatives");
         let uneven = law(&config, &[(0, 0), (2, 0), (3, 1), (5, 2)]).unwrap_err();
-        assert!(
-            uneven.problem.contains("anchor row 10 has 2 negatives"),
-            "{}",
-            uneven.problem
-        );
+        names(uneven, None, "anchor row 10 has 2 negatives");
         // 5 candidates: a ratio of 2 asks 6 and gets 5, spread 2, 2, 1 in some order
         let config = ratio(2, Replacement::Without);
         let all = [(0, 0), (2, 0), (3, 1), (5, 1), (7, 2)];
@@ -823,10 +832,6 @@ mod tests {
             (5, 1, 1)
         );
         let missing = law(&config, &all[..4]).unwrap_err();
-        assert!(
-            missing.problem.contains("anchor row 12 has 0"),
-            "{}",
-            missing.problem
-        );
+        names(missing, None, "anchor row 12 has 0 negatives");
     }
 }

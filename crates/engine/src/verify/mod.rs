@@ -415,7 +415,7 @@ impl Scratch {
             })
         });
         let positives = anchors.iter().filter(|a| a.positive.is_some()).count();
-        check_law(u, &view, job, &mut self.contract, draws, positives).map_err(|breach| {
+        check_law(u, &view, job, &mut self.contract.law, draws, positives).map_err(|breach| {
             EngineError::invalid(
                 at,
                 format!(
