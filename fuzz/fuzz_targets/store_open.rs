@@ -1,16 +1,19 @@
-//! Any bytes as `store.bin`: opening, reading every user and kept column, and the
-//! full verify return errors, never panic.
+//! Any bytes as `store.bin`: opening, reading every user (with its time order) and
+//! kept column, and the full verify return errors, never panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use negsamp_store::Store;
+use negsamp_store::{order, Store};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(store) = Store::from_bytes(data) else {
         return;
     };
     let _ = store.verify();
+    let (mut anchors, mut keys) = (Vec::new(), Vec::new());
     for u in 0..store.n_users().min(1000) {
-        let _ = store.user(u);
+        if let Ok(view) = store.user(u) {
+            let _ = order::of_user(&view, true, &mut anchors, &mut keys);
+        }
     }
     for c in 0..store.kept_columns().len() {
         let _ = store.kept_values(c);

@@ -4,7 +4,8 @@
 //!   chunks, both balanced by the estimated output rows, which follow from `indptr`
 //!   alone (so a heavy user never hides inside a large chunk).
 //! * [`user`] samples one user: the user's RNG stream (seed, user key), the kernel's
-//!   negatives, the anchors in (timestamp, row) order ([`order`]), the rows emitted.
+//!   negatives, the anchors in (timestamp, row) order ([`negsamp_store::order`]: read
+//!   from the store, or sorted), the rows emitted.
 //! * [`run`] drives chunks through a rayon pool in waves, sampling one wave while
 //!   writing the previous one (one task per `.npy` column file, [`npy`]); the two
 //!   waves' buffers are reused, so memory stays flat whatever the dataset size. Parts are
@@ -24,7 +25,6 @@ pub mod context;
 pub mod embeddings;
 mod hard;
 pub mod manifest;
-pub mod order;
 pub mod plan;
 pub mod resources;
 pub mod rows;

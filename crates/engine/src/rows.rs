@@ -5,7 +5,7 @@
 use crate::config::HistoryOrder;
 use crate::schema::{ColumnKind, Dtype, Schema};
 use negsamp_store::kept::Values;
-use negsamp_store::{Store, UserView};
+use negsamp_store::{Store, StoreError, UserView};
 use std::iter::repeat_n;
 use std::ops::Range;
 
@@ -460,14 +460,11 @@ pub struct HistoryIndex {
 
 impl HistoryIndex {
     /// Orders `view`'s positives by (timestamp, row) — ties being equal timestamps —
-    /// or by source row.
-    pub fn build(&mut self, view: &UserView<'_>, order: HistoryOrder) {
+    /// or by source row; an error if the store's time order is corrupt.
+    pub fn build(&mut self, view: &UserView<'_>, order: HistoryOrder) -> Result<(), StoreError> {
         let k = view.items.len();
-        let times = match order {
-            HistoryOrder::Time => view.timestamps,
-            HistoryOrder::Row => None,
-        };
-        crate::order::by_time_then_row(times, view.rows, &mut self.scratch, &mut self.keys);
+        let by_time = order == HistoryOrder::Time;
+        negsamp_store::order::of_user(view, by_time, &mut self.scratch, &mut self.keys)?;
         self.items.clear();
         self.group_start.clear();
         self.position_of.resize(k, 0);
@@ -482,6 +479,7 @@ impl HistoryIndex {
             self.group_start.push(start);
             self.position_of[j as usize] = p as u32;
         }
+        Ok(())
     }
 
     /// The at most `n` most recent positives strictly before positive `j` (its CSR
@@ -536,10 +534,10 @@ mod tests {
             let k = rows.len();
             let ts: Vec<i64> = events.iter().map(|e| e.0).take(k).collect();
             let items: Vec<u32> = (0..k as u32).map(|i| i * 3 + 1).collect();
-            let view = UserView { items: &items, rows: &rows, timestamps: Some(&ts), key: 0, start: 0 };
+            let view = UserView { items: &items, rows: &rows, timestamps: Some(&ts), time_order: None, key: 0, start: 0 };
             let mut index = HistoryIndex::default();
             for order in [HistoryOrder::Time, HistoryOrder::Row] {
-                index.build(&view, order);
+                index.build(&view, order).unwrap();
                 for j in 0..k {
                     let got = index.window(j, n);
                     proptest::prop_assert_eq!(got, &reference(&view, order, j, n)[..]);

@@ -163,12 +163,7 @@ impl UserSampler {
         let k = view.items.len();
         let request = config.amount.request(k);
         let mut rng = user_rng(config.seed, view.key);
-        crate::order::by_time_then_row(
-            view.timestamps,
-            view.rows,
-            &mut self.anchor_order,
-            &mut self.order_keys,
-        );
+        negsamp_store::order::of_user(&view, true, &mut self.anchor_order, &mut self.order_keys)?;
         let extra = context.exclusions.of(u);
         let kernel_error = |source| EngineError::Kernel { user: u, source };
         let base = Base {
@@ -232,7 +227,7 @@ impl UserSampler {
 
         let history_len = config.history as usize;
         if history_len > 0 {
-            self.history.build(&view, config.history_order);
+            self.history.build(&view, config.history_order)?;
         }
         let before = out.len();
         let mut next_negative = 0;

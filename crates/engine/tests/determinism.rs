@@ -6,6 +6,7 @@ use common::*;
 use negsamp_engine::verify::{read_part_data, verify_output};
 use negsamp_engine::{Amount, SampleConfig, Strategy};
 use negsamp_kernel::uniform::Kernel;
+use negsamp_store::format::{Header, SectionKind};
 use negsamp_store::ingest::{ingest, IngestOptions};
 use negsamp_store::Store;
 
@@ -220,7 +221,7 @@ fn a_version_1_store_samples_like_a_fresh_ingest() {
     )
     .unwrap();
     let fresh = Store::open(&fresh_dir).unwrap();
-    assert_eq!(fresh.format_version(), 3);
+    assert_eq!(fresh.format_version(), negsamp_store::format::VERSION);
     let config = SampleConfig {
         history: 2,
         seed: 9,
@@ -232,4 +233,57 @@ fn a_version_1_store_samples_like_a_fresh_ingest() {
         dataset_bytes(&dir.path().join("a")),
         dataset_bytes(&dir.path().join("b"))
     );
+}
+
+/// The `time_order` section only saves a sort: the same store without it (as every
+/// store before format 4) samples the same bytes, histories included.
+#[test]
+fn the_stored_time_order_samples_like_the_sort() {
+    let dir = tempfile::tempdir().unwrap();
+    let stored = generated_store(dir.path(), 1500, 300, 5);
+    let sorted = dir.path().join("sorted.store");
+    copy_dir(&stored, &sorted);
+    let bytes = std::fs::read(stored.join("store.bin")).unwrap();
+    std::fs::write(
+        sorted.join("store.bin"),
+        without_section(&bytes, SectionKind::TimeOrder),
+    )
+    .unwrap();
+    let (stored, sorted) = (Store::open(&stored).unwrap(), Store::open(&sorted).unwrap());
+    assert!(stored.time_order().is_some() && sorted.time_order().is_none());
+    sorted.verify().unwrap();
+    let config = SampleConfig {
+        history: 3,
+        seed: 4,
+        amount: Amount::Ratio(2),
+        ..Default::default()
+    };
+    run(&stored, &dir.path().join("a"), &config);
+    run(&sorted, &dir.path().join("b"), &config);
+    assert!(dataset_bytes(&dir.path().join("a")) == dataset_bytes(&dir.path().join("b")));
+}
+
+/// A store file's bytes with section `kind` dropped from the header and its bytes
+/// zeroed (padding, as `verify` requires) or cut when last; the other sections stay
+/// where they were.
+fn without_section(bytes: &[u8], kind: SectionKind) -> Vec<u8> {
+    let header = Header::decode(bytes).unwrap();
+    let dropped = *header.section(kind).unwrap();
+    let kept: Vec<_> = header
+        .sections
+        .iter()
+        .filter(|s| s.kind != kind)
+        .copied()
+        .collect();
+    let (encoded, _) = Header::encode(header.counts, header.time_unit, &kept);
+    let mut out = bytes.to_vec();
+    out[..Header::encoded_len(header.sections.len())].fill(0);
+    out[..encoded.len()].copy_from_slice(&encoded);
+    out[dropped.offset as usize..(dropped.offset + dropped.length) as usize].fill(0);
+    // Nothing may follow the last section.
+    let end = kept.iter().map(|s| s.offset + s.length).max().unwrap();
+    if dropped.offset > end {
+        out.truncate(end as usize);
+    }
+    out
 }

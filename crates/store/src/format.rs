@@ -1,4 +1,4 @@
-//! The binary layout of `store.bin`, version 3 (versions 1 and 2 still open).
+//! The binary layout of `store.bin`, version 4 (versions 1 to 3 still open).
 //! `docs/store-format.md` is the grammar; this module is its single implementation
 //! (parsing and serialising the header).
 //!
@@ -12,14 +12,15 @@ use xxhash_rust::xxh3::xxh3_64;
 
 /// First eight bytes of every store file.
 pub const MAGIC: [u8; 8] = *b"NEGSAMP\0";
-/// The format version this code writes: version 3 is version 2 with the timestamps'
-/// unit in the header's last word (reserved, zero, before).
-pub const VERSION: u32 = 3;
+/// The format version this code writes: version 4 is version 3 with the users'
+/// positions in (timestamp, row) order (the `time_order` section); version 3 is version
+/// 2 with the timestamps' unit in the header's last word (reserved, zero, before).
+pub const VERSION: u32 = 4;
 /// The oldest version this code reads: version 1 is version 2 without kept columns.
 pub const OLDEST_VERSION: u32 = 1;
-/// The most sections a header may list: the five fixed ones, the kept-column schema,
-/// and a values and a dictionary section per kept column.
-pub const MAX_SECTIONS: usize = 6 + 2 * MAX_KEPT_COLUMNS;
+/// The most sections a header may list: the five fixed ones, the time order, the
+/// kept-column schema, and a values and a dictionary section per kept column.
+pub const MAX_SECTIONS: usize = 7 + 2 * MAX_KEPT_COLUMNS;
 /// Written as a little-endian u32; read back as this value only by a little-endian
 /// reader of a little-endian file.
 pub const ENDIAN_MARKER: u32 = 0x0A0B_0C0D;
@@ -51,10 +52,13 @@ pub enum SectionKind {
     ColumnValues = 7,
     /// Format 2: a string column's dictionary (tag = its position in the schema).
     ColumnDictionary = 8,
+    /// Format 4: u32 × interactions, each user's positions (0-based within the user) in
+    /// (timestamp, row) order (optional: absent when every user is in that order).
+    TimeOrder = 9,
 }
 
 impl SectionKind {
-    pub const ALL: [SectionKind; 8] = [
+    pub const ALL: [SectionKind; 9] = [
         Self::Indptr,
         Self::Indices,
         Self::Row,
@@ -63,11 +67,21 @@ impl SectionKind {
         Self::Columns,
         Self::ColumnValues,
         Self::ColumnDictionary,
+        Self::TimeOrder,
     ];
 
     /// The kinds that can appear once each, untagged.
     fn is_fixed(self) -> bool {
-        (self as u32) <= Self::Columns as u32
+        !matches!(self, Self::ColumnValues | Self::ColumnDictionary)
+    }
+
+    /// The first format version with this kind.
+    fn since(self) -> u32 {
+        match self {
+            Self::Columns | Self::ColumnValues | Self::ColumnDictionary => 2,
+            Self::TimeOrder => 4,
+            _ => 1,
+        }
     }
 
     fn from_code(code: u32) -> Option<Self> {
@@ -81,7 +95,7 @@ impl SectionKind {
         Some(match self {
             Self::Indptr => (counts.users + 1).saturating_mul(8),
             Self::UserKey => counts.users.saturating_mul(8),
-            Self::Indices => counts.interactions.saturating_mul(4),
+            Self::Indices | Self::TimeOrder => counts.interactions.saturating_mul(4),
             Self::Row | Self::Timestamp => counts.interactions.saturating_mul(8),
             Self::ColumnValues => counts.interactions.saturating_mul(kept?.value_type.width()),
             Self::Columns | Self::ColumnDictionary => return None,
@@ -98,6 +112,7 @@ impl SectionKind {
             Self::Columns => "columns",
             Self::ColumnValues => "column_values",
             Self::ColumnDictionary => "column_dictionary",
+            Self::TimeOrder => "time_order",
         }
     }
 
@@ -247,7 +262,7 @@ impl Header {
             let entry = &all[FIXED_HEADER_LEN + i * SECTION_ENTRY_LEN..][..SECTION_ENTRY_LEN];
             let code = u32_at(entry, 0);
             let kind = SectionKind::from_code(code)
-                .filter(|k| version >= 2 || (*k as u32) <= SectionKind::UserKey as u32)
+                .filter(|k| version >= k.since())
                 .ok_or_else(|| {
                     StoreError::corrupt(format!("unknown section kind {code} in version {version}"))
                 })?;

@@ -9,6 +9,8 @@
 //!   on an in-memory buffer. Both validate the header, the section table and the file
 //!   length before any slice is handed out; [`Store::verify`] adds the full scan
 //!   (checksums, CSR invariants).
+//! * [`order`] owns the (timestamp, row) order of a user's positives: written once
+//!   into the store, read back checked.
 //! * [`ingest`] turns a CSV of interactions into a store: parallel parsing of byte
 //!   ranges, first-appearance id interning, a counting sort into CSR, the duplicate
 //!   policy, and an atomic publish.
@@ -28,6 +30,7 @@ pub mod kept;
 pub mod mapping;
 pub mod npy;
 mod npz;
+pub mod order;
 pub mod output;
 mod parquet_input;
 pub mod publish;

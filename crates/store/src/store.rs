@@ -49,6 +49,7 @@ pub struct Store {
     indices: Range<usize>,
     rows: Range<usize>,
     timestamps: Option<Range<usize>>,
+    time_order: Option<Range<usize>>,
     user_keys: Range<usize>,
     /// Each kept column's values and (strings) dictionary, in schema order.
     kept: Vec<(Range<usize>, Option<Range<usize>>)>,
@@ -64,12 +65,15 @@ impl std::fmt::Debug for Store {
 }
 
 /// One user's interactions: item indices ascending, with each one's source row and
-/// timestamp at the same position.
+/// timestamp at the same position, and (when the store has it) their positions in
+/// (timestamp, row) order — read through [`crate::order::of_user`], which checks it.
 #[derive(Debug, Clone, Copy)]
 pub struct UserView<'a> {
     pub items: &'a [u32],
     pub rows: &'a [u64],
     pub timestamps: Option<&'a [i64]>,
+    /// The stored `time_order` of these positions, unchecked.
+    pub time_order: Option<&'a [u32]>,
     /// The user's stream key (XXH3-64 of the original id).
     pub key: u64,
     /// Where the user's interactions start in the store's columns (kept columns are
@@ -146,6 +150,7 @@ impl Store {
             indices: required(SectionKind::Indices),
             rows: required(SectionKind::Row),
             timestamps: range(SectionKind::Timestamp),
+            time_order: range(SectionKind::TimeOrder),
             user_keys: required(SectionKind::UserKey),
             bytes,
             header,
@@ -163,6 +168,9 @@ impl Store {
         let misaligned = |_| StoreError::corrupt("a section is not aligned to its element size");
         bytemuck::try_cast_slice::<u8, u64>(&bytes[self.indptr.clone()]).map_err(misaligned)?;
         bytemuck::try_cast_slice::<u8, u32>(&bytes[self.indices.clone()]).map_err(misaligned)?;
+        if let Some(order) = &self.time_order {
+            bytemuck::try_cast_slice::<u8, u32>(&bytes[order.clone()]).map_err(misaligned)?;
+        }
         bytemuck::try_cast_slice::<u8, u64>(&bytes[self.rows.clone()]).map_err(misaligned)?;
         bytemuck::try_cast_slice::<u8, u64>(&bytes[self.user_keys.clone()]).map_err(misaligned)?;
         if let Some(ts) = &self.timestamps {
@@ -242,10 +250,15 @@ impl Store {
                 .unwrap_or(crate::time::TimeUnit::Seconds)
         })
     }
+    /// Each user's positions in (timestamp, row) order (format 4), unchecked: read it
+    /// through [`crate::order::of_user`].
+    pub fn time_order(&self) -> Option<&[u32]> {
+        self.time_order.as_ref().map(|r| self.view(r))
+    }
     pub fn user_keys(&self) -> &[u64] {
         self.view(&self.user_keys)
     }
-    /// The format version of the file (1, 2 or 3).
+    /// The format version of the file (1 to 4).
     pub fn format_version(&self) -> u32 {
         self.header.version
     }
@@ -304,13 +317,15 @@ impl Store {
             items: &self.indices()[span.clone()],
             rows: &self.rows()[span.clone()],
             timestamps: self.timestamps().map(|t| &t[span.clone()]),
+            time_order: self.time_order().map(|o| &o[span.clone()]),
             key: self.user_keys()[u as usize],
             start: span.start,
         })
     }
 
     /// The full integrity check: every section's checksum, `indptr` non-decreasing,
-    /// each user's items strictly ascending and inside the catalog, and — for a store
+    /// each user's items strictly ascending and inside the catalog, each user's time
+    /// order a permutation in (timestamp, row) order, and — for a store
     /// on disk — id maps with one line per user/item whose hashes are the user keys.
     pub fn verify(&self) -> Result<(), StoreError> {
         self.check_padding()?;
@@ -320,21 +335,28 @@ impl Store {
             return Err(StoreError::corrupt(format!("indptr decreases at user {u}")));
         }
         let n_items = self.n_items();
-        (0..self.n_users()).into_par_iter().try_for_each(|u| {
-            let items = self.user(u)?.items;
-            if let Some(j) = items.windows(2).position(|w| w[0] >= w[1]) {
-                return Err(StoreError::corrupt(format!(
-                    "items of user {u} are not strictly ascending at position {}",
-                    j + 1
-                )));
-            }
-            match items.last() {
-                Some(&last) if last >= n_items => Err(StoreError::corrupt(format!(
-                    "user {u} has item {last} outside the catalog of {n_items}"
-                ))),
-                _ => Ok(()),
-            }
-        })?;
+        let scratch = || (Vec::new(), Vec::new());
+        (0..self.n_users())
+            .into_par_iter()
+            .try_for_each_init(scratch, |(order, keys), u| {
+                let view = self.user(u)?;
+                if view.time_order.is_some() {
+                    crate::order::of_user(&view, true, order, keys)?;
+                }
+                let items = view.items;
+                if let Some(j) = items.windows(2).position(|w| w[0] >= w[1]) {
+                    return Err(StoreError::corrupt(format!(
+                        "items of user {u} are not strictly ascending at position {}",
+                        j + 1
+                    )));
+                }
+                match items.last() {
+                    Some(&last) if last >= n_items => Err(StoreError::corrupt(format!(
+                        "user {u} has item {last} outside the catalog of {n_items}"
+                    ))),
+                    _ => Ok(()),
+                }
+            })?;
         self.verify_kept()?;
         if self.dir.is_some() {
             self.verify_id_maps()?;

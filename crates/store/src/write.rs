@@ -52,8 +52,12 @@ impl Columns<'_> {
         }
     }
 
-    /// Every section's kind, tag and bytes, in file order.
-    fn sections(&self) -> Vec<(SectionKind, u32, Cow<'_, [u8]>)> {
+    /// Every section's kind, tag and bytes, in file order; `time_order` is
+    /// [`crate::order::time_order`] of these columns.
+    fn sections<'s>(
+        &'s self,
+        time_order: Option<&'s [u32]>,
+    ) -> Vec<(SectionKind, u32, Cow<'s, [u8]>)> {
         fn borrowed(kind: SectionKind, bytes: &[u8]) -> (SectionKind, u32, Cow<'_, [u8]>) {
             (kind, 0, Cow::Borrowed(bytes))
         }
@@ -67,6 +71,12 @@ impl Columns<'_> {
             out.push(borrowed(
                 SectionKind::Timestamp,
                 bytemuck::cast_slice(ts.values),
+            ));
+        }
+        if let Some(order) = time_order {
+            out.push(borrowed(
+                SectionKind::TimeOrder,
+                bytemuck::cast_slice(order),
             ));
         }
         if !self.kept.is_empty() {
@@ -101,7 +111,12 @@ pub fn encode<W: Write>(columns: &Columns<'_>, mut out: W) -> std::io::Result<u6
         columns.user_keys.len() + 1,
         "indptr must have users + 1 entries"
     );
-    let parts = columns.sections();
+    let time_order = crate::order::time_order(
+        columns.indptr,
+        columns.rows,
+        columns.timestamps.map(|t| t.values),
+    );
+    let parts = columns.sections(time_order.as_deref());
     let checksums: Vec<u64> = parts
         .par_iter()
         .map(|(_, _, bytes)| xxh3_64(bytes))

@@ -1,11 +1,11 @@
 //! The store's on-disk format under damage: truncation, flipped bytes, foreign files
 //! and broken invariants are typed errors from `open` or `verify`, never panics.
 
-use negsamp_store::format::{Header, SectionKind, MAGIC};
+use negsamp_store::format::{Header, SectionKind, MAGIC, VERSION};
 use negsamp_store::ids::Interner;
 use negsamp_store::time::TimeUnit;
 use negsamp_store::write::{to_bytes, write_store_dir, Columns, Timestamps};
-use negsamp_store::{Store, StoreError};
+use negsamp_store::{order, Store, StoreError};
 
 struct Owned {
     indptr: Vec<u64>,
@@ -25,6 +25,15 @@ impl Owned {
             timestamps: Some(vec![5, 6, 7, 8, 9]),
             user_keys: vec![101, 102, 103],
             n_items: 6,
+        }
+    }
+
+    /// [`Owned::sample`] with users 0 and 2 out of (timestamp, row) order in the CSR:
+    /// a store with a `time_order` section.
+    fn out_of_time_order() -> Self {
+        Owned {
+            timestamps: Some(vec![6, 5, 9, 7, 8]),
+            ..Owned::sample()
         }
     }
 
@@ -178,9 +187,14 @@ fn every_truncation_is_an_error() {
 
 #[test]
 fn every_flipped_byte_is_caught_by_open_or_verify() {
-    let bytes = Owned::sample().bytes();
+    for bytes in [Owned::sample().bytes(), Owned::out_of_time_order().bytes()] {
+        flip_every_byte(&bytes);
+    }
+}
+
+fn flip_every_byte(bytes: &[u8]) {
     for at in 0..bytes.len() {
-        let mut damaged = bytes.clone();
+        let mut damaged = bytes.to_vec();
         damaged[at] ^= 0x40;
         let caught = match Store::from_bytes(&damaged) {
             Err(_) => true,
@@ -200,13 +214,10 @@ fn foreign_files_and_other_versions_are_named_as_such() {
         Err(StoreError::BadMagic { .. })
     ));
     let mut newer = bytes.clone();
-    newer[8..12].copy_from_slice(&4u32.to_le_bytes());
+    newer[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
     assert!(matches!(
         Store::from_bytes(&newer),
-        Err(StoreError::UnsupportedVersion {
-            found: 4,
-            supported: 3
-        })
+        Err(StoreError::UnsupportedVersion { found, supported: VERSION }) if found == VERSION + 1
     ));
     let mut swapped = bytes.clone();
     swapped[12..16].copy_from_slice(&0x0A0B0C0Du32.to_be_bytes());
@@ -292,7 +303,7 @@ fn the_time_unit_is_recorded_and_checked() {
     for unit in TimeUnit::ALL {
         let store = Store::from_bytes(&with_unit_code(&sample, unit.code())).unwrap();
         assert_eq!(store.time_unit(), Some(unit));
-        assert_eq!(store.format_version(), 3);
+        assert_eq!(store.format_version(), VERSION);
     }
     for code in [0, 5, u32::MAX] {
         let err = Store::from_bytes(&with_unit_code(&sample, code)).unwrap_err();
@@ -311,6 +322,81 @@ fn the_time_unit_is_recorded_and_checked() {
     assert_eq!(store.time_unit(), Some(TimeUnit::Seconds));
 }
 
+/// `bytes` with section `kind`'s u32s edited by `edit` and its checksum and the
+/// header's redone: damage only the structural checks can see.
+fn patch_section(bytes: &[u8], kind: SectionKind, edit: impl Fn(&mut [u32])) -> Vec<u8> {
+    let header = Header::decode(bytes).unwrap();
+    let (entry, section) = header
+        .sections
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.kind == kind)
+        .unwrap();
+    let range = section.offset as usize..(section.offset + section.length) as usize;
+    let mut values: Vec<u32> = bytes[range.clone()]
+        .chunks_exact(4)
+        .map(|w| u32::from_le_bytes(w.try_into().unwrap()))
+        .collect();
+    edit(&mut values);
+    let mut out = bytes.to_vec();
+    out[range.clone()].copy_from_slice(bytemuck::cast_slice(&values));
+    // The table lists sections in file order, which `decode` sorted them into.
+    let at = 48 + entry * 32 + 24;
+    let checksum = xxhash_rust::xxh3::xxh3_64(&out[range]);
+    out[at..at + 8].copy_from_slice(&checksum.to_le_bytes());
+    patch_header(&out, 8, VERSION)
+}
+
+/// Format 4 stores each user's positions in (timestamp, row) order when some user's
+/// CSR order is not that order; it reads back as the sort, and an order that is not
+/// one fails `verify` and the read, naming the position — while a store in order has
+/// no section, and the kind is unknown to a version-3 header.
+#[test]
+fn the_time_order_is_stored_read_back_and_checked() {
+    let bytes = Owned::out_of_time_order().bytes();
+    let store = Store::from_bytes(&bytes).unwrap();
+    store.verify().unwrap();
+    assert_eq!(store.format_version(), VERSION);
+    assert_eq!(store.time_order().unwrap(), [1, 0, 1, 2, 0]);
+    let (mut out, mut keys) = (Vec::new(), Vec::new());
+    order::of_user(&store.user(2).unwrap(), true, &mut out, &mut keys).unwrap();
+    assert_eq!(out, [(7, 13, 1), (8, 14, 2), (9, 12, 0)]);
+    order::of_user(&store.user(2).unwrap(), false, &mut out, &mut keys).unwrap();
+    assert_eq!(out, [(0, 12, 0), (0, 13, 1), (0, 14, 2)]);
+    assert!(Store::from_bytes(&Owned::sample().bytes())
+        .unwrap()
+        .time_order()
+        .is_none());
+
+    type Edit = fn(&mut [u32]);
+    let cases: [(Edit, &str); 3] = [
+        (
+            |o| o[0] = 0,
+            "position 0 (timestamp 6, row 10) is out of (timestamp, row) order or repeated",
+        ),
+        (|o| o[4] = 3, "position 3 is outside its 3 interactions"),
+        (
+            |o| o.swap(2, 3),
+            "position 1 (timestamp 7, row 13) is out of",
+        ),
+    ];
+    for (edit, needle) in cases {
+        let damaged = patch_section(&bytes, SectionKind::TimeOrder, edit);
+        let store = Store::from_bytes(&damaged).unwrap();
+        let message = store.verify().unwrap_err().to_string();
+        assert!(message.contains(needle), "{message}");
+        let read =
+            (0..3).map(|u| order::of_user(&store.user(u).unwrap(), true, &mut out, &mut keys));
+        assert_eq!(read.filter(Result::is_err).count(), 1, "{needle}");
+    }
+    let err = Store::from_bytes(&patch_header(&bytes, 8, 3)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unknown section kind 9 in version 3"),
+        "{err}"
+    );
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
 
@@ -320,8 +406,9 @@ proptest::proptest! {
     fn damaged_stores_never_panic(
         edits in proptest::collection::vec((0usize..2000, proptest::prelude::any::<u8>()), 1..8),
         cut in proptest::option::of(0usize..2000),
+        ordered in proptest::prelude::any::<bool>(),
     ) {
-        let mut bytes = Owned::sample().bytes();
+        let mut bytes = if ordered { Owned::sample() } else { Owned::out_of_time_order() }.bytes();
         for (at, value) in edits {
             let at = at % bytes.len();
             bytes[at] = value;
@@ -330,8 +417,11 @@ proptest::proptest! {
             bytes.truncate(cut % (bytes.len() + 1));
         }
         if let Ok(store) = Store::from_bytes(&bytes) {
+            let (mut order, mut keys) = (Vec::new(), Vec::new());
             for u in 0..store.n_users().min(64) {
-                let _ = store.user(u);
+                if let Ok(view) = store.user(u) {
+                    let _ = order::of_user(&view, true, &mut order, &mut keys);
+                }
             }
             let _ = store.verify();
         }
@@ -410,7 +500,7 @@ mod kept_columns {
     fn round_trip_and_verify() {
         let store = Store::from_bytes(&kept_store(&[0, 1, u32::MAX, 0, 1])).unwrap();
         store.verify().unwrap();
-        assert_eq!(store.format_version(), 3);
+        assert_eq!(store.format_version(), VERSION);
         let names: Vec<_> = store.kept_columns().iter().map(|c| &c.name).collect();
         assert_eq!(names, ["price", "colour", "count"]);
         assert_eq!(store.kept_column("colour"), Some(1));

@@ -91,7 +91,7 @@ impl LongRows<'_> {
 }
 
 /// For the users of one chunk, each user's positives in (timestamp, row) order — the
-/// order the contract emits anchors in ([`crate::order`]) — so that each row's anchor
+/// order the contract emits anchors in ([`negsamp_store::order`]) — so that each row's anchor
 /// is found by walking forward from the previous row's (shared by the contract and
 /// feature checks).
 #[derive(Debug, Default)]
@@ -372,7 +372,7 @@ pub(super) fn check_features(
         let u = users[r];
         let view = store.user(u)?;
         if history_len > 0 {
-            index.build(&view, config.history_order);
+            index.build(&view, config.history_order)?;
         }
         while r < rows.len() && users[r] == u {
             let j = positions
