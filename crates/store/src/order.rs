@@ -25,9 +25,28 @@ pub fn by_time_then_row(
 ) {
     let time = |j: usize| times.map_or(0, |t| t[j]);
     out.clear();
+    match sorted_keys(times, rows, keys) {
+        Some(mask) => out.extend(keys.iter().map(|&key| {
+            let j = (key & mask) as usize;
+            (time(j), rows[j], j as u32)
+        })),
+        None => {
+            // The offsets and positions do not fit one word together: compare the tuples.
+            out.extend((0..rows.len()).map(|j| (time(j), rows[j], j as u32)));
+            out.sort_unstable();
+        }
+    }
+}
+
+/// Sorts `keys` into the (timestamp, row) order of positions `0..k`, each key being
+/// the position's primary key — its timestamp, or its row without times — as an offset
+/// from the least, above the position's bits; returns the mask of those bits. `None`
+/// when offsets and positions do not fit one word (then `keys` is left unsorted).
+fn sorted_keys(times: Option<&[i64]>, rows: &[u64], keys: &mut Vec<u64>) -> Option<u64> {
+    keys.clear();
     let k = rows.len();
     if k == 0 {
-        return;
+        return Some(0);
     }
     // The primary key as an unsigned offset from its least value: the timestamp's
     // (sign flipped, so negative times come first), or the row's.
@@ -39,25 +58,40 @@ pub fn by_time_then_row(
     let least = (0..k).map(primary).min().unwrap_or(0);
     let span = (0..k).map(primary).max().unwrap_or(0) - least;
     if position_bits >= 64 || span >> (64 - position_bits) != 0 {
-        // The offsets and positions do not fit one word together: compare the tuples.
-        out.extend((0..k).map(|j| (time(j), rows[j], j as u32)));
-        out.sort_unstable();
-        return;
+        return None;
     }
-    keys.clear();
     keys.extend((0..k).map(|j| ((primary(j) - least) << position_bits) | j as u64));
     keys.sort_unstable();
     let mask = (1u64 << position_bits) - 1;
-    out.extend(keys.iter().map(|&key| {
-        let j = (key & mask) as usize;
-        (time(j), rows[j], j as u32)
-    }));
     if times.is_some() {
         // Equal timestamps came out in position order; their order is by row.
-        for tie in out.chunk_by_mut(|a, b| a.0 == b.0) {
+        for tie in keys.chunk_by_mut(|a, b| a >> position_bits == b >> position_bits) {
             if tie.len() > 1 {
-                tie.sort_unstable_by_key(|&(_, row, _)| row);
+                tie.sort_unstable_by_key(|&key| rows[(key & mask) as usize]);
             }
+        }
+    }
+    Some(mask)
+}
+
+/// Writes a user's positions in (timestamp, row) order to `out` (as many as `rows`):
+/// [`by_time_then_row`]'s positions, without its tuples.
+fn positions_in_order(
+    times: Option<&[i64]>,
+    rows: &[u64],
+    out: &mut [u32],
+    (sorted, keys): &mut (Vec<(i64, u64, u32)>, Vec<u64>),
+) {
+    match sorted_keys(times, rows, keys) {
+        Some(mask) => out
+            .iter_mut()
+            .zip(keys.iter())
+            .for_each(|(o, key)| *o = (key & mask) as u32),
+        None => {
+            by_time_then_row(times, rows, sorted, keys);
+            out.iter_mut()
+                .zip(sorted.iter())
+                .for_each(|(o, e)| *o = e.2);
         }
     }
 }
@@ -156,19 +190,17 @@ pub fn time_order(indptr: &[u64], rows: &[u64], times: Option<&[i64]>) -> Option
     }
     pieces.into_par_iter().for_each_init(
         || (Vec::new(), Vec::new()),
-        |(sorted, keys), (users, piece)| {
+        |scratch, (users, piece)| {
             let base = indptr[users.start] as usize;
             for u in users {
                 let (span, at) = (span(u), span(u).start - base);
                 let out = &mut piece[at..at + span.len()];
                 if in_order(u) {
                     out.iter_mut().zip(0..).for_each(|(o, j)| *o = j);
-                    continue;
+                } else {
+                    let times = times.map(|t| &t[span.clone()]);
+                    positions_in_order(times, &rows[span], out, scratch);
                 }
-                by_time_then_row(times.map(|t| &t[span.clone()]), &rows[span], sorted, keys);
-                out.iter_mut()
-                    .zip(sorted.iter())
-                    .for_each(|(o, e)| *o = e.2);
             }
         },
     );
@@ -272,17 +304,20 @@ mod tests {
 
     proptest! {
         /// The section written for a store's columns reads back, user by user, as the
-        /// sort gives — for timestamps with ties, and for rows alone.
+        /// sort gives — for timestamps with ties (narrow and wide), and for rows alone.
         #[test]
         fn the_stored_order_reads_back_as_the_sort(
             users in proptest::collection::vec(
                 proptest::collection::vec((0i64..4, 0u64..1_000), 0..40), 0..12),
             timed in any::<bool>(),
+            wide in any::<bool>(),
         ) {
             let (mut indptr, mut rows, mut times) = (vec![0u64], Vec::new(), Vec::new());
             for user in &users {
                 let distinct = distinct(user.iter().map(|e| e.1 + 1_000 * indptr.len() as u64).collect());
-                times.extend(user.iter().take(distinct.len()).map(|e| e.0));
+                // Wide times span more than a word holds with the positions: the tuple sort.
+                let time = |t: i64| if wide { t.wrapping_mul(i64::MAX / 2) } else { t };
+                times.extend(user.iter().take(distinct.len()).map(|e| time(e.0)));
                 rows.extend(distinct);
                 indptr.push(rows.len() as u64);
             }
