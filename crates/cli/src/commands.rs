@@ -172,7 +172,20 @@ fn print_info(path: &Path, info: &StoreInfo) -> Result<()> {
     if !info.kept.is_empty() {
         say!("  kept columns: {}", info.kept.join(", "));
     }
+    say!("  format: {}", format_line(info));
     Ok(())
+}
+
+/// The store's format version and what it means for sampling speed.
+fn format_line(info: &StoreInfo) -> String {
+    let version = info.format_version;
+    if version < negsamp_store::format::VERSION {
+        format!("version {version}; `negsamp ingest` again to store each user's anchors in order (sample and verify then skip a sort per user)")
+    } else if info.time_order_stored {
+        format!("version {version}, each user's anchors in (timestamp, row) order stored")
+    } else {
+        format!("version {version}, every user's interactions in (timestamp, row) order already")
+    }
 }
 
 fn verify_cmd(a: &VerifyArgs) -> Result<()> {

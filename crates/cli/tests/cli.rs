@@ -69,6 +69,16 @@ fn ingest_info_sample_verify() {
         (Some(5), Some(4), Some(10))
     );
     assert_eq!(info["has_timestamps"], true);
+    // Every user of this CSV is in (timestamp, row) order already: nothing to store.
+    assert_eq!(
+        (&info["format_version"], &info["time_order_stored"]),
+        (&serde_json::json!(4), &serde_json::json!(false))
+    );
+    let old = text(&negsamp(&["info", &fixture("v1.store")]));
+    assert!(
+        old.contains("format: version 1; `negsamp ingest` again"),
+        "{old}"
+    );
 
     let train = path(dir.path(), "train");
     let out = negsamp(&["sample", &store, "--out", &train, "--seed", "42"]);

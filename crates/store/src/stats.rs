@@ -57,6 +57,12 @@ pub struct StoreInfo {
     pub fingerprint: String,
     /// Kept columns as `name (type)`.
     pub kept: Vec<String>,
+    /// The version of `store.bin`'s format.
+    pub format_version: u32,
+    /// Whether the store holds each user's (timestamp, row) order (format 4, when some
+    /// user's interactions are not in that order already); without it `sample` and
+    /// `verify` sort each user.
+    pub time_order_stored: bool,
 }
 
 /// Scans a store (O(interactions), in parallel) and describes it.
@@ -94,6 +100,8 @@ pub fn describe(store: &Store) -> Result<StoreInfo, StoreError> {
         },
         untouched_items,
         fingerprint: format!("{:016x}", store.fingerprint()),
+        format_version: store.format_version(),
+        time_order_stored: store.time_order().is_some(),
         kept: store
             .kept_columns()
             .iter()
