@@ -328,6 +328,17 @@ impl Store {
     /// order a permutation in (timestamp, row) order, and — for a store
     /// on disk — id maps with one line per user/item whose hashes are the user keys.
     pub fn verify(&self) -> Result<(), StoreError> {
+        self.verify_scan(true)
+    }
+
+    /// [`Store::verify`] without reading every user's time order: for a caller that
+    /// reads each user's order through [`crate::order::of_user`] itself, which checks
+    /// it (a dataset's verify, sampling every user afresh).
+    pub fn verify_without_time_order(&self) -> Result<(), StoreError> {
+        self.verify_scan(false)
+    }
+
+    fn verify_scan(&self, time_order: bool) -> Result<(), StoreError> {
         self.check_padding()?;
         self.verify_checksums()?;
         let indptr = self.indptr();
@@ -340,7 +351,7 @@ impl Store {
             .into_par_iter()
             .try_for_each_init(scratch, |(order, keys), u| {
                 let view = self.user(u)?;
-                if view.time_order.is_some() {
+                if time_order && view.time_order.is_some() {
                     crate::order::of_user(&view, true, order, keys)?;
                 }
                 let items = view.items;
