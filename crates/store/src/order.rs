@@ -1,14 +1,13 @@
 //! A user's positives in (timestamp, row) order: the order anchors are emitted in and
 //! histories are read in — one definition, [`by_time_then_row`].
 //!
-//! Sorting it per user per run was a sixth of `sample`'s instructions, so a version-4
-//! store carries it: the `time_order` section ([`time_order`], computed once when the
-//! store is written) holds each user's positions in that order, and [`of_user`] reads it
-//! back in O(k), checking it is one (an O(k) walk: positions in range and (timestamp,
-//! row) strictly increasing make a permutation in order). A store without the section
-//! (older versions, or every user in order already) is sorted as before. As 24-byte
-//! tuples compared field by field the sort was a sixth of `sample`'s CPU (`perf`); here
-//! it is usually a sort of plain `u64` keys.
+//! Sorting it per user per run — even as plain `u64` keys rather than tuples — was a
+//! sixth of `sample`'s instructions, so a version-4 store carries it: the `time_order`
+//! section ([`time_order`], computed once when the store is written) holds each user's
+//! positions in that order, and [`of_user`] reads it back in O(k), checking it is one
+//! (positions in range and (timestamp, row) strictly increasing make a permutation in
+//! order). A store without the section (older versions, or every user in order
+//! already) is sorted as before.
 
 use crate::{StoreError, UserView};
 use rayon::prelude::*;
@@ -24,18 +23,24 @@ pub fn by_time_then_row(
     keys: &mut Vec<u64>,
 ) {
     let time = |j: usize| times.map_or(0, |t| t[j]);
-    out.clear();
     match sorted_keys(times, rows, keys) {
-        Some(mask) => out.extend(keys.iter().map(|&key| {
-            let j = (key & mask) as usize;
-            (time(j), rows[j], j as u32)
-        })),
-        None => {
-            // The offsets and positions do not fit one word together: compare the tuples.
-            out.extend((0..rows.len()).map(|j| (time(j), rows[j], j as u32)));
-            out.sort_unstable();
+        Some(mask) => {
+            out.clear();
+            out.extend(keys.iter().map(|&key| {
+                let j = (key & mask) as usize;
+                (time(j), rows[j], j as u32)
+            }));
         }
+        None => sorted_tuples(times, rows, out),
     }
+}
+
+/// [`by_time_then_row`] for a user whose key offsets and positions do not fit one word
+/// together: the tuples compared.
+fn sorted_tuples(times: Option<&[i64]>, rows: &[u64], out: &mut Vec<(i64, u64, u32)>) {
+    out.clear();
+    out.extend((0..rows.len()).map(|j| (times.map_or(0, |t| t[j]), rows[j], j as u32)));
+    out.sort_unstable();
 }
 
 /// Sorts `keys` into the (timestamp, row) order of positions `0..k`, each key being
@@ -88,7 +93,7 @@ fn positions_in_order(
             .zip(keys.iter())
             .for_each(|(o, key)| *o = (key & mask) as u32),
         None => {
-            by_time_then_row(times, rows, sorted, keys);
+            sorted_tuples(times, rows, sorted);
             out.iter_mut()
                 .zip(sorted.iter())
                 .for_each(|(o, e)| *o = e.2);
@@ -108,10 +113,8 @@ pub fn of_user(
 ) -> Result<(), StoreError> {
     let times = view.timestamps.filter(|_| by_time);
     // Without timestamps the stored order is the rows' order, which serves either way.
-    match view
-        .time_order
-        .filter(|_| times.is_some() == view.timestamps.is_some())
-    {
+    let stored_serves = by_time || view.timestamps.is_none();
+    match view.time_order.filter(|_| stored_serves) {
         Some(order) => read_order(order, times, view.rows, out).map_err(|problem| {
             StoreError::corrupt(format!(
                 "time_order of the user at interactions {}..{}: {problem}",
