@@ -448,12 +448,14 @@ impl DrawnSet {
     }
 
     /// Whether `value` was drawn; `drawn` holds every value inserted since `start`.
-    #[inline]
+    /// The scan has no early exit, so it compiles to vector compares (at most
+    /// [`SCAN_MAX`] values); inlined, as a call per draw it was 5% of `sample`.
+    #[inline(always)]
     pub(crate) fn contains(&self, drawn: &[u32], value: u32) -> bool {
         if self.bitmap {
             self.words[value as usize / 64] >> (value % 64) & 1 == 1
         } else {
-            drawn.contains(&value)
+            drawn.iter().fold(false, |hit, &x| hit | (x == value))
         }
     }
 
