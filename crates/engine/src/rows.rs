@@ -1,6 +1,7 @@
-//! Output rows in memory: one typed buffer per schema column, filled anchor by anchor,
-//! reused from chunk to chunk (cleared, never freed, so the hot path stops allocating
-//! once warm).
+//! Output rows in memory: one typed buffer per schema column, filled a user at a time
+//! column by column (in fixed-size chunks when the user's anchors all give the same
+//! number of rows), reused from chunk to chunk (cleared, never freed, so the hot path
+//! stops allocating once warm).
 
 use crate::config::HistoryOrder;
 use crate::schema::{ColumnKind, Dtype, Schema};
