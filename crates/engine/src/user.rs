@@ -232,6 +232,8 @@ impl UserSampler {
         let before = out.len();
         let mut next_negative = 0;
         self.anchors.clear();
+        self.anchors.reserve(k);
+        let embeddings = context.embeddings.as_ref();
         for (&(ts, row, j), &count) in self.anchor_order.iter().zip(&self.per_anchor) {
             let negatives = next_negative..next_negative + count as usize;
             next_negative = negatives.end;
@@ -240,12 +242,10 @@ impl UserSampler {
             }
             let j = j as usize;
             let positive = (!config.negatives_only).then_some(view.items[j]);
-            tally.positives += u64::from(positive.is_some());
-            tally.negatives += negatives.len() as u64;
             self.anchors.push(Anchor {
                 positive,
                 negatives,
-                positive_score: match (&context.embeddings, positive) {
+                positive_score: match (embeddings, positive) {
                     (Some(e), Some(item)) => e.score(self.hard.query.get(e, u, row), item),
                     _ => f32::NAN,
                 },
@@ -268,6 +268,13 @@ impl UserSampler {
             history: self.history.items(),
         };
         out.push_anchors(schema, store, &anchors);
+        // Counted once per user rather than per anchor in the loop above.
+        let anchors = &self.anchors;
+        tally.positives += anchors.iter().filter(|a| a.positive.is_some()).count() as u64;
+        tally.negatives += anchors
+            .iter()
+            .map(|a| a.negatives.len() as u64)
+            .sum::<u64>();
         tally.rows += (out.len() - before) as u64;
         tally.shortfall += shortfall;
         tally.users_short += u64::from(shortfall > 0);
