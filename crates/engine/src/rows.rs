@@ -397,12 +397,12 @@ struct Shape {
 
 impl Shape {
     fn of(wide: bool, anchors: &[Anchor]) -> Self {
-        let mut shape = Shape { wide, same: None };
-        shape.same = anchors.first().map(|a| shape.rows(a));
-        if anchors.iter().any(|a| Some(shape.rows(a)) != shape.same) {
-            shape.same = None;
+        let mixed = Shape { wide, same: None };
+        let first = anchors.first().map(|a| mixed.rows(a));
+        Shape {
+            wide,
+            same: first.filter(|&rows| anchors.iter().all(|a| mixed.rows(a) == rows)),
         }
-        shape
     }
 
     /// The rows anchor `a` gives: wide, one; long, its positive (if any) and one per

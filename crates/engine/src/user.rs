@@ -232,8 +232,6 @@ impl UserSampler {
         let before = out.len();
         let mut next_negative = 0;
         self.anchors.clear();
-        self.anchors.reserve(k);
-        let embeddings = context.embeddings.as_ref();
         for (&(ts, row, j), &count) in self.anchor_order.iter().zip(&self.per_anchor) {
             let negatives = next_negative..next_negative + count as usize;
             next_negative = negatives.end;
@@ -245,7 +243,7 @@ impl UserSampler {
             self.anchors.push(Anchor {
                 positive,
                 negatives,
-                positive_score: match (embeddings, positive) {
+                positive_score: match (&context.embeddings, positive) {
                     (Some(e), Some(item)) => e.score(self.hard.query.get(e, u, row), item),
                     _ => f32::NAN,
                 },
