@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use negsamp_engine::manifest::Manifest;
 use negsamp_engine::verify::{
-    read_part_data, verify_output, verify_output_with_progress, RowCheck,
+    read_part_data, verify_output, verify_output_in_windows, verify_output_with_progress, RowCheck,
 };
 use negsamp_engine::SampleConfig;
 use negsamp_kernel::uniform::{Kernel, Replacement};
@@ -211,6 +211,26 @@ fn verify_checks_a_part_chunk_by_chunk_and_names_the_row() {
             read_part_data(&dir.path().join(name), &store, 0).unwrap(),
         )
     };
+    // the verdict, whether the part is read whole or a window at a time (the rows
+    // named counted from the part's first): an error that says `expected`
+    let assert_refused = |out: &Path, expected: &str| {
+        let whole = verify_output(out, Some(&store)).unwrap_err().to_string();
+        assert!(whole.contains(expected), "{whole}");
+        for window_bytes in [64, 4096] {
+            let windowed = verify_output_in_windows(
+                out,
+                Some(&store),
+                RowCheck::default(),
+                &|_| {},
+                window_bytes,
+            );
+            let windowed = windowed.unwrap_err().to_string();
+            assert!(
+                windowed.contains(expected),
+                "{window_bytes} bytes: {windowed}"
+            );
+        }
+    };
     // a negative of a late chunk replaced by one of its user's positives
     let (out, data) = fresh("late-positive");
     let late = |data: &negsamp_engine::verify::PartData| {
@@ -221,21 +241,16 @@ fn verify_checks_a_part_chunk_by_chunk_and_names_the_row() {
     let r = late(&data);
     let positive = store.user(data.user[r]).unwrap().items[0];
     tamper(&out, "item", r, positive);
-    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
-    assert!(
-        err.contains(&format!("row {r}: negative item {positive}")),
-        "{err}"
-    );
+    assert_refused(&out, &format!("row {r}: negative item {positive}"));
 
     // a negative of a late chunk replaced by another valid candidate: only the fresh
     // sample of that chunk catches it, and says where
     let (out, data) = fresh("late-swap");
     let r = late(&data);
     tamper(&out, "item", r, another_valid_candidate(&store, &data, r));
-    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
-    assert!(
-        err.contains(&format!("row {r}: column item differs from a fresh sample")),
-        "{err}"
+    assert_refused(
+        &out,
+        &format!("row {r}: column item differs from a fresh sample"),
     );
 
     // rows of a user moved out of order
@@ -243,18 +258,13 @@ fn verify_checks_a_part_chunk_by_chunk_and_names_the_row() {
     let r = data.user.len() / 2;
     tamper(&out, "user", r, data.user[r] + 1);
     tamper(&out, "user", r + 1, data.user[r]);
-    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
-    assert!(err.contains("out of order"), "{err}");
+    assert_refused(&out, "out of order");
 
     // the last row given a user past the part's
     let (out, data) = fresh("past-the-part");
     let last = data.user.len() - 1;
     tamper(&out, "user", last, 10_000u32);
-    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
-    assert!(
-        err.contains(&format!("row {last}: user 10000 is outside the part")),
-        "{err}"
-    );
+    assert_refused(&out, &format!("row {last}: user 10000 is outside the part"));
 }
 
 /// Verify reports its progress as it goes: rising, and ending at the dataset's rows

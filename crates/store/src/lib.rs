@@ -22,9 +22,11 @@
 
 pub mod csr;
 pub mod csv;
+pub mod direct;
 pub mod format;
 pub mod ids;
 pub mod ingest;
+pub mod input;
 pub mod interrupt;
 pub mod kept;
 pub mod mapping;

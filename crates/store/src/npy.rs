@@ -58,6 +58,9 @@ pub struct ArrayInfo {
     pub data_offset: usize,
 }
 
+/// The most bytes a v1.0 header takes: its length is a 2-byte field after 10 bytes.
+pub const MAX_HEADER_BYTES: u64 = 10 + u16::MAX as u64;
+
 /// Parses a v1.0 header of a 1-D or 2-D C-order array. A key given twice is an error
 /// (readers disagree on which one counts).
 pub fn parse_header(bytes: &[u8]) -> io::Result<ArrayInfo> {

@@ -15,6 +15,7 @@
 //! filesystem refuses direct I/O (tmpfs, some network filesystems), or with
 //! [`WriteMode::Buffered`], the same bytes are written through the page cache.
 
+use crate::direct::{is_invalid, open_direct, set_direct, AlignedBuffer, BLOCK};
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -39,9 +40,6 @@ impl WriteMode {
     }
 }
 
-/// What direct I/O asks of offsets, lengths and memory (4 KiB covers the 512-byte
-/// and 4 KiB logical blocks of the devices in use).
-const BLOCK: usize = 4096;
 /// Bytes gathered before a write: large enough that a direct write streams at the
 /// device's speed (4 MiB measured within 3% of 8 MiB here).
 const BUFFER: usize = 4 << 20;
@@ -52,7 +50,7 @@ const BUFFER: usize = 4 << 20;
 /// file's own while the caller fills the next one: two buffers per file, the caller
 /// waiting only when the device is the slower of the two.
 pub struct OutputFile {
-    block: Block,
+    block: AlignedBuffer,
     /// Bytes of `block` not yet handed on.
     filled: usize,
     sink: Sink,
@@ -63,44 +61,13 @@ enum Sink {
     Direct(DirectWriter),
 }
 
-/// `BUFFER` bytes at a `BLOCK`-aligned address.
-struct Block {
-    /// Over-allocated by one block so that an aligned window fits.
-    storage: Vec<u8>,
-    start: usize,
-}
-
-impl Block {
-    fn new() -> Self {
-        let storage = vec![0u8; BUFFER + BLOCK];
-        let start = storage.as_ptr().align_offset(BLOCK);
-        Block { storage, start }
-    }
-
-    /// No storage: a placeholder while a block is with the writer thread.
-    fn empty() -> Self {
-        Block {
-            storage: Vec::new(),
-            start: 0,
-        }
-    }
-
-    fn window(&self) -> &[u8] {
-        &self.storage[self.start..self.start + BUFFER]
-    }
-
-    fn window_mut(&mut self) -> &mut [u8] {
-        &mut self.storage[self.start..self.start + BUFFER]
-    }
-}
-
 /// The thread writing full blocks of one file, and the buffers coming back from it.
 struct DirectWriter {
     /// Blocks to write, each with its length (a whole number of `BLOCK`s).
     /// Dropped to tell the thread that no more blocks come.
-    queue: Option<std::sync::mpsc::SyncSender<(Block, usize)>>,
+    queue: Option<std::sync::mpsc::SyncSender<(AlignedBuffer, usize)>>,
     /// Written blocks, back for reuse.
-    spare: std::sync::mpsc::Receiver<Block>,
+    spare: std::sync::mpsc::Receiver<AlignedBuffer>,
     /// Whether the second buffer exists yet.
     second: bool,
     /// Taken when joined.
@@ -109,13 +76,13 @@ struct DirectWriter {
 
 impl DirectWriter {
     fn start(mut file: File) -> Self {
-        let (queue, blocks) = std::sync::mpsc::sync_channel::<(Block, usize)>(1);
+        let (queue, blocks) = std::sync::mpsc::sync_channel::<(AlignedBuffer, usize)>(1);
         let (give_back, spare) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let mut direct = true;
             let mut written = 0u64;
             for (block, len) in blocks {
-                let bytes = &block.window()[..len];
+                let bytes = &block.bytes()[..len];
                 if let Err(e) = file.write_all(bytes) {
                     if !(direct && is_invalid(&e)) {
                         return Err(e);
@@ -142,12 +109,12 @@ impl DirectWriter {
     }
 
     /// Hands `len` bytes of `block` to the thread; returns an empty buffer.
-    fn send(&mut self, block: Block, len: usize) -> io::Result<Block> {
+    fn send(&mut self, block: AlignedBuffer, len: usize) -> io::Result<AlignedBuffer> {
         let next = if self.second {
             self.spare.recv().ok()
         } else {
             self.second = true;
-            Some(Block::new())
+            Some(AlignedBuffer::with_len(BUFFER))
         };
         let queued = self.queue.as_ref().map(|q| q.send((block, len)));
         match (next, queued) {
@@ -177,10 +144,6 @@ impl DirectWriter {
     }
 }
 
-fn is_invalid(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error())
-}
-
 impl std::fmt::Debug for OutputFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutputFile")
@@ -194,7 +157,10 @@ impl OutputFile {
     /// Creates (or truncates) `path`.
     pub fn create(path: &Path, mode: WriteMode) -> io::Result<Self> {
         let sink = match mode {
-            WriteMode::Direct => match open_direct(path) {
+            WriteMode::Direct => match open_direct(
+                File::options().write(true).create(true).truncate(true),
+                path,
+            ) {
                 Ok(file) => Sink::Direct(DirectWriter::start(file)),
                 // The filesystem does not do direct I/O: the page cache it is.
                 Err(e) if is_invalid(&e) => Sink::Buffered(File::create(path)?),
@@ -203,7 +169,7 @@ impl OutputFile {
             WriteMode::Buffered => Sink::Buffered(File::create(path)?),
         };
         Ok(OutputFile {
-            block: Block::new(),
+            block: AlignedBuffer::with_len(BUFFER),
             filled: 0,
             sink,
         })
@@ -216,43 +182,40 @@ impl OutputFile {
 
     /// Writes everything and hands back the file, positioned at its end, with direct
     /// I/O switched off (so the caller may rewrite a header in place).
-    pub fn into_file(mut self) -> io::Result<File> {
-        let mut file = match self.sink {
-            Sink::Buffered(file) => file,
+    pub fn into_file(self) -> io::Result<File> {
+        match self.sink {
+            Sink::Buffered(mut file) => {
+                file.write_all(&self.block.bytes()[..self.filled])?;
+                Ok(file)
+            }
             Sink::Direct(mut writer) => {
                 // Whole blocks go direct; the rest is written once the thread is done.
                 let whole = self.filled / BLOCK * BLOCK;
-                let tail = self.block.window()[whole..self.filled].to_vec();
+                let tail = self.block.bytes()[whole..self.filled].to_vec();
                 if whole > 0 {
                     // On an error the thread has been joined and the error is its own.
                     writer.send(self.block, whole)?;
                 }
-                let file = writer.finish()?;
+                let mut file = writer.finish()?;
                 set_direct(&file, false)?;
-                self.block = Block {
-                    storage: tail,
-                    start: 0,
-                };
-                self.filled = self.block.storage.len();
-                file
+                file.write_all(&tail)?;
+                Ok(file)
             }
-        };
-        file.write_all(&self.block.storage[self.block.start..][..self.filled])?;
-        Ok(file)
+        }
     }
 
     /// Passes the full buffer on.
     fn hand_on(&mut self) -> io::Result<()> {
         let len = std::mem::take(&mut self.filled);
         match &mut self.sink {
-            Sink::Buffered(file) => file.write_all(&self.block.window()[..len]),
+            Sink::Buffered(file) => file.write_all(&self.block.bytes()[..len]),
             Sink::Direct(writer) => {
-                let full = std::mem::replace(&mut self.block, Block::empty());
+                let full = std::mem::take(&mut self.block);
                 match writer.send(full, len) {
                     Ok(next) => self.block = next,
                     Err(e) => {
                         // Nothing more reaches the file, but it stays usable.
-                        self.block = Block::new();
+                        self.block = AlignedBuffer::with_len(BUFFER);
                         return Err(e);
                     }
                 }
@@ -266,7 +229,7 @@ impl Write for OutputFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let n = bytes.len().min(BUFFER - self.filled);
         let at = self.filled;
-        self.block.window_mut()[at..at + n].copy_from_slice(&bytes[..n]);
+        self.block.bytes_mut()[at..at + n].copy_from_slice(&bytes[..n]);
         self.filled += n;
         if self.filled == BUFFER {
             self.hand_on()?;
@@ -280,38 +243,6 @@ impl Write for OutputFile {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-#[cfg(target_os = "linux")]
-fn open_direct(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
-        .open(path)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn open_direct(_: &Path) -> io::Result<File> {
-    Err(io::Error::from_raw_os_error(
-        rustix::io::Errno::INVAL.raw_os_error(),
-    ))
-}
-
-#[cfg(target_os = "linux")]
-fn set_direct(file: &File, on: bool) -> io::Result<()> {
-    use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
-    let mut flags = fcntl_getfl(file)?;
-    flags.set(OFlags::DIRECT, on);
-    fcntl_setfl(file, flags)?;
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn set_direct(_: &File, _: bool) -> io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
 //! Reading a part back: its files against their records (names, sizes, `.npy`
-//! headers, checksums), then its rows for the checks — `.npy` columns compared with a
-//! fresh sample where they lie in their maps, and copied a chunk at a time only where
-//! they differ (memory does not grow with the part; the `user` column, which places
-//! the chunks, is read in place), a Parquet part decoded whole.
+//! headers, checksums), then its rows for the checks — a `.npy` part a window of rows
+//! at a time (two windows per part in memory at most, whatever its size; the rows
+//! compared with a fresh sample where they lie in the window's buffers), a Parquet
+//! part decoded whole.
 //!
-//! The files are mapped (`negsamp_store::mapping`, whose promise covers them: a
-//! published dataset is never modified) rather than read: parts are written past the
-//! page cache, so verify usually reads them cold, and here a cold `read` into fresh
-//! cache pages ran at a third of the speed of faulting the same pages in through a
-//! map (0.75 s against 0.24 s for 350 MB).
+//! The files are read past the page cache ([`negsamp_store::input`]): parts are
+//! written past it, so verify reads them cold, and fresh page-cache pages — which a
+//! `read` or a map's faults need — cost more than the reading on the machines this is
+//! measured on (`docs/benchmarks.md`). A file's checksum is taken as its windows are
+//! read, so every byte is read once.
 
 use crate::config::Format;
 use crate::manifest::{ColumnSpec, FileRecord, PartRecord};
@@ -17,17 +17,103 @@ use crate::rows::Rows;
 use crate::schema::Schema;
 use crate::write::{hex, read_parquet_part, IdColumns, PartPaths};
 use crate::EngineError;
-use memmap2::Mmap;
+use negsamp_store::direct::AlignedBuffer;
+use negsamp_store::input::InputFile;
 use rayon::prelude::*;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
-/// A part's rows, checked against its record, as the row checks reach them.
+/// Bytes of a `.npy` part read at a time: several MB per column file, so that a direct
+/// read streams at the device's speed, and two windows per part in memory at most.
+pub(crate) const WINDOW_BYTES: usize = 16 << 20;
+
+/// Rows `first()..first() + users().len()` of a part, as read: the whole of a Parquet
+/// part (decoded), or a window of a `.npy` part's rows in every column.
 pub(crate) enum PartRows {
-    /// A Parquet part, decoded.
     Decoded(Rows),
-    /// A `.npy` part: its files, read a range of rows at a time.
+    Columns(NpyWindow),
+}
+
+/// Rows of a `.npy` part, a buffer per column (in the schema's order).
+pub(crate) struct NpyWindow {
+    first: usize,
+    columns: Vec<(AlignedBuffer, Range<usize>)>,
+    user: usize,
+    /// The `user` column copied, only if its rows are not aligned for `u32` in their
+    /// buffer (negsamp's headers keep them aligned; a `.npy` written elsewhere need not).
+    unaligned_users: Option<Vec<u32>>,
+}
+
+impl NpyWindow {
+    fn column(&self, c: usize) -> &[u8] {
+        let (buffer, span) = &self.columns[c];
+        &buffer.bytes()[span.clone()]
+    }
+}
+
+impl PartRows {
+    /// The part's row this one is.
+    pub(crate) fn first(&self) -> usize {
+        match self {
+            PartRows::Decoded(_) => 0,
+            PartRows::Columns(window) => window.first,
+        }
+    }
+
+    /// The `user` column: non-decreasing in a sound part.
+    pub(crate) fn users(&self) -> &[u32] {
+        match self {
+            PartRows::Decoded(rows) => rows.users(),
+            PartRows::Columns(window) => match &window.unaligned_users {
+                Some(users) => users,
+                None => bytemuck::cast_slice(window.column(window.user)),
+            },
+        }
+    }
+
+    /// Column `c`'s bytes for rows `range` (counted from [`PartRows::first`]).
+    fn column_rows(&self, schema: &Schema, c: usize, range: Range<usize>) -> &[u8] {
+        let column = &schema.columns[c];
+        let row_bytes = column.width * column.dtype.size();
+        let bytes = match self {
+            PartRows::Decoded(rows) => rows.columns[c].bytes(),
+            PartRows::Columns(window) => window.column(c),
+        };
+        &bytes[range.start * row_bytes..range.end * row_bytes]
+    }
+
+    /// Whether rows `range` (counted from [`PartRows::first`]) are `rows`' bytes,
+    /// column by column, compared where they lie (nothing copied).
+    pub(crate) fn holds(&self, schema: &Schema, range: Range<usize>, rows: &Rows) -> bool {
+        rows.len() == range.len()
+            && (0..schema.columns.len())
+                .all(|c| self.column_rows(schema, c, range.clone()) == rows.columns[c].bytes())
+    }
+
+    /// Rows `range` (counted from [`PartRows::first`]) into `into`, which is resized
+    /// to hold them.
+    pub(crate) fn read_rows(&self, schema: &Schema, range: Range<usize>, into: &mut Rows) {
+        into.clear();
+        match self {
+            PartRows::Decoded(rows) => into.extend_from_rows(schema, rows, range),
+            PartRows::Columns(_) => {
+                into.resize_rows(schema, range.len());
+                for c in 0..schema.columns.len() {
+                    let rows = self.column_rows(schema, c, range.clone());
+                    into.columns[c].bytes_mut().copy_from_slice(rows);
+                }
+            }
+        }
+    }
+}
+
+/// A part whose files were checked against its record, read a window of rows at a
+/// time; the checksums of a `.npy` part's files are taken as its windows are read and
+/// held to the record by [`PartReader::finish`].
+pub(crate) enum PartReader {
+    /// A Parquet part, decoded whole: its one window, until it is read.
+    Decoded(Option<Rows>),
     Columns(NpyColumns),
 }
 
@@ -36,136 +122,172 @@ pub(crate) enum PartRows {
 pub(crate) struct NpyColumns {
     files: Vec<NpyFile>,
     user: usize,
-    /// The `user` column copied, only if its data is not aligned for `u32` in its
-    /// map (negsamp aligns it; a `.npy` written elsewhere need not).
-    unaligned_users: Option<Vec<u32>>,
+}
+
+impl PartReader {
+    /// Rows a window of `bytes` holds (at least one): every row, for a decoded part.
+    pub(crate) fn window_rows(&self, bytes: usize) -> usize {
+        match self {
+            PartReader::Decoded(_) => usize::MAX,
+            PartReader::Columns(columns) => {
+                let row_bytes: usize = columns.files.iter().map(|f| f.row_bytes).sum();
+                (bytes / row_bytes.max(1)).max(1)
+            }
+        }
+    }
+
+    /// A window to read into, holding no rows yet.
+    pub(crate) fn empty_window(&self) -> PartRows {
+        match self {
+            PartReader::Decoded(_) => PartRows::Decoded(Rows::default()),
+            PartReader::Columns(columns) => PartRows::Columns(NpyWindow {
+                first: 0,
+                columns: columns
+                    .files
+                    .iter()
+                    .map(|_| (AlignedBuffer::default(), 0..0))
+                    .collect(),
+                user: columns.user,
+                unaligned_users: None,
+            }),
+        }
+    }
+
+    /// Reads rows `range` into `into` (a window from [`PartReader::empty_window`]).
+    /// A decoded part is read once, whole.
+    pub(crate) fn read(
+        &mut self,
+        range: Range<usize>,
+        into: &mut PartRows,
+    ) -> Result<(), EngineError> {
+        match (self, into) {
+            (PartReader::Decoded(rows), into) => {
+                let rows = rows.take().expect("a decoded part is read once, whole");
+                debug_assert_eq!(range, 0..rows.len());
+                *into = PartRows::Decoded(rows);
+                Ok(())
+            }
+            (PartReader::Columns(columns), PartRows::Columns(window)) => {
+                columns.read(range, window)
+            }
+            (PartReader::Columns(_), PartRows::Decoded(_)) => {
+                unreachable!("a .npy part's windows come from its reader")
+            }
+        }
+    }
+
+    /// Holds the files' checksums to their records, reading what no window has (a
+    /// Parquet part's were checked as it was read).
+    pub(crate) fn finish(&mut self) -> Result<(), EngineError> {
+        match self {
+            PartReader::Decoded(_) => Ok(()),
+            PartReader::Columns(columns) => columns.files.iter_mut().try_for_each(NpyFile::finish),
+        }
+    }
 }
 
 impl NpyColumns {
-    fn users(&self) -> &[u32] {
-        match &self.unaligned_users {
-            Some(users) => users,
-            None => bytemuck::cast_slice(self.files[self.user].data()),
-        }
+    fn read(&mut self, range: Range<usize>, window: &mut NpyWindow) -> Result<(), EngineError> {
+        window.first = range.start;
+        std::thread::scope(|threads| {
+            let reads: Vec<_> = self
+                .files
+                .iter_mut()
+                .zip(&mut window.columns)
+                .map(|(file, (buffer, span))| {
+                    let range = range.clone();
+                    threads.spawn(move || {
+                        *span = file.read_rows(range, buffer)?;
+                        Ok::<_, EngineError>(())
+                    })
+                })
+                .collect();
+            reads
+                .into_iter()
+                .try_for_each(|r| r.join().expect("a reading thread panicked"))
+        })?;
+        let users = window.column(window.user);
+        window.unaligned_users = bytemuck::try_cast_slice::<u8, u32>(users)
+            .is_err()
+            .then(|| {
+                users
+                    .chunks_exact(4)
+                    .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+                    .collect()
+            });
+        Ok(())
     }
 }
 
+/// A `.npy` column file of a part, read past the page cache; its checksum taken as it
+/// is read.
 struct NpyFile {
     path: PathBuf,
-    map: Mmap,
-    data_offset: usize,
+    input: InputFile,
+    data_offset: u64,
     row_bytes: usize,
     record: FileRecord,
+    /// The data's checksum so far: of its first `hashed` bytes.
+    hasher: Xxh3,
+    hashed: u64,
 }
 
 impl NpyFile {
-    /// Rows starting at `first` into `out` (whole rows of this column).
-    fn read_at(&self, first: usize, out: &mut [u8]) -> Result<(), EngineError> {
-        out.copy_from_slice(self.rows_at(first, out.len())?);
-        Ok(())
+    /// Rows `range` of this column into `buffer`: where they landed in it. The bytes
+    /// no earlier read reached go into the checksum (windows are read in order; one
+    /// may start within the last).
+    fn read_rows(
+        &mut self,
+        range: Range<usize>,
+        buffer: &mut AlignedBuffer,
+    ) -> Result<Range<usize>, EngineError> {
+        let row_bytes = self.row_bytes as u64;
+        let data = range.start as u64 * row_bytes..range.end as u64 * row_bytes;
+        let span = self
+            .input
+            .read(
+                self.data_offset + data.start..self.data_offset + data.end,
+                buffer,
+            )
+            .map_err(|e| EngineError::io(&self.path, e))?;
+        debug_assert!(self.hashed >= data.start, "windows are read in order");
+        if data.end > self.hashed {
+            let new = (self.hashed - data.start) as usize;
+            self.hasher
+                .update(&buffer.bytes()[span.start + new..span.end]);
+            self.hashed = data.end;
+        }
+        Ok(span)
     }
 
-    /// Rows starting at `first`, `len` bytes of them, where they lie in the map.
-    fn rows_at(&self, first: usize, len: usize) -> Result<&[u8], EngineError> {
-        let start = self.data_offset + first * self.row_bytes;
-        self.map.get(start..start + len).ok_or_else(|| {
-            EngineError::invalid(&self.path, "rows past the end of the file".to_string())
-        })
-    }
-
-    /// The data's checksum against the record.
-    fn check_checksum(&self) -> Result<(), EngineError> {
-        check_checksum(&self.path, &self.record, self.data())
-    }
-
-    /// The data's bytes (their length was checked against the header's shape).
-    fn data(&self) -> &[u8] {
-        &self.map[self.data_offset..]
+    /// The data's checksum against the record, reading what is left of it.
+    fn finish(&mut self) -> Result<(), EngineError> {
+        let end = self.input.len() - self.data_offset;
+        let mut buffer = AlignedBuffer::default();
+        while self.hashed < end {
+            let piece = self.hashed..end.min(self.hashed + WINDOW_BYTES as u64);
+            let at = self.data_offset;
+            let span = self
+                .input
+                .read(at + piece.start..at + piece.end, &mut buffer)
+                .map_err(|e| EngineError::io(&self.path, e))?;
+            self.hasher.update(&buffer.bytes()[span]);
+            self.hashed = piece.end;
+        }
+        check_digest(&self.path, &self.record, self.hasher.digest())
     }
 }
 
-impl PartRows {
-    /// Checks the files' checksums against their records (a Parquet part's were
-    /// checked as it was read). Left to the caller so that it can overlap the
-    /// reading — usually from the device, the files having been written past the
-    /// page cache — with its own work on the rows.
-    pub(crate) fn check_checksums(&self) -> Result<(), EngineError> {
-        match self {
-            PartRows::Decoded(_) => Ok(()),
-            PartRows::Columns(columns) => columns
-                .files
-                .par_iter()
-                .try_for_each(NpyFile::check_checksum),
-        }
-    }
-
-    /// The `user` column: non-decreasing in a sound part.
-    pub(crate) fn users(&self) -> &[u32] {
-        match self {
-            PartRows::Decoded(rows) => rows.users(),
-            PartRows::Columns(columns) => columns.users(),
-        }
-    }
-
-    /// Whether rows `range` are `rows`' bytes, column by column, compared where they
-    /// lie (nothing copied).
-    pub(crate) fn holds(
-        &self,
-        schema: &Schema,
-        range: Range<usize>,
-        rows: &Rows,
-    ) -> Result<bool, EngineError> {
-        if rows.len() != range.len() {
-            return Ok(false);
-        }
-        for (c, column) in schema.columns.iter().enumerate() {
-            let want = rows.columns[c].bytes();
-            let got = match self {
-                PartRows::Decoded(decoded) => {
-                    let row_bytes = column.width * column.dtype.size();
-                    let bytes = decoded.columns[c].bytes();
-                    &bytes[range.start * row_bytes..range.end * row_bytes]
-                }
-                PartRows::Columns(columns) => columns.files[c].rows_at(range.start, want.len())?,
-            };
-            if got != want {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// Rows `range` into `into`, which is resized to hold them.
-    pub(crate) fn read_rows(
-        &self,
-        schema: &Schema,
-        range: Range<usize>,
-        into: &mut Rows,
-    ) -> Result<(), EngineError> {
-        into.clear();
-        match self {
-            PartRows::Decoded(rows) => into.extend_from_rows(schema, rows, range),
-            PartRows::Columns(columns) => {
-                into.resize_rows(schema, range.len());
-                for (file, buffer) in columns.files.iter().zip(&mut into.columns) {
-                    file.read_at(range.start, buffer.bytes_mut())?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Checks a part's files against its record (names, sizes, headers, checksums) and,
-/// given a schema, opens its rows for reading. Also how a run decides that a part
-/// left by an interrupted run can be reused.
+/// Checks a part's files against its record (names, sizes, headers) and, given a
+/// schema, opens its rows for reading; without one, checks the files' checksums too
+/// — how a run decides that a part left by an interrupted run can be reused.
 pub(crate) fn read_part(
     paths: &PartPaths,
     format: Format,
     columns: &[ColumnSpec],
     record: &PartRecord,
     schema: Option<(&Schema, &IdColumns)>,
-) -> Result<Option<PartRows>, EngineError> {
+) -> Result<Option<PartReader>, EngineError> {
     let expected: Vec<String> = match format {
         Format::Npy => columns.iter().map(|c| format!("{}.npy", c.name)).collect(),
         Format::Parquet => vec![format!("{}.parquet", record.name)],
@@ -181,74 +303,75 @@ pub(crate) fn read_part(
             format!("files {names:?}, expected {expected:?}"),
         ));
     }
-    let files = record
-        .files
-        .par_iter()
-        .zip(columns)
-        .map(|(file, spec)| {
-            let path = paths.base.join(&file.name);
-            match format {
-                Format::Npy => check_npy_column(path, file, spec, record.tally.rows).map(Some),
-                Format::Parquet => check_whole_file(&path, file).map(|()| None),
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let Some((schema, ids)) = schema else {
-        files
-            .par_iter()
-            .flatten()
-            .try_for_each(NpyFile::check_checksum)?;
-        return Ok(None);
-    };
-    let rows = match format {
+    let mut reader = match format {
         Format::Npy => {
-            let files: Vec<NpyFile> = files.into_iter().map(|f| f.expect("npy")).collect();
-            let user = schema.position("user").expect("every schema has users");
-            // Read where it lies (a copy of a column of 4 bytes a row was a serial
-            // phase of its own before the chunks).
-            let unaligned_users = bytemuck::try_cast_slice::<u8, u32>(files[user].data())
-                .is_err()
-                .then(|| {
-                    let data = files[user].data();
-                    let mut users = vec![0u32; data.len() / 4];
-                    bytemuck::cast_slice_mut(&mut users).copy_from_slice(data);
-                    users
-                });
-            PartRows::Columns(NpyColumns {
-                files,
-                user,
-                unaligned_users,
-            })
+            let files = record
+                .files
+                .par_iter()
+                .zip(columns)
+                .map(|(file, spec)| {
+                    check_npy_column(paths.base.join(&file.name), file, spec, record.tally.rows)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let user = columns
+                .iter()
+                .position(|c| c.name == "user")
+                .ok_or_else(|| EngineError::invalid(&paths.finished, "no user column"))?;
+            PartReader::Columns(NpyColumns { files, user })
         }
         Format::Parquet => {
-            let rows = read_parquet_part(&paths.finished, schema, ids)?;
+            let [file] = &record.files[..] else {
+                unreachable!("one file, as the names were checked");
+            };
+            let path = paths.base.join(&file.name);
+            // Read whole, once: for the checksum, then decoded from memory (the rows
+            // are held whole anyway, and are larger).
+            let mut input = open_recorded(&path, file)?;
+            let mut buffer = AlignedBuffer::default();
+            let span = input
+                .read(0..input.len(), &mut buffer)
+                .map_err(|e| EngineError::io(&path, e))?;
+            check_digest(&path, file, xxh3_64(&buffer.bytes()[span.clone()]))?;
+            let Some((schema, ids)) = schema else {
+                return Ok(None);
+            };
+            let (storage, at) = buffer.into_storage();
+            let data =
+                bytes::Bytes::from(storage).slice(at.start + span.start..at.start + span.end);
+            let rows = read_parquet_part(&paths.finished, data, schema, ids)?;
             if rows.len() as u64 != record.tally.rows {
                 return Err(EngineError::invalid(
                     &paths.finished,
                     format!("{} rows, manifest says {}", rows.len(), record.tally.rows),
                 ));
             }
-            PartRows::Decoded(rows)
+            PartReader::Decoded(Some(rows))
         }
     };
-    Ok(Some(rows))
+    if schema.is_none() {
+        if let PartReader::Columns(columns) = &mut reader {
+            columns.files.par_iter_mut().try_for_each(NpyFile::finish)?;
+        }
+        return Ok(None);
+    }
+    Ok(Some(reader))
 }
 
-/// Maps `path` once its size has been checked against the manifest's.
-fn map_recorded(path: &Path, file: &FileRecord) -> Result<Mmap, EngineError> {
-    let map = negsamp_store::mapping::map_readonly(path).map_err(|e| EngineError::io(path, e))?;
-    if map.len() as u64 != file.bytes {
+/// Opens `path` once its size has been checked against the manifest's.
+fn open_recorded(path: &Path, file: &FileRecord) -> Result<InputFile, EngineError> {
+    let input = InputFile::open(path).map_err(|e| EngineError::io(path, e))?;
+    if input.len() != file.bytes {
         return Err(EngineError::invalid(
             path,
-            format!("{} bytes, manifest says {}", map.len(), file.bytes),
+            format!("{} bytes, manifest says {}", input.len(), file.bytes),
         ));
     }
-    Ok(map)
+    Ok(input)
 }
 
-/// Checks `bytes`' XXH3 against the record.
-fn check_checksum(path: &Path, file: &FileRecord, bytes: &[u8]) -> Result<(), EngineError> {
-    let got = hex(xxh3_64(bytes));
+/// Checks a checksum against the record.
+fn check_digest(path: &Path, file: &FileRecord, digest: u64) -> Result<(), EngineError> {
+    let got = hex(digest);
     if got != file.xxh3 {
         return Err(EngineError::invalid(
             path,
@@ -258,21 +381,20 @@ fn check_checksum(path: &Path, file: &FileRecord, bytes: &[u8]) -> Result<(), En
     Ok(())
 }
 
-/// A Parquet part file: its size and the checksum of all its bytes.
-fn check_whole_file(path: &Path, file: &FileRecord) -> Result<(), EngineError> {
-    check_checksum(path, file, &map_recorded(path, file)?)
-}
-
 /// A `.npy` column file: its size and its header against the manifest's column and
-/// rows; returned mapped for reading rows and checking its data's checksum.
+/// rows; returned open for reading rows and checking its data's checksum.
 fn check_npy_column(
     path: PathBuf,
     file: &FileRecord,
     spec: &ColumnSpec,
     rows: u64,
 ) -> Result<NpyFile, EngineError> {
-    let map = map_recorded(&path, file)?;
-    let info = npy::parse_header(&map).map_err(|e| EngineError::io(&path, e))?;
+    let mut input = open_recorded(&path, file)?;
+    let mut buffer = AlignedBuffer::default();
+    let head = input
+        .read(0..input.len().min(npy::MAX_HEADER_BYTES), &mut buffer)
+        .map_err(|e| EngineError::io(&path, e))?;
+    let info = npy::parse_header(&buffer.bytes()[head]).map_err(|e| EngineError::io(&path, e))?;
     let width = (spec.width > 1).then_some(spec.width as u64);
     let shape_ok = info.descr == spec.dtype.descr()
         && info.width == width
@@ -293,10 +415,12 @@ fn check_npy_column(
     }
     Ok(NpyFile {
         path,
-        map,
-        data_offset: info.data_offset,
+        input,
+        data_offset: info.data_offset as u64,
         row_bytes: spec.width * spec.dtype.size(),
         record: file.clone(),
+        hasher: Xxh3::new(),
+        hashed: 0,
     })
 }
 

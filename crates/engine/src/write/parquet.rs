@@ -34,7 +34,6 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -452,16 +451,24 @@ impl PartSink for ParquetSink {
     }
 }
 
-/// Reads a Parquet part back into rows of `schema` (matrices padded with `schema.pad`,
-/// nulls as the missing sentinels, strings as codes of `ids`' dictionaries), for
-/// verify. The `user_id`/`item_id` columns come back as codes of the id maps.
+/// Decodes a Parquet part's bytes (`data`, read from `path`, which messages name) into
+/// rows of `schema` (matrices padded with `schema.pad`, nulls as the missing sentinels,
+/// strings as codes of `ids`' dictionaries), for verify. The `user_id`/`item_id`
+/// columns come back as codes of the id maps. The bytes are taken rather than the file
+/// so that verify reads each part once: for its checksum and for this.
 ///
 /// The `parquet` crate panics on some malformed metadata (found by `fuzz/parquet_part`:
 /// an `unwrap` in its Thrift decoder); a panic while reading is turned into an error
 /// naming the file, so a damaged part is reported, never a crash.
-pub fn read_part(path: &Path, schema: &Schema, ids: &IdColumns) -> Result<Rows, EngineError> {
+pub fn read_part(
+    path: &Path,
+    data: impl Into<bytes::Bytes>,
+    schema: &Schema,
+    ids: &IdColumns,
+) -> Result<Rows, EngineError> {
+    let data = data.into();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_rows(path, schema, ids)
+        read_rows(path, data, schema, ids)
     }))
     .unwrap_or_else(|panic| {
         let why = panic
@@ -476,10 +483,14 @@ pub fn read_part(path: &Path, schema: &Schema, ids: &IdColumns) -> Result<Rows, 
     })
 }
 
-fn read_rows(path: &Path, schema: &Schema, ids: &IdColumns) -> Result<Rows, EngineError> {
+fn read_rows(
+    path: &Path,
+    data: bytes::Bytes,
+    schema: &Schema,
+    ids: &IdColumns,
+) -> Result<Rows, EngineError> {
     let bad = |m: String| EngineError::invalid(path, m);
-    let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let reader = ParquetRecordBatchReaderBuilder::try_new(data)
         .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
         .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
     let expected = arrow_schema(schema);

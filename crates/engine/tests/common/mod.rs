@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 use negsamp_engine::manifest::Manifest;
-use negsamp_engine::verify::{verify_output, verify_output_with_progress, RowCheck};
+use negsamp_engine::verify::{
+    verify_output, verify_output_in_windows, verify_output_with_progress, RowCheck,
+};
 use negsamp_engine::{sample_to_dir, SampleConfig};
 use negsamp_kernel::stream::user_key;
 use negsamp_store::ingest::{ingest, IngestOptions};
@@ -99,6 +101,11 @@ pub fn run(store: &Store, out: &Path, config: &SampleConfig) -> Manifest {
     let summary = sample_to_dir(store, out, config, &|_| {}).unwrap();
     verify_output(out, Some(store)).unwrap();
     verify_output_with_progress(out, Some(store), RowCheck::EveryRow, &|_| {}).unwrap();
+    // windows of a row or two (each grown to hold its user's rows), and of a few
+    for window_bytes in [1, 1000] {
+        verify_output_in_windows(out, Some(store), RowCheck::EveryRow, &|_| {}, window_bytes)
+            .unwrap();
+    }
     summary.manifest
 }
 
