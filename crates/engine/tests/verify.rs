@@ -339,3 +339,24 @@ fn a_user_column_not_aligned_in_its_file_is_still_checked() {
         "{err}"
     );
 }
+
+/// A dataset is checked against a sound store only: a store found unsound is the error
+/// reported, though every part would pass.
+#[test]
+fn an_unsound_store_is_the_error_whatever_the_parts_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = generated_store(dir.path(), 200, 100, 4);
+    let store = Store::open(&store_dir).unwrap();
+    let out = dir.path().join("o");
+    run(&store, &out, &SampleConfig::default());
+    // One id too many in the store's item map, and so in the dataset's copy of it:
+    // only the store's check can tell.
+    for items in [store_dir.join("items.txt"), out.join("items.txt")] {
+        let mut bytes = std::fs::read(&items).unwrap();
+        bytes.extend_from_slice(b"one-too-many\n");
+        std::fs::write(&items, bytes).unwrap();
+    }
+    let store = Store::open(&store_dir).unwrap();
+    let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+    assert!(err.contains("items.txt has 101 lines"), "{err}");
+}
