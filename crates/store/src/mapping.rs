@@ -7,8 +7,7 @@
 //! modified after, so the hazard is limited to someone else truncating or rewriting a
 //! published store while it is open — documented as unsupported in
 //! `docs/store-format.md`; a model's embedding files (hard negatives) are the user's,
-//! and rewriting one during a run is unsupported the same way (README); a dataset's
-//! part files, mapped by `verify`, are published once like stores and never modified. The CLI turns
+//! and rewriting one during a run is unsupported the same way (README). The CLI turns
 //! such a SIGBUS into a message. Everything else (length, header, section bounds) is
 //! checked by the caller on the mapped bytes before any slice is trusted.
 
@@ -38,4 +37,42 @@ fn map(path: &Path, advice: Advice) -> std::io::Result<Mmap> {
     // Advice is a hint, so a refusal is not an error.
     let _ = map.advise(advice);
     Ok(map)
+}
+
+/// The fraction of `file`'s pages (`len` bytes) that are in the page cache, from 0 to
+/// 1 (0 where the platform cannot say). The file is mapped only to ask `mincore`; its
+/// bytes are never read through the map, so no promise about them is needed.
+pub fn cached_fraction(file: &File, len: u64) -> std::io::Result<f64> {
+    if len == 0 {
+        return Ok(1.0);
+    }
+    resident_fraction(file)
+}
+
+#[cfg(target_os = "linux")]
+fn resident_fraction(file: &File) -> std::io::Result<f64> {
+    // SAFETY: the map is never read (only its address range is passed to `mincore`),
+    // so a change to the file underneath cannot be observed through it.
+    let map = unsafe { Mmap::map(file)? };
+    let page = 4096;
+    let mut resident = vec![0u8; map.len().div_ceil(page)];
+    // SAFETY: `map` is a live mapping of `map.len()` bytes at a page-aligned address,
+    // and `resident` has the one byte per page that `mincore` writes.
+    let status = unsafe {
+        libc::mincore(
+            map.as_ptr() as *mut libc::c_void,
+            map.len(),
+            resident.as_mut_ptr(),
+        )
+    };
+    if status != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let cached = resident.iter().filter(|&&r| r & 1 != 0).count();
+    Ok(cached as f64 / resident.len() as f64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn resident_fraction(_: &File) -> std::io::Result<f64> {
+    Ok(0.0)
 }
