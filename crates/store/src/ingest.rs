@@ -13,8 +13,10 @@
 //!    already, and its columns are taken as they are); each user's interactions are
 //!    sorted by (item, timestamp, row) in parallel and duplicates dropped, keeping the
 //!    earliest timestamp, then the lowest row.
-//! 4. The write computes each user's (timestamp, row) order once (`order::time_order`),
-//!    which every later `sample` and `verify` reads instead of sorting.
+//! 4. The write computes each user's (timestamp, row) order once (`order::compute`),
+//!    which every later `sample` and `verify` reads instead of sorting, while the
+//!    other sections stream to disk; the header, which holds every section's
+//!    checksum, is written over the file's start last (`write::encode`).
 //!
 //! No `String` and no struct per row: the parse keeps 16 bytes per row (user, item,
 //! timestamp), and the CSR build frees each parse column once it is placed, so peak
@@ -1519,15 +1521,7 @@ impl Csr {
         let user_of_row = std::mem::take(&mut parsed.user_of_row);
         let item_of_row = std::mem::take(&mut parsed.item_of_row);
         let time_of_row = parsed.time_of_row.take();
-        let mut indptr = vec![0u64; n_users + 1];
-        for &u in &user_of_row {
-            if u != TOMBSTONE {
-                indptr[u as usize + 1] += 1;
-            }
-        }
-        for u in 0..n_users {
-            indptr[u + 1] += indptr[u];
-        }
+        let indptr = user_offsets(&user_of_row, n_users);
         let mut csr = if grouped_by_user(&user_of_row) {
             // The rows are in CSR order already: the columns become the CSR's as they
             // are, where the scatter would copy each one onto itself.
@@ -1665,6 +1659,33 @@ impl Csr {
             t.truncate(write);
         }
     }
+}
+
+/// Each user's first position in the CSR, and the end: `n_users + 1` offsets. The rows
+/// are counted slice by slice in parallel (sequentially, the count was a stretch of one
+/// busy core between the parse and the sort), each slice into counts of its own; only
+/// as many slices as keep those counts under a byte a row.
+fn user_offsets(user_of_row: &[u32], n_users: usize) -> Vec<u64> {
+    let count = |rows: &[u32]| {
+        let mut counts = vec![0u64; n_users + 1];
+        for &u in rows.iter().filter(|&&u| u != TOMBSTONE) {
+            counts[u as usize + 1] += 1;
+        }
+        counts
+    };
+    let slices = (user_of_row.len() / (8 * (n_users + 1))).clamp(1, rayon::current_num_threads());
+    let mut offsets = user_of_row
+        .par_chunks(user_of_row.len().div_ceil(slices).max(1))
+        .map(count)
+        .reduce_with(|mut total, counts| {
+            total.iter_mut().zip(counts).for_each(|(t, c)| *t += c);
+            total
+        })
+        .unwrap_or_else(|| vec![0; n_users + 1]);
+    for u in 0..n_users {
+        offsets[u + 1] += offsets[u];
+    }
+    offsets
 }
 
 /// Whether every user's rows are contiguous and none was skipped: users are numbered in

@@ -166,19 +166,36 @@ const PIECE: usize = 1 << 16;
 /// (timestamp, row) order, users one after another — or `None` when every user's
 /// interactions are in that order already (the identity needs no section).
 pub fn time_order(indptr: &[u64], rows: &[u64], times: Option<&[i64]>) -> Option<Vec<u32>> {
-    let key = |p: usize| (times.map_or(0, |t| t[p]), rows[p]);
-    let span = |u: usize| indptr[u] as usize..indptr[u + 1] as usize;
-    let in_order = |u: usize| span(u).skip(1).all(|p| key(p - 1) < key(p));
-    let users = indptr.len().saturating_sub(1);
+    is_needed(indptr, rows, times).then(|| compute(indptr, rows, times))
+}
+
+/// Whether a store with these columns has a `time_order` section: some user's
+/// interactions are out of (timestamp, row) order. A quick scan, so that the store's
+/// layout is known before [`compute`] runs (the writer streams the other sections
+/// meanwhile).
+pub fn is_needed(indptr: &[u64], rows: &[u64], times: Option<&[i64]>) -> bool {
     // Columns that are no CSR (written only to test that `verify` names them) get no
     // section rather than a panic.
     let csr = indptr.first() == Some(&0)
         && indptr.last() == Some(&(rows.len() as u64))
         && indptr.windows(2).all(|w| w[0] <= w[1])
         && times.is_none_or(|t| t.len() == rows.len());
-    if !csr || (0..users).into_par_iter().all(in_order) {
-        return None;
-    }
+    let users = indptr.len().saturating_sub(1);
+    csr && !(0..users)
+        .into_par_iter()
+        .all(|u| in_order(indptr, rows, times, u))
+}
+
+/// Whether user `u`'s interactions are in (timestamp, row) order already.
+fn in_order(indptr: &[u64], rows: &[u64], times: Option<&[i64]>, u: usize) -> bool {
+    let key = |p: usize| (times.map_or(0, |t| t[p]), rows[p]);
+    (indptr[u] as usize + 1..indptr[u + 1] as usize).all(|p| key(p - 1) < key(p))
+}
+
+/// The `time_order` section's contents, for columns [`is_needed`] accepted.
+pub fn compute(indptr: &[u64], rows: &[u64], times: Option<&[i64]>) -> Vec<u32> {
+    let span = |u: usize| indptr[u] as usize..indptr[u + 1] as usize;
+    let users = indptr.len().saturating_sub(1);
     let mut order = vec![0u32; rows.len()];
     let mut pieces = Vec::new();
     let (mut rest, mut first) = (&mut order[..], 0);
@@ -198,7 +215,7 @@ pub fn time_order(indptr: &[u64], rows: &[u64], times: Option<&[i64]>) -> Option
             for u in users {
                 let (span, at) = (span(u), span(u).start - base);
                 let out = &mut piece[at..at + span.len()];
-                if in_order(u) {
+                if in_order(indptr, rows, times, u) {
                     out.iter_mut().zip(0..).for_each(|(o, j)| *o = j);
                 } else {
                     let times = times.map(|t| &t[span.clone()]);
@@ -207,7 +224,7 @@ pub fn time_order(indptr: &[u64], rows: &[u64], times: Option<&[i64]>) -> Option
             }
         },
     );
-    Some(order)
+    order
 }
 
 #[cfg(test)]

@@ -7,10 +7,9 @@ use crate::output::{OutputFile, WriteMode};
 use crate::publish::{publish, remove_any, staging_path};
 use crate::time::TimeUnit;
 use crate::{StoreError, ITEMS_FILE, STORE_FILE, USERS_FILE};
-use rayon::prelude::*;
 use std::borrow::Cow;
 use std::fs;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -52,13 +51,9 @@ impl Columns<'_> {
         }
     }
 
-    /// Every section's kind, tag and bytes, in file order; `time_order` is
-    /// [`crate::order::time_order`] of these columns.
-    fn sections<'s>(
-        &'s self,
-        time_order: Option<&'s [u32]>,
-    ) -> Vec<(SectionKind, u32, Cow<'s, [u8]>)> {
-        fn borrowed(kind: SectionKind, bytes: &[u8]) -> (SectionKind, u32, Cow<'_, [u8]>) {
+    /// The sections before `time_order`, in file order: the CSR and its companions.
+    fn leading_sections(&self) -> Vec<SectionBytes<'_>> {
+        fn borrowed(kind: SectionKind, bytes: &[u8]) -> SectionBytes<'_> {
             (kind, 0, Cow::Borrowed(bytes))
         }
         let mut out = vec![
@@ -73,12 +68,12 @@ impl Columns<'_> {
                 bytemuck::cast_slice(ts.values),
             ));
         }
-        if let Some(order) = time_order {
-            out.push(borrowed(
-                SectionKind::TimeOrder,
-                bytemuck::cast_slice(order),
-            ));
-        }
+        out
+    }
+
+    /// The sections after `time_order`, in file order: the kept columns.
+    fn trailing_sections(&self) -> Vec<SectionBytes<'_>> {
+        let mut out = Vec::new();
         if !self.kept.is_empty() {
             let schema: Vec<KeptColumn> = self.kept.iter().map(|k| k.column.clone()).collect();
             out.push((SectionKind::Columns, 0, Cow::Owned(encode_schema(&schema))));
@@ -104,52 +99,141 @@ impl Columns<'_> {
     }
 }
 
-/// Writes the binary store file to `out`; returns its fingerprint.
-pub fn encode<W: Write>(columns: &Columns<'_>, mut out: W) -> std::io::Result<u64> {
+/// A section's kind, tag and bytes.
+type SectionBytes<'a> = (SectionKind, u32, Cow<'a, [u8]>);
+
+/// A store file streamed by [`encode`], but for its header.
+#[derive(Debug)]
+pub struct EncodedStore {
+    /// The header, to be written over the zeros at the file's start.
+    pub header: Vec<u8>,
+    pub fingerprint: u64,
+}
+
+/// Streams the binary store file to `out` with zeros where the header goes, and returns
+/// the header: it holds every section's checksum, so it is known only at the end.
+///
+/// The sections go out as soon as they are ready, each hashed just before it is
+/// written: the CSR's while the `time_order` section — a sort of each user's
+/// interactions, the one section computed here — is computed beside them, so that the
+/// sort and the device's writes overlap instead of following each other.
+pub fn encode<W: Write + Send>(columns: &Columns<'_>, mut out: W) -> std::io::Result<EncodedStore> {
     assert_eq!(
         columns.indptr.len(),
         columns.user_keys.len() + 1,
         "indptr must have users + 1 entries"
     );
-    let time_order = crate::order::time_order(
-        columns.indptr,
-        columns.rows,
-        columns.timestamps.map(|t| t.values),
-    );
-    let parts = columns.sections(time_order.as_deref());
-    let checksums: Vec<u64> = parts
-        .par_iter()
-        .map(|(_, _, bytes)| xxh3_64(bytes))
-        .collect();
-    let mut offset = align_up(Header::encoded_len(parts.len()) as u64);
-    let mut table = Vec::with_capacity(parts.len());
-    for ((kind, tag, bytes), checksum) in parts.iter().zip(checksums) {
-        table.push(Section {
-            kind: *kind,
-            tag: *tag,
-            offset,
-            length: bytes.len() as u64,
-            checksum,
+    let times = columns.timestamps.map(|t| t.values);
+    let ordered = crate::order::is_needed(columns.indptr, columns.rows, times);
+    let (leading, trailing) = (columns.leading_sections(), columns.trailing_sections());
+    let order_section = ordered.then_some((SectionKind::TimeOrder, 0, columns.rows.len() * 4));
+    let layout = leading
+        .iter()
+        .map(|(kind, tag, bytes)| (*kind, *tag, bytes.len()))
+        .chain(order_section)
+        .chain(
+            trailing
+                .iter()
+                .map(|(kind, tag, bytes)| (*kind, *tag, bytes.len())),
+        );
+    let mut file = SectionWriter::new(layout.collect(), &mut out)?;
+    // The leading sections go out from a thread outside the pool: its waits on the
+    // device then leave every pool thread to the sort.
+    let order = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            leading
+                .iter()
+                .try_for_each(|(_, _, bytes)| file.write(bytes))
         });
-        offset = align_up(offset + bytes.len() as u64);
+        let order = ordered.then(|| crate::order::compute(columns.indptr, columns.rows, times));
+        let written = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        written.map(|()| order)
+    })?;
+    if let Some(order) = order {
+        file.write(bytemuck::cast_slice(&order))?;
     }
+    for (_, _, bytes) in &trailing {
+        file.write(bytes)?;
+    }
+    let table = file.finish()?;
     let (header, fingerprint) =
         Header::encode(columns.counts(), columns.timestamps.map(|t| t.unit), &table);
-    out.write_all(&header)?;
-    let mut written = header.len() as u64;
-    for (section, (_, _, bytes)) in table.iter().zip(&parts) {
-        out.write_all(&vec![0u8; (section.offset - written) as usize])?;
-        out.write_all(bytes)?;
-        written = section.offset + section.length;
+    assert_eq!(header.len(), Header::encoded_len(table.len()));
+    Ok(EncodedStore {
+        header,
+        fingerprint,
+    })
+}
+
+/// Writes sections one after another at their places in the table, each hashed into
+/// its entry.
+struct SectionWriter<W: Write> {
+    table: Vec<Section>,
+    /// Sections written so far.
+    done: usize,
+    /// Bytes written so far.
+    at: u64,
+    out: W,
+}
+
+impl<W: Write> SectionWriter<W> {
+    /// Lays out sections of these kinds, tags and lengths after the header, and writes
+    /// the header's place as zeros.
+    fn new(layout: Vec<(SectionKind, u32, usize)>, mut out: W) -> std::io::Result<Self> {
+        let header_len = Header::encoded_len(layout.len());
+        let mut offset = align_up(header_len as u64);
+        let mut table = Vec::with_capacity(layout.len());
+        for (kind, tag, length) in layout {
+            table.push(Section {
+                kind,
+                tag,
+                offset,
+                length: length as u64,
+                checksum: 0,
+            });
+            offset = align_up(offset + length as u64);
+        }
+        out.write_all(&vec![0u8; header_len])?;
+        Ok(SectionWriter {
+            table,
+            done: 0,
+            at: header_len as u64,
+            out,
+        })
     }
-    out.flush()?;
-    Ok(fingerprint)
+
+    /// Writes the next section's bytes (as long as the layout said) after its padding.
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let section = &mut self.table[self.done];
+        assert_eq!(
+            section.length,
+            bytes.len() as u64,
+            "laid out at this length"
+        );
+        section.checksum = xxh3_64(bytes);
+        self.out
+            .write_all(&vec![0u8; (section.offset - self.at) as usize])?;
+        self.out.write_all(bytes)?;
+        self.at = section.offset + section.length;
+        self.done += 1;
+        Ok(())
+    }
+
+    /// The table with every checksum, once every section is written.
+    fn finish(mut self) -> std::io::Result<Vec<Section>> {
+        assert_eq!(self.done, self.table.len(), "every section written");
+        self.out.flush()?;
+        Ok(self.table)
+    }
 }
 
 /// The store file as bytes (for tests and in-memory use).
 pub fn to_bytes(columns: &Columns<'_>) -> Vec<u8> {
     let mut out = Vec::new();
-    encode(columns, &mut out).expect("writing to a Vec cannot fail");
+    let encoded = encode(columns, &mut out).expect("writing to a Vec cannot fail");
+    out[..encoded.header.len()].copy_from_slice(&encoded.header);
     out
 }
 
@@ -189,10 +273,19 @@ pub fn write_store_dir(
         // The id files are written while `store.bin` is: its writes wait on the device
         // with a core idle, and theirs (10 MB for 20M rows) took 30–40 ms after it.
         let (fingerprint, ids) = rayon::join(
-            || write_file(&staging.join(STORE_FILE), options, |w| encode(columns, w)),
             || {
-                write_file(&staging.join(USERS_FILE), options, |w| users.write_lines(w))?;
-                write_file(&staging.join(ITEMS_FILE), options, |w| items.write_lines(w))
+                write_file(&staging.join(STORE_FILE), options, |w| {
+                    encode(columns, w).map(|e| (e.fingerprint, e.header))
+                })
+            },
+            || {
+                let in_order = |()| ((), Vec::new());
+                write_file(&staging.join(USERS_FILE), options, |w| {
+                    users.write_lines(w).map(in_order)
+                })?;
+                write_file(&staging.join(ITEMS_FILE), options, |w| {
+                    items.write_lines(w).map(in_order)
+                })
             },
         );
         let fingerprint = fingerprint?;
@@ -206,15 +299,21 @@ pub fn write_store_dir(
     result
 }
 
+/// Writes a file with `body`, which returns its value and the bytes that go over the
+/// file's start once the rest is written (empty for a file written in order).
 fn write_file<T>(
     path: &Path,
     options: PublishOptions,
-    body: impl FnOnce(&mut OutputFile) -> std::io::Result<T>,
+    body: impl FnOnce(&mut OutputFile) -> std::io::Result<(T, Vec<u8>)>,
 ) -> Result<T, StoreError> {
     let io = |e| StoreError::io(path, e);
     let mut writer = OutputFile::create(path, options.write_mode).map_err(io)?;
-    let value = body(&mut writer).map_err(io)?;
-    let file = writer.into_file().map_err(io)?;
+    let (value, start) = body(&mut writer).map_err(io)?;
+    let mut file = writer.into_file().map_err(io)?;
+    if !start.is_empty() {
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        file.write_all(&start).map_err(io)?;
+    }
     if options.fsync {
         file.sync_all().map_err(io)?;
     }

@@ -107,6 +107,74 @@ fn memory_and_mapped_opening_agree() {
     assert!(matches!(mapped.verify(), Err(StoreError::Corrupt(m)) if m.contains("key of user 0")));
 }
 
+/// The header is written last, over the zeros at the file's start, once every section's
+/// checksum is known: on disk, past the page cache or through it, the file is the bytes
+/// `to_bytes` gives, and it verifies — for columns larger than the writer's buffers, a
+/// `time_order` section computed beside the others, and kept columns after it.
+#[test]
+fn a_store_on_disk_is_the_bytes_encoded_with_its_header_at_the_start() {
+    use negsamp_store::kept::{KeptColumn, ValueType, Values};
+    use negsamp_store::output::WriteMode;
+    use negsamp_store::write::{KeptData, PublishOptions};
+    let (users, per_user) = (300u64, 2_000u64);
+    let n = (users * per_user) as usize;
+    let owned = Owned {
+        indptr: (0..=users).map(|u| u * per_user).collect(),
+        indices: (0..n as u32).map(|i| i % per_user as u32).collect(),
+        // Rows against the items' order, and times against both: every user needs sorting.
+        rows: (0..n as u64).rev().collect(),
+        timestamps: Some((0..n as i64).map(|i| (i * 7_919) % 1_000).collect()),
+        user_keys: (0..users).collect(),
+        n_items: per_user as u32,
+    };
+    let counts: Vec<i64> = (0..n as i64).collect();
+    let kept = [KeptData {
+        column: KeptColumn {
+            name: "count".into(),
+            value_type: ValueType::I64,
+        },
+        values: Values::I64(&counts),
+        dictionary: None,
+    }];
+    let columns = Columns {
+        kept: &kept,
+        ..owned.columns()
+    };
+    let expected = to_bytes(&columns);
+    assert!(
+        expected.len() > 3 * (4 << 20),
+        "several of the writer's buffers"
+    );
+    let mut ids = [Interner::default(), Interner::default()];
+    for u in 0..users {
+        ids[0].intern(u.to_string().as_bytes());
+    }
+    for i in 0..per_user {
+        ids[1].intern(i.to_string().as_bytes());
+    }
+    for write_mode in [WriteMode::Direct, WriteMode::Buffered] {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("s.store");
+        let options = PublishOptions {
+            write_mode,
+            ..Default::default()
+        };
+        let fingerprint =
+            write_store_dir(&dest, &columns, ids[0].ids(), ids[1].ids(), options).unwrap();
+        let written = std::fs::read(dest.join("store.bin")).unwrap();
+        assert!(written == expected, "{write_mode:?}: the bytes differ");
+        let store = Store::open(&dest).unwrap();
+        store.verify_checksums().unwrap();
+        assert_eq!(store.fingerprint(), fingerprint);
+        assert!(store.time_order().is_some(), "a time_order section");
+        assert_eq!(store.kept_columns().len(), 1);
+    }
+    let store = Store::from_bytes(&expected).unwrap();
+    store.verify().unwrap();
+    let order = order::time_order(&owned.indptr, &owned.rows, owned.timestamps.as_deref());
+    assert_eq!(store.time_order(), order.as_deref());
+}
+
 /// On disk, verify reads the id maps as the store's readers do: one UTF-8 line per id
 /// (a `\r\n` ending is a line ending), and each user's line hashing to its key.
 #[test]

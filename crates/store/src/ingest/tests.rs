@@ -1329,3 +1329,24 @@ fn a_parquet_footer_declaring_a_huge_list_is_an_error() {
     let err = ingest_bytes("in.csv", &input[1..], &IngestOptions::default()).to_string();
     assert!(err.contains("not a readable Parquet file"), "{err}");
 }
+
+proptest! {
+    /// The users' offsets counted slice by slice in parallel are the sequential count's
+    /// prefix sums, skipped rows left out — with rows enough per user for several
+    /// slices, in a pool of several threads.
+    #[test]
+    fn user_offsets_are_the_counts_prefix_sums(
+        users in proptest::collection::vec(prop_oneof![8 => 0u32..40, 1 => Just(TOMBSTONE)], 0..3_000),
+    ) {
+        let n_users = users.iter().filter(|&&u| u != TOMBSTONE).max().map_or(0, |&u| u as usize + 1);
+        let mut expected = vec![0u64; n_users + 1];
+        for &u in users.iter().filter(|&&u| u != TOMBSTONE) {
+            expected[u as usize + 1] += 1;
+        }
+        for u in 0..n_users {
+            expected[u + 1] += expected[u];
+        }
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        prop_assert_eq!(pool.install(|| user_offsets(&users, n_users)), expected);
+    }
+}
