@@ -1565,20 +1565,21 @@ impl Csr {
             timestamps: time_of_row.as_ref().map(|_| vec![0i64; nnz]),
             duplicates: 0,
         };
-        // Every group scans all rows and places its own users', so threads write
-        // disjoint slices. One pass places items, rows and timestamps together: a
-        // second pass for the timestamps, once the parse items were gone, saved 4 bytes
-        // a row of peak memory but scanned every row and every user's cursor again.
+        // Every group scans all rows and places its own users' row numbers, so threads
+        // write disjoint slices. Only the row is placed there: each placement is a
+        // store to a random position, and a store that misses the cache costs a read
+        // of the line and a write back. The items and timestamps are then gathered in
+        // CSR order, position by position from the row placed there — random reads
+        // that overlap, and sequential writes (`docs/benchmarks.md`: a shuffled file's
+        // CSR build).
         let target = (nnz / rayon::current_num_threads()).max(1) as u64;
-        csr.groups(target).into_par_iter().for_each(|g| {
-            g.scatter(user_of_row, |g, at, row| {
-                g.indices[at] = item_of_row[row];
-                g.rows[at] = row as u64;
-                if let (Some(times), Some(parsed)) = (g.times.as_deref_mut(), &time_of_row) {
-                    times[at] = parsed[row];
-                }
-            })
-        });
+        csr.groups(target)
+            .into_par_iter()
+            .for_each(|g| g.place_rows(user_of_row));
+        gather_by_row(&mut csr.indices, &csr.rows, &item_of_row);
+        if let (Some(times), Some(parsed)) = (csr.timestamps.as_deref_mut(), &time_of_row) {
+            gather_by_row(times, &csr.rows, parsed);
+        }
         csr
     }
 
@@ -1700,6 +1701,18 @@ fn grouped_by_user(user_of_row: &[u32]) -> bool {
     user_of_row.last() != Some(&TOMBSTONE) && user_of_row.par_windows(2).all(|w| w[0] <= w[1])
 }
 
+/// `out[k] = of_row[rows[k]]` for every position, in parallel.
+fn gather_by_row<T: Copy + Send + Sync>(out: &mut [T], rows: &[u64], of_row: &[T]) {
+    const CHUNK: usize = 1 << 16;
+    out.par_chunks_mut(CHUNK)
+        .zip(rows.par_chunks(CHUNK))
+        .for_each(|(out, rows)| {
+            for (value, &row) in out.iter_mut().zip(rows) {
+                *value = of_row[row as usize];
+            }
+        });
+}
+
 /// Contiguous users and their slices of the CSR columns.
 struct UserGroup<'a> {
     users: std::ops::Range<usize>,
@@ -1716,9 +1729,9 @@ impl UserGroup<'_> {
         (self.indptr[u] - base) as usize..(self.indptr[u + 1] - base) as usize
     }
 
-    /// Visits this group's users' rows in row order, calling `place(self, at, row)`
-    /// with each row's position in the group's slices.
-    fn scatter(mut self, user_of_row: &[u32], mut place: impl FnMut(&mut Self, usize, usize)) {
+    /// Writes each of this group's users' row numbers, in row order, at the user's
+    /// next position in the group's `rows`.
+    fn place_rows(self, user_of_row: &[u32]) {
         let mut cursor: Vec<usize> = self.users.clone().map(|u| self.span(u).start).collect();
         let first = self.users.start;
         for (row, &u) in user_of_row.iter().enumerate() {
@@ -1727,7 +1740,7 @@ impl UserGroup<'_> {
             }
             let at = cursor[u as usize - first];
             cursor[u as usize - first] += 1;
-            place(&mut self, at, row);
+            self.rows[at] = row as u64;
         }
     }
 
