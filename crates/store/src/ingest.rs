@@ -1542,9 +1542,8 @@ impl Csr {
                 duplicates: 0,
             }
         } else {
-            Csr::scatter_by_user(indptr, &user_of_row, item_of_row, time_of_row)
+            Csr::scatter_by_user(indptr, user_of_row, item_of_row, time_of_row)
         };
-        drop(user_of_row);
         csr.sort_and_dedup();
         csr
     }
@@ -1553,18 +1552,11 @@ impl Csr {
     /// the counts' prefix sums), each user's rows staying in file order.
     fn scatter_by_user(
         indptr: Vec<u64>,
-        user_of_row: &[u32],
+        user_of_row: Vec<u32>,
         item_of_row: Vec<u32>,
         time_of_row: Option<Vec<i64>>,
     ) -> Csr {
         let nnz = indptr[indptr.len() - 1] as usize;
-        let mut csr = Csr {
-            indptr,
-            indices: vec![0u32; nnz],
-            rows: vec![0u64; nnz],
-            timestamps: time_of_row.as_ref().map(|_| vec![0i64; nnz]),
-            duplicates: 0,
-        };
         // Every group scans all rows and places its own users' row numbers, so threads
         // write disjoint slices. Only the row is placed there: each placement is a
         // store to a random position, and a store that misses the cache costs a read
@@ -1572,15 +1564,37 @@ impl Csr {
         // CSR order, position by position from the row placed there — random reads
         // that overlap, and sequential writes (`docs/benchmarks.md`: a shuffled file's
         // CSR build).
-        let target = (nnz / rayon::current_num_threads()).max(1) as u64;
-        csr.groups(target)
-            .into_par_iter()
-            .for_each(|g| g.place_rows(user_of_row));
-        gather_by_row(&mut csr.indices, &csr.rows, &item_of_row);
-        if let (Some(times), Some(parsed)) = (csr.timestamps.as_deref_mut(), &time_of_row) {
-            gather_by_row(times, &csr.rows, parsed);
+        let mut rows = vec![0u64; nnz];
+        let cuts = user_cuts(&indptr, (nnz / rayon::current_num_threads()).max(1) as u64);
+        let mut groups = Vec::with_capacity(cuts.len() - 1);
+        let mut rest = &mut rows[..];
+        for users in cuts.windows(2) {
+            let len = (indptr[users[1]] - indptr[users[0]]) as usize;
+            let (group, after) = std::mem::take(&mut rest).split_at_mut(len);
+            groups.push((users[0]..users[1], group));
+            rest = after;
         }
-        csr
+        groups
+            .into_par_iter()
+            .for_each(|(users, group)| place_rows(&indptr, users, &user_of_row, group));
+        // The users' column is spent: its pages (written, so no fresh ones to clear)
+        // take the items, and each parse column is freed before the next is allocated.
+        let mut indices = user_of_row;
+        indices.truncate(nnz);
+        gather_by_row(&mut indices, &rows, &item_of_row);
+        drop(item_of_row);
+        let timestamps = time_of_row.map(|parsed| {
+            let mut times = vec![0i64; nnz];
+            gather_by_row(&mut times, &rows, &parsed);
+            times
+        });
+        Csr {
+            indptr,
+            indices,
+            rows,
+            timestamps,
+            duplicates: 0,
+        }
     }
 
     /// Cuts the users into contiguous groups of at least `target` interactions (the
@@ -1593,14 +1607,7 @@ impl Csr {
             timestamps,
             ..
         } = self;
-        let n_users = indptr.len() - 1;
-        let mut cuts = vec![0usize];
-        for u in 1..n_users {
-            if indptr[u] - indptr[*cuts.last().expect("non-empty")] >= target {
-                cuts.push(u);
-            }
-        }
-        cuts.push(n_users);
+        let cuts = user_cuts(indptr, target);
         let (mut indices, mut rows, mut times) =
             (&mut indices[..], &mut rows[..], timestamps.as_deref_mut());
         let mut out = Vec::with_capacity(cuts.len() - 1);
@@ -1701,6 +1708,40 @@ fn grouped_by_user(user_of_row: &[u32]) -> bool {
     user_of_row.last() != Some(&TOMBSTONE) && user_of_row.par_windows(2).all(|w| w[0] <= w[1])
 }
 
+/// Cuts the users into contiguous groups of at least `target` interactions (the last
+/// may be smaller): the first user of each group, then the user count.
+fn user_cuts(indptr: &[u64], target: u64) -> Vec<usize> {
+    let n_users = indptr.len() - 1;
+    let mut cuts = vec![0usize];
+    for u in 1..n_users {
+        if indptr[u] - indptr[*cuts.last().expect("non-empty")] >= target {
+            cuts.push(u);
+        }
+    }
+    cuts.push(n_users);
+    cuts
+}
+
+/// Writes the row numbers of `users`' rows, in row order, each at its user's next
+/// position in `rows` (the group's slice of the CSR's rows).
+fn place_rows(
+    indptr: &[u64],
+    users: std::ops::Range<usize>,
+    user_of_row: &[u32],
+    rows: &mut [u64],
+) {
+    let base = indptr[users.start];
+    let mut cursor: Vec<usize> = users.clone().map(|u| (indptr[u] - base) as usize).collect();
+    for (row, &u) in user_of_row.iter().enumerate() {
+        if u == TOMBSTONE || !users.contains(&(u as usize)) {
+            continue;
+        }
+        let next = &mut cursor[u as usize - users.start];
+        rows[*next] = row as u64;
+        *next += 1;
+    }
+}
+
 /// `out[k] = of_row[rows[k]]` for every position, in parallel.
 fn gather_by_row<T: Copy + Send + Sync>(out: &mut [T], rows: &[u64], of_row: &[T]) {
     const CHUNK: usize = 1 << 16;
@@ -1727,21 +1768,6 @@ impl UserGroup<'_> {
     fn span(&self, u: usize) -> std::ops::Range<usize> {
         let base = self.indptr[self.users.start];
         (self.indptr[u] - base) as usize..(self.indptr[u + 1] - base) as usize
-    }
-
-    /// Writes each of this group's users' row numbers, in row order, at the user's
-    /// next position in the group's `rows`.
-    fn place_rows(self, user_of_row: &[u32]) {
-        let mut cursor: Vec<usize> = self.users.clone().map(|u| self.span(u).start).collect();
-        let first = self.users.start;
-        for (row, &u) in user_of_row.iter().enumerate() {
-            if u == TOMBSTONE || !self.users.contains(&(u as usize)) {
-                continue;
-            }
-            let at = cursor[u as usize - first];
-            cursor[u as usize - first] += 1;
-            self.rows[at] = row as u64;
-        }
     }
 
     /// Sorts and dedupes each user; returns how many interactions each keeps.
