@@ -464,16 +464,33 @@ fn grow_in_parallel<T: Default + Clone + Send>(column: &mut Vec<T>, n: usize) {
     column.par_extend(rayon::iter::repeat_n(T::default(), n));
 }
 
-/// `column` cut into one slice per range, each as long as the range's rows.
-fn per_range<'a, T>(mut column: &'a mut [T], ranges: &[RangeOut]) -> Vec<&'a mut [T]> {
-    ranges
-        .iter()
-        .map(|r| {
-            let (head, rest) = std::mem::take(&mut column).split_at_mut(r.user_local.len());
+/// `column` cut into consecutive slices of the given lengths (from its start).
+fn split_lengths<T>(
+    mut column: &mut [T],
+    lengths: impl IntoIterator<Item = usize>,
+) -> Vec<&mut [T]> {
+    lengths
+        .into_iter()
+        .map(|len| {
+            let (head, rest) = std::mem::take(&mut column).split_at_mut(len);
             column = rest;
             head
         })
         .collect()
+}
+
+/// `column` cut into one slice per range, each as long as the range's rows.
+fn per_range<'a, T>(column: &'a mut [T], ranges: &[RangeOut]) -> Vec<&'a mut [T]> {
+    split_lengths(column, ranges.iter().map(|r| r.user_local.len()))
+}
+
+/// `column` (in CSR order) cut into one slice per group of users `cuts` gives.
+fn per_group<'a, T>(column: &'a mut [T], indptr: &[u64], cuts: &[usize]) -> Vec<&'a mut [T]> {
+    split_lengths(
+        column,
+        cuts.windows(2)
+            .map(|w| (indptr[w[1]] - indptr[w[0]]) as usize),
+    )
 }
 
 /// Column positions found in the header.
@@ -1572,17 +1589,11 @@ impl Csr {
             (weight / rayon::current_num_threads() as u64).max(1),
             PLACE_PER_USER,
         );
-        let mut groups = Vec::with_capacity(cuts.len() - 1);
-        let mut rest = &mut rows[..];
-        for users in cuts.windows(2) {
-            let len = (indptr[users[1]] - indptr[users[0]]) as usize;
-            let (group, after) = std::mem::take(&mut rest).split_at_mut(len);
-            groups.push((users[0]..users[1], group));
-            rest = after;
-        }
-        groups
-            .into_par_iter()
-            .for_each(|(users, group)| place_rows(&indptr, users, &user_of_row, group));
+        cuts.par_windows(2)
+            .zip(per_group(&mut rows, &indptr, &cuts))
+            .for_each(|(users, group)| {
+                place_rows(&indptr, users[0]..users[1], &user_of_row, group)
+            });
         // The users' column is spent: its pages (written, so no fresh ones to clear)
         // take the items, and each parse column is freed before the next is allocated.
         let mut indices = user_of_row;
@@ -1614,29 +1625,20 @@ impl Csr {
             ..
         } = self;
         let cuts = user_cuts(indptr, target, 0);
-        let (mut indices, mut rows, mut times) =
-            (&mut indices[..], &mut rows[..], timestamps.as_deref_mut());
-        let mut out = Vec::with_capacity(cuts.len() - 1);
-        for w in cuts.windows(2) {
-            let len = (indptr[w[1]] - indptr[w[0]]) as usize;
-            let (i, rest_i) = std::mem::take(&mut indices).split_at_mut(len);
-            let (r, rest_r) = std::mem::take(&mut rows).split_at_mut(len);
-            let t = times.take().map(|t| {
-                let (t, rest_t) = t.split_at_mut(len);
-                times = Some(rest_t);
-                t
-            });
-            out.push(UserGroup {
+        let mut times = timestamps
+            .as_deref_mut()
+            .map(|t| per_group(t, indptr, &cuts).into_iter());
+        cuts.windows(2)
+            .zip(per_group(indices, indptr, &cuts))
+            .zip(per_group(rows, indptr, &cuts))
+            .map(|((w, indices), rows)| UserGroup {
                 users: w[0]..w[1],
                 indptr,
-                indices: i,
-                rows: r,
-                times: t,
-            });
-            indices = rest_i;
-            rows = rest_r;
-        }
-        out
+                indices,
+                rows,
+                times: times.as_mut().and_then(Iterator::next),
+            })
+            .collect()
     }
 
     /// Sorts each user's interactions by (item, timestamp, row) and keeps the first of

@@ -1350,3 +1350,20 @@ proptest! {
         prop_assert_eq!(pool.install(|| user_offsets(&users, n_users)), expected);
     }
 }
+
+/// Groups of users weigh their interactions plus `per_user` for each user, and each
+/// column is cut into exactly the groups' slices, in order, covering it whole.
+#[test]
+fn user_groups_weigh_interactions_and_users_and_cut_columns_to_match() {
+    // Five users with 3, 1, 1, 1 and 10 interactions.
+    let indptr = [0u64, 3, 4, 5, 6, 16];
+    assert_eq!(user_cuts(&indptr, 4, 0), vec![0, 2, 5]);
+    assert_eq!(user_cuts(&indptr, 4, 2), vec![0, 1, 3, 5]);
+    let mut column: Vec<u32> = (0..16).collect();
+    let groups = per_group(&mut column, &indptr, &[0, 1, 3, 5]);
+    let groups: Vec<Vec<u32>> = groups.into_iter().map(|g| g.to_vec()).collect();
+    assert_eq!(
+        groups,
+        vec![vec![0, 1, 2], vec![3, 4], (5..16).collect::<Vec<_>>()]
+    );
+}
