@@ -16,7 +16,8 @@ macro_rules! say {
     }};
 }
 
-/// Large buffers on transparent huge pages (see `HugePageAlloc` for what it saves).
+/// Large buffers on transparent huge pages where they pay (see `HugePageAlloc`; `main`
+/// decides).
 #[global_allocator]
 static ALLOCATOR: negsamp_store::resources::HugePageAlloc = negsamp_store::resources::HugePageAlloc;
 
@@ -42,6 +43,7 @@ enum Exit {
 
 fn main() -> ExitCode {
     report_sigbus();
+    negsamp_store::resources::advise_huge_pages_where_they_pay();
     let args = cli::Args::parse();
     output::init(args.quiet, log_format(&args));
     match commands::run(args) {

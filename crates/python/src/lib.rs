@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 /// The extension's own Rust allocations (ingest's columns, the CSR) on transparent huge
-/// pages, as in the `negsamp` command (see `HugePageAlloc`).
+/// pages where they pay, as in the `negsamp` command (see `HugePageAlloc`; decided when
+/// the module is imported).
 #[global_allocator]
 static ALLOCATOR: negsamp_store::resources::HugePageAlloc = negsamp_store::resources::HugePageAlloc;
 
@@ -410,6 +411,7 @@ fn read_only_view<'py, T: numpy::Element>(
 
 #[pymodule]
 fn _negsamp(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    negsamp_store::resources::advise_huge_pages_where_they_pay();
     m.add("Error", m.py().get_type::<Error>())?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;
     m.add("BusyError", m.py().get_type::<BusyError>())?;

@@ -3,9 +3,10 @@
 //! are allocated (an allocation failure aborts a Rust program) — and giving back what
 //! a phase freed, so the next phase's peak does not sit on top of it — and the
 //! allocator the binaries install ([`HugePageAlloc`]), which backs large buffers with
-//! transparent huge pages.
+//! transparent huge pages where that pays.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `MemAvailable` of `/proc/meminfo`, in bytes (None where there is none).
 pub fn available_memory() -> Option<u64> {
@@ -52,22 +53,71 @@ pub fn release_freed_memory() {
 }
 
 /// The system allocator, asking the kernel to back every allocation that spans a whole
-/// 2 MiB page with transparent huge pages (`madvise(MADV_HUGEPAGE)` on its aligned
-/// interior). The binaries install it (`#[global_allocator]`); the libraries work with
-/// any allocator.
+/// 2 MiB page with transparent huge pages (`madvise(MADV_HUGEPAGE)`) once
+/// [`advise_huge_pages_where_they_pay`] has said so. The binaries install it
+/// (`#[global_allocator]`) and make that call at startup; the libraries work with any
+/// allocator.
 ///
 /// Why: an ingest fills hundreds of MB of fresh buffers — row columns, CSR columns, the
 /// 64 MB read blocks, the id tables — and with 4 KiB pages every one of them is a page
-/// fault (expensive on the VMs measured here), and every random access into them a
-/// likely TLB miss. Most distributions ship THP in `madvise` mode, so nothing is huge
-/// unless asked for. 20M-row CSV on a 2-core Intel Xeon VM: wall 2.97 → 2.79 s, system
-/// CPU 0.68 → 0.42 s (`docs/benchmarks.md`). Where THP is off (`never`) the advice is
-/// ignored; on other systems this is the system allocator unchanged.
+/// fault, and every random access into them a likely TLB miss. Most distributions ship
+/// THP in `madvise` mode, so nothing is huge unless asked for. 20M-row CSV on a 2-core
+/// Intel Xeon VM: wall 2.97 → 2.79 s, system CPU 0.68 → 0.42 s (`docs/benchmarks.md`).
+/// Where THP is off (`never`) the advice is ignored; on other systems this is the system
+/// allocator unchanged.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HugePageAlloc;
 
 /// The huge-page size advised for (x86-64 and most aarch64 kernels).
 const HUGE_PAGE: usize = 2 << 20;
+
+/// Whether [`HugePageAlloc`] advises huge pages; off until the process decides.
+static HUGE_PAGES: AtomicBool = AtomicBool::new(false);
+
+/// Turns [`HugePageAlloc`]'s advice on or off for the allocations that follow.
+pub fn set_huge_pages(on: bool) {
+    HUGE_PAGES.store(on, Ordering::Relaxed);
+}
+
+/// Turns the huge-page advice on unless this kernel hands its free memory back to a
+/// hypervisor ([`free_memory_goes_to_a_hypervisor`]), and says which it chose. Call
+/// once, at startup.
+///
+/// Why not there: a guest that reports free pages (virtio-balloon free page reporting,
+/// as on the Firecracker microVMs measured here) gives every free 2 MiB block back to
+/// the host about two seconds after it was freed, so a fresh huge page is nearly
+/// always one the host must fault in again, while a 4 KiB page is
+/// often taken from the smaller free blocks that are never reported. Measured on a
+/// 2-core AMD EPYC microVM, each run started three seconds after the last:
+/// 20M-row CSV ingest 1.70 → 1.39 s (system CPU 1.06 → 0.42 s), its Parquet form 1.76
+/// → 1.40 s, the same rows shuffled 2.33 → 1.80 s, a 100M-row CSV 8.5 → 6.8 s; huge
+/// pages won only when a run came right after another had freed its memory
+/// (`docs/benchmarks.md`).
+pub fn advise_huge_pages_where_they_pay() -> bool {
+    let on = !free_memory_goes_to_a_hypervisor();
+    set_huge_pages(on);
+    on
+}
+
+/// Whether a virtio balloon device of this (Linux) machine has free page reporting
+/// negotiated: the kernel then returns the free memory it has not touched for a while
+/// to the host.
+pub fn free_memory_goes_to_a_hypervisor() -> bool {
+    let Ok(devices) = std::fs::read_dir("/sys/bus/virtio/drivers/virtio_balloon") else {
+        return false;
+    };
+    devices.flatten().any(|device| {
+        std::fs::read_to_string(device.path().join("features"))
+            .is_ok_and(|features| reports_free_pages(&features))
+    })
+}
+
+/// Whether a virtio device's `features` (one `0`/`1` per feature bit, lowest first)
+/// include `VIRTIO_BALLOON_F_REPORTING`, bit 5.
+fn reports_free_pages(features: &str) -> bool {
+    const VIRTIO_BALLOON_F_REPORTING: usize = 5;
+    features.as_bytes().get(VIRTIO_BALLOON_F_REPORTING) == Some(&b'1')
+}
 
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged, so
 // `System`'s guarantees are the caller's; `advise_huge_pages` only adds a hint on
@@ -100,8 +150,8 @@ unsafe impl GlobalAlloc for HugePageAlloc {
     }
 }
 
-/// Advises huge pages for the allocation of `len` bytes at `ptr` when it can hold a
-/// whole 2 MiB page (not for a null pointer or a smaller allocation).
+/// Advises huge pages for the allocation of `len` bytes at `ptr` when the advice is on
+/// and it can hold a whole 2 MiB page (not for a null pointer or a smaller allocation).
 ///
 /// The advice covers the allocation's pages from the one holding `ptr` on — for an
 /// allocation the system allocator mapped on its own, its whole mapping. Advising only
@@ -111,7 +161,7 @@ unsafe impl GlobalAlloc for HugePageAlloc {
 fn advise_huge_pages(ptr: *mut u8, len: usize) {
     #[cfg(target_os = "linux")]
     {
-        if ptr.is_null() || len < HUGE_PAGE {
+        if ptr.is_null() || len < HUGE_PAGE || !HUGE_PAGES.load(Ordering::Relaxed) {
             return;
         }
         // SAFETY: sysconf has no preconditions.
@@ -163,29 +213,52 @@ mod tests {
     }
 
     #[test]
-    fn large_buffers_are_advised_huge_and_grow_in_one_mapping() {
+    fn large_buffers_are_advised_huge_when_asked_and_grow_in_one_mapping() {
         if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists() {
             eprintln!("this kernel has no transparent huge pages: nothing to check");
             return;
         }
         let alloc = HugePageAlloc;
         let layout = Layout::from_size_align(8 << 20, 8).unwrap();
-        // SAFETY: a non-zero layout; the pointer is checked, written within its
-        // length, resized with the layout it was made with and freed with the new one.
+        let advised = |ptr: *const u8, len: usize| {
+            let flags = flags_of_mapping_holding(ptr, len).expect("one mapping");
+            flags.split_whitespace().any(|f| f == "hg")
+        };
+        // SAFETY: a non-zero layout; each pointer is checked, written within its
+        // length, resized with the layout it was made with and freed with its own.
         unsafe {
+            set_huge_pages(false);
+            let plain = alloc.alloc(layout);
+            assert!(!plain.is_null());
+            plain.write_bytes(7, layout.size());
+            assert!(
+                !advised(plain, layout.size()),
+                "no advice until it is turned on"
+            );
+            alloc.dealloc(plain, layout);
+            set_huge_pages(true);
             let ptr = alloc.alloc(layout);
             assert!(!ptr.is_null());
             ptr.write_bytes(7, layout.size());
-            let flags = flags_of_mapping_holding(ptr, layout.size()).expect("one mapping");
-            assert!(flags.split_whitespace().any(|f| f == "hg"), "{flags}");
+            assert!(advised(ptr, layout.size()));
             let grown = alloc.realloc(ptr, layout, 32 << 20);
             assert!(!grown.is_null());
             assert_eq!(*grown.add(layout.size() - 1), 7, "contents kept");
             // Advice on a part of the mapping would split it, and a later growth could
             // not be done in place: the buffer stays one advised mapping.
-            let flags = flags_of_mapping_holding(grown, 32 << 20).expect("one mapping");
-            assert!(flags.split_whitespace().any(|f| f == "hg"), "{flags}");
+            assert!(advised(grown, 32 << 20));
             alloc.dealloc(grown, Layout::from_size_align(32 << 20, 8).unwrap());
         }
+    }
+
+    #[test]
+    fn free_page_reporting_is_bit_five_of_the_balloon_features() {
+        // What this machine's Firecracker balloon offers: bits 1, 2, 5 and 32.
+        let reporting = format!("01100101{}1{}", "0".repeat(24), "0".repeat(95));
+        assert!(reports_free_pages(&reporting));
+        let without = format!("01100001{}1{}", "0".repeat(24), "0".repeat(95));
+        assert!(!reports_free_pages(&without));
+        assert!(!reports_free_pages("0110"), "a short list has no bit 5");
+        assert!(!reports_free_pages(""));
     }
 }
