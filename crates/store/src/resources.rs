@@ -88,7 +88,7 @@ pub fn set_huge_pages(on: bool) {
 /// the host about two seconds after it was freed, so a fresh huge page is nearly
 /// always one the host must fault in again, while a 4 KiB page is
 /// often taken from the smaller free blocks that are never reported. Measured on a
-/// 2-core AMD EPYC microVM, each run started three seconds after the last:
+/// 2-core Intel Xeon microVM, each run started three seconds after the last:
 /// 20M-row CSV ingest 1.70 → 1.39 s (system CPU 1.06 → 0.42 s), its Parquet form 1.76
 /// → 1.40 s, the same rows shuffled 2.33 → 1.80 s, a 100M-row CSV 8.5 → 6.8 s; huge
 /// pages won only when a run came right after another had freed its memory
