@@ -242,13 +242,19 @@ fn id_maps_come_from_the_open_store() {
     );
 }
 
-/// A flipped bit in any section is caught before sampling, not turned into a dataset.
+/// A flipped bit in any section is caught (the checksums are taken while sampling
+/// starts), not turned into a dataset, and leaves no part that a rerun on the repaired
+/// store would take over.
 #[test]
-fn sample_checks_section_checksums_first() {
+fn a_damaged_store_publishes_nothing_and_leaves_no_part_to_resume() {
     let dir = tempfile::tempdir().unwrap();
     let store_dir = generated_store(dir.path(), 100, 40, 6);
     let file = store_dir.join("store.bin");
     let pristine = std::fs::read(&file).unwrap();
+    let clean = dir.path().join("clean");
+    let clean_store = Store::open(&store_dir).unwrap();
+    sample_to_dir(&clean_store, &clean, &SampleConfig::default(), &|_| {}).unwrap();
+    drop(clean_store);
     let sections = Store::open(&store_dir).unwrap().header().sections.clone();
     assert!(sections.len() >= 5);
     for s in sections {
@@ -264,6 +270,18 @@ fn sample_checks_section_checksums_first() {
             "{err}"
         );
         assert!(!out.exists());
+        drop(store);
+        std::fs::write(&file, &pristine).unwrap();
+        let store = Store::open(&store_dir).unwrap();
+        let rerun = sample_to_dir(&store, &out, &SampleConfig::default(), &|_| {}).unwrap();
+        assert_eq!(rerun.resumed_parts, 0, "section {}", s.kind.name());
+        assert_eq!(
+            dataset_bytes(&out),
+            dataset_bytes(&clean),
+            "section {}",
+            s.kind.name()
+        );
+        std::fs::remove_dir_all(&out).unwrap();
     }
 }
 

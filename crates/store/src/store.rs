@@ -396,23 +396,43 @@ impl Store {
         Ok(())
     }
 
-    /// Every section's checksum, in parallel: one read of the file. `sample` runs it
-    /// before drawing (a flipped bit in `indices` would otherwise put a real positive
-    /// among the negatives), `verify` as part of the full check.
+    /// Every section's checksum, in parallel: one read of the file. `verify` runs it as
+    /// part of the full check.
     pub fn verify_checksums(&self) -> Result<(), StoreError> {
-        let bytes = self.bytes.as_slice();
-        self.header.sections.par_iter().try_for_each(|s| {
-            let got = xxh3_64(&bytes[s.offset as usize..(s.offset + s.length) as usize]);
-            if got == s.checksum {
-                Ok(())
-            } else {
-                Err(StoreError::ChecksumMismatch {
-                    what: format!("section {}", s.kind.name()),
-                    expected: s.checksum,
-                    got,
-                })
-            }
-        })
+        self.header
+            .sections
+            .par_iter()
+            .try_for_each(|s| self.verify_section(s))
+    }
+
+    /// The checksums of the sections `pick` chooses, on the calling thread alone:
+    /// `sample` checks `indptr` (which its plan reads) first and the rest on a thread
+    /// of its own while the first users are drawn, and publishes nothing until they
+    /// have passed (a flipped bit in `indices` would otherwise put a real positive
+    /// among the negatives).
+    pub fn verify_checksums_of(
+        &self,
+        pick: impl Fn(SectionKind) -> bool,
+    ) -> Result<(), StoreError> {
+        self.header
+            .sections
+            .iter()
+            .filter(|s| pick(s.kind))
+            .try_for_each(|s| self.verify_section(s))
+    }
+
+    fn verify_section(&self, s: &Section) -> Result<(), StoreError> {
+        let bytes = &self.bytes.as_slice()[s.offset as usize..(s.offset + s.length) as usize];
+        let got = xxh3_64(bytes);
+        if got == s.checksum {
+            Ok(())
+        } else {
+            Err(StoreError::ChecksumMismatch {
+                what: format!("section {}", s.kind.name()),
+                expected: s.checksum,
+                got,
+            })
+        }
     }
 
     /// Every string code names a dictionary entry (or is missing).

@@ -4,6 +4,7 @@
 
 pub(crate) mod part;
 mod staging;
+mod store_check;
 
 use crate::config::{SampleConfig, Side, Split};
 use crate::context::Context;
@@ -20,6 +21,7 @@ use negsamp_store::Store;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use store_check::StoreCheck;
 
 pub(crate) use staging::{remove_stale, write_file};
 
@@ -67,7 +69,23 @@ fn sample_unlocked(
 ) -> Result<RunSummary, EngineError> {
     let start = Instant::now();
     config.validate()?;
-    store.verify_checksums()?;
+    std::thread::scope(|scope| {
+        let checks = StoreCheck::start(scope, store)?;
+        sample_checked(store, out, config, progress, &checks, start)
+            .map_err(|error| checks.explain(error))
+    })
+}
+
+/// The run itself, its store's checksums being taken alongside by `checks`: nothing
+/// is published before they have passed.
+fn sample_checked(
+    store: &Store,
+    out: &Path,
+    config: &SampleConfig,
+    progress: &(dyn Fn(u64) + Sync),
+    checks: &StoreCheck<'_>,
+    start: Instant,
+) -> Result<RunSummary, EngineError> {
     if out.exists() && !config.overwrite {
         return Err(EngineError::AlreadyExists {
             path: out.to_path_buf(),
@@ -110,7 +128,9 @@ fn sample_unlocked(
                 if paths.finished.exists() {
                     staging::remove_stale(&paths.finished)?;
                 }
-                job.write(index, users.clone(), &paths, &|n| progress(users_done + n))?
+                job.write(index, users.clone(), &paths, checks, &|n| {
+                    progress(users_done + n)
+                })?
             }
         };
         users_done += u64::from(users.end - users.start);
@@ -124,6 +144,7 @@ fn sample_unlocked(
     let path = staging.join(manifest.metadata(MANIFEST_FILE));
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
     staging::write_file(&path, &json, config.fsync)?;
+    checks.passed()?;
     publish(&staging, out, config.overwrite).map_err(|e| EngineError::io(out, e))?;
     Ok(RunSummary {
         manifest,

@@ -1,5 +1,6 @@
 //! Sampling one part: waves of chunks through the pool, into a [`PartSink`].
 
+use super::store_check::StoreCheck;
 use crate::config::{Format, SampleConfig};
 use crate::context::Context;
 use crate::manifest::{ColumnSpec, PartRecord};
@@ -44,7 +45,8 @@ struct Slot {
 }
 
 impl PartJob<'_> {
-    /// Samples the users of one part and writes it at `paths`.
+    /// Samples the users of one part and writes it at `paths`, published once `checks`
+    /// has passed.
     ///
     /// Work goes in waves of chunks: the pool samples a wave's chunks while it writes
     /// the previous wave. Writing (page-cache copies) costs about as much as sampling
@@ -56,6 +58,7 @@ impl PartJob<'_> {
         index: usize,
         users: Range<u32>,
         paths: &PartPaths,
+        checks: &StoreCheck<'_>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<PartRecord, EngineError> {
         let config = self.config;
@@ -76,6 +79,8 @@ impl PartJob<'_> {
             columns,
         };
         let json = serde_json::to_vec_pretty(&record).expect("record serialises");
+        // What was drawn from a damaged store must not be taken over by a resumed run.
+        checks.passed()?;
         match config.format {
             // The record goes inside the directory, which then appears whole.
             crate::config::Format::Npy => {
