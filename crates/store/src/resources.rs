@@ -62,7 +62,8 @@ pub fn release_freed_memory() {
 /// 64 MB read blocks, the id tables — and with 4 KiB pages every one of them is a page
 /// fault, and every random access into them a likely TLB miss. Most distributions ship
 /// THP in `madvise` mode, so nothing is huge unless asked for. 20M-row CSV on a 2-core
-/// Intel Xeon VM: wall 2.97 → 2.79 s, system CPU 0.68 → 0.42 s (`docs/benchmarks.md`).
+/// Intel Xeon VM, runs back to back: wall 2.97 → 2.79 s, system CPU 0.68 → 0.42 s
+/// (`docs/benchmarks.md`).
 /// Where THP is off (`never`) the advice is ignored; on other systems this is the system
 /// allocator unchanged.
 #[derive(Debug, Clone, Copy, Default)]
@@ -80,23 +81,19 @@ pub fn set_huge_pages(on: bool) {
 }
 
 /// Turns the huge-page advice on unless this kernel hands its free memory back to a
-/// hypervisor ([`free_memory_goes_to_a_hypervisor`]), and says which it chose. Call
-/// once, at startup.
+/// hypervisor ([`free_memory_goes_to_a_hypervisor`]). Call once, at startup.
 ///
 /// Why not there: a guest that reports free pages (virtio-balloon free page reporting,
 /// as on the Firecracker microVMs measured here) gives every free 2 MiB block back to
 /// the host about two seconds after it was freed, so a fresh huge page is nearly
-/// always one the host must fault in again, while a 4 KiB page is
-/// often taken from the smaller free blocks that are never reported. Measured on a
-/// 2-core Intel Xeon microVM, each run started three seconds after the last:
-/// 20M-row CSV ingest 1.70 → 1.39 s (system CPU 1.06 → 0.42 s), its Parquet form 1.76
-/// → 1.40 s, the same rows shuffled 2.33 → 1.80 s, a 100M-row CSV 8.5 → 6.8 s; huge
-/// pages won only when a run came right after another had freed its memory
-/// (`docs/benchmarks.md`).
-pub fn advise_huge_pages_where_they_pay() -> bool {
-    let on = !free_memory_goes_to_a_hypervisor();
-    set_huge_pages(on);
-    on
+/// always one the host must fault in again, while a 4 KiB page is often taken from the
+/// smaller free blocks that are never reported. Measured on a 2-core Intel Xeon
+/// microVM, each run started three seconds after the last: 20M-row CSV ingest 1.70 →
+/// 1.39 s (system CPU 1.06 → 0.42 s), its Parquet form 1.76 → 1.40 s, the same rows
+/// shuffled 2.33 → 1.80 s, a 100M-row CSV 8.5 → 6.8 s; huge pages won only when a run
+/// came right after another had freed its memory (`docs/benchmarks.md`).
+pub fn advise_huge_pages_where_they_pay() {
+    set_huge_pages(!free_memory_goes_to_a_hypervisor());
 }
 
 /// Whether a virtio balloon device of this (Linux) machine has free page reporting
