@@ -249,40 +249,31 @@ fn id_maps_come_from_the_open_store() {
 fn a_damaged_store_publishes_nothing_and_leaves_no_part_to_resume() {
     let dir = tempfile::tempdir().unwrap();
     let store_dir = generated_store(dir.path(), 100, 40, 6);
-    let file = store_dir.join("store.bin");
-    let pristine = std::fs::read(&file).unwrap();
     let clean = dir.path().join("clean");
     let clean_store = Store::open(&store_dir).unwrap();
     sample_to_dir(&clean_store, &clean, &SampleConfig::default(), &|_| {}).unwrap();
     drop(clean_store);
-    let sections = Store::open(&store_dir).unwrap().header().sections.clone();
-    assert!(sections.len() >= 5);
-    for s in sections {
-        let mut bytes = pristine.clone();
-        bytes[s.offset as usize + (s.length as usize) / 2] ^= 0x04;
-        std::fs::write(&file, &bytes).unwrap();
-        let store = Store::open(&store_dir).unwrap();
-        let out = dir.path().join("ds");
+    let out = dir.path().join("ds");
+    with_each_section_damaged(&store_dir, |section, store, repair| {
         let err = sample_to_dir(&store, &out, &SampleConfig::default(), &|_| {}).unwrap_err();
-        let expected = format!("section {}", s.kind.name());
+        let expected = format!("section {section}");
         assert!(
             matches!(&err, EngineError::Store(StoreError::ChecksumMismatch { what, .. }) if *what == expected),
             "{err}"
         );
         assert!(!out.exists());
         drop(store);
-        std::fs::write(&file, &pristine).unwrap();
+        repair();
         let store = Store::open(&store_dir).unwrap();
         let rerun = sample_to_dir(&store, &out, &SampleConfig::default(), &|_| {}).unwrap();
-        assert_eq!(rerun.resumed_parts, 0, "section {}", s.kind.name());
+        assert_eq!(rerun.resumed_parts, 0, "section {section}");
         assert_eq!(
             dataset_bytes(&out),
             dataset_bytes(&clean),
-            "section {}",
-            s.kind.name()
+            "section {section}"
         );
         std::fs::remove_dir_all(&out).unwrap();
-    }
+    });
 }
 
 #[test]

@@ -243,6 +243,14 @@ fn verify_checks_a_part_chunk_by_chunk_and_names_the_row() {
     tamper(&out, "item", r, positive);
     assert_refused(&out, &format!("row {r}: negative item {positive}"));
 
+    // the same in the first chunk: the checks stop while windows read ahead of them
+    // wait, and the files' checksums are still taken whole (no checksum error)
+    let (out, data) = fresh("early-positive");
+    let r = data.label.iter().position(|&l| l == 0).unwrap();
+    let positive = store.user(data.user[r]).unwrap().items[0];
+    tamper(&out, "item", r, positive);
+    assert_refused(&out, &format!("row {r}: negative item {positive}"));
+
     // a negative of a late chunk replaced by another valid candidate: only the fresh
     // sample of that chunk catches it, and says where
     let (out, data) = fresh("late-swap");
@@ -359,4 +367,25 @@ fn an_unsound_store_is_the_error_whatever_the_parts_show() {
     let store = Store::open(&store_dir).unwrap();
     let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
     assert!(err.contains("items.txt has 101 lines"), "{err}");
+}
+
+/// The store's own check runs while the parts are read: a flipped bit in any of its
+/// sections is the error reported — not what a fresh sample drawn from the damaged
+/// store made of the rows.
+#[test]
+fn a_damaged_store_is_the_error_whatever_the_rows_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = generated_store(dir.path(), 100, 40, 6);
+    let store = Store::open(&store_dir).unwrap();
+    let out = dir.path().join("o");
+    run(&store, &out, &SampleConfig::default());
+    drop(store);
+    with_each_section_damaged(&store_dir, |section, store, _| {
+        let err = verify_output(&out, Some(&store)).unwrap_err().to_string();
+        let expected = format!("section {section}");
+        assert!(
+            err.contains(&expected) && err.contains("checksum"),
+            "{expected}: {err}"
+        );
+    });
 }

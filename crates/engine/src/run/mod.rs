@@ -21,7 +21,7 @@ use negsamp_store::Store;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use store_check::StoreCheck;
+pub(crate) use store_check::{StoreCheck, StoreCheckDepth};
 
 pub(crate) use staging::{remove_stale, write_file};
 
@@ -70,7 +70,7 @@ fn sample_unlocked(
     let start = Instant::now();
     config.validate()?;
     std::thread::scope(|scope| {
-        let checks = StoreCheck::start(scope, store)?;
+        let checks = StoreCheck::start(scope, store, StoreCheckDepth::Checksums)?;
         sample_checked(store, out, config, progress, &checks, start)
             .map_err(|error| checks.explain(error))
     })

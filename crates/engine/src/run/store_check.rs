@@ -1,10 +1,12 @@
-//! The store's section checksums, taken on a thread of their own while sampling
-//! starts, and awaited before anything is published.
+//! The store's section checksums (for `verify`, its whole integrity check), taken on a
+//! thread of their own while sampling or a dataset's checks start, and awaited before
+//! anything is published or a verdict given.
 //!
 //! Why: hashing the store is a read of all of it (0.06 s of CPU for the 17M-interaction
 //! store), and before sampling it left the writers idle; alongside, it runs in the time
 //! the thread copying rows to the writers spends waiting for the device (2 threads,
-//! 17M store: 0.635 → 0.58 s with the checksums skipped, `docs/benchmarks.md`).
+//! 17M store: 0.635 → 0.58 s with the checksums skipped, `docs/benchmarks.md`). In
+//! `verify` it runs while the parts are read, which waits for the device too.
 //! Only `indptr`, which the plan reads (every user's span), is checked first. The other
 //! sections are read before the checks end only by code that returns an error on a bad
 //! value, never panics — the sampler checks every user's items and time order — but
@@ -18,20 +20,38 @@ use negsamp_store::{Store, StoreError};
 use std::sync::Mutex;
 use std::thread::{Scope, ScopedJoinHandle};
 
+/// What a [`StoreCheck`] holds the store to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreCheckDepth {
+    /// The section checksums: what `sample` needs (the sampler checks what it reads).
+    Checksums,
+    /// [`Store::verify`]'s whole check, or without every user's time order where the
+    /// caller reads each user's order itself ([`Store::verify_without_time_order`]).
+    Whole { time_order: bool },
+}
+
 pub(crate) struct StoreCheck<'scope> {
     /// The checking thread, until it has been joined.
     pending: Mutex<Option<ScopedJoinHandle<'scope, Result<(), StoreError>>>>,
 }
 
 impl<'scope> StoreCheck<'scope> {
-    /// Checks `indptr` — every user's span, which the plan reads before any user is
-    /// drawn — and starts checking the other sections on a thread of `scope`.
+    /// Checks `indptr`'s checksum — every user's span, which the plan reads before any
+    /// user is drawn — and starts the rest of the check `depth` names on a thread of
+    /// `scope`.
     pub(crate) fn start<'env>(
         scope: &'scope Scope<'scope, 'env>,
         store: &'env Store,
+        depth: StoreCheckDepth,
     ) -> Result<Self, EngineError> {
         store.verify_checksums_of(|kind| kind == SectionKind::Indptr)?;
-        let thread = scope.spawn(|| store.verify_checksums_of(|kind| kind != SectionKind::Indptr));
+        let thread = scope.spawn(move || match depth {
+            StoreCheckDepth::Checksums => {
+                store.verify_checksums_of(|kind| kind != SectionKind::Indptr)
+            }
+            StoreCheckDepth::Whole { time_order: true } => store.verify(),
+            StoreCheckDepth::Whole { time_order: false } => store.verify_without_time_order(),
+        });
         Ok(StoreCheck {
             pending: Mutex::new(Some(thread)),
         })

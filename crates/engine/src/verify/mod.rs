@@ -11,12 +11,13 @@ pub(crate) use self::read::read_part;
 use self::contract::{
     check_features, check_law, check_rows, long_view, AnchorIndex, ContractScratch, Negative,
 };
-use self::read::{check_column_hashes, PartReader, PartRows};
+use self::read::{check_column_hashes, PartChecksums, PartReader, PartRows};
 use crate::config::SampleConfig;
 use crate::context::Context;
 use crate::manifest::{ColumnSpec, Manifest, PartRecord};
 use crate::rows::Rows;
 use crate::run::part::PartJob;
+use crate::run::{StoreCheck, StoreCheckDepth};
 use crate::schema::Schema;
 use crate::user::{Tally, UserSampler};
 use crate::write::{load_ids, PartPaths};
@@ -110,14 +111,6 @@ pub fn verify_output_in_windows(
                 ),
             ));
         }
-        // Rows are checked against the store, so the store must be sound first. Every
-        // user's stored time order is read, and checked, as the user is sampled afresh
-        // below when the parts cover all of the store's users.
-        if next_user == store.n_users() {
-            store.verify_without_time_order()?;
-        } else {
-            store.verify()?;
-        }
         let expected = Schema::new(store, &manifest.parameters)?;
         if ColumnSpec::of(&expected) != manifest.columns || expected.pad != manifest.pad {
             return Err(EngineError::invalid(
@@ -127,6 +120,45 @@ pub fn verify_output_in_windows(
         }
         schema = Some(expected);
     }
+    let checks = Checks {
+        row_check,
+        rows_done: &part_done,
+        window_bytes,
+    };
+    // Rows are checked against the store, so it must be sound: its whole check runs
+    // while the parts are read (which waits for the device), and its verdict is
+    // awaited before any other is given — in place of any other, which a damaged store
+    // explains. Every user's stored time order is read, and checked, as the user is
+    // sampled afresh when the parts cover all of the store's users.
+    std::thread::scope(|scope| {
+        let store_check = store
+            .map(|store| {
+                let time_order = next_user != store.n_users();
+                StoreCheck::start(scope, store, StoreCheckDepth::Whole { time_order })
+            })
+            .transpose()?;
+        let checked = check_parts(dir, &manifest, store, schema.as_ref(), &checks);
+        match store_check {
+            Some(store_check) => {
+                let checked = checked.map_err(|e| store_check.explain(e));
+                store_check.passed()?;
+                checked
+            }
+            None => checked,
+        }
+    })
+}
+
+/// The parts of the dataset at `dir`, each against its record and — given the store
+/// and the schema its parameters give — row by row; then the counts against the
+/// manifest's.
+fn check_parts(
+    dir: &Path,
+    manifest: &Manifest,
+    store: Option<&Store>,
+    schema: Option<&Schema>,
+    checks: &Checks<'_>,
+) -> Result<VerifyReport, EngineError> {
     if let Some(store) = store.filter(|s| s.dir().is_some()) {
         for name in [USERS_FILE, ITEMS_FILE] {
             let path = dir.join(manifest.metadata(name));
@@ -139,7 +171,7 @@ pub fn verify_output_in_windows(
             }
         }
     }
-    let checked = match (store, &schema) {
+    let checked = match (store, schema) {
         (Some(store), Some(schema)) => Some((
             store,
             schema,
@@ -147,11 +179,6 @@ pub fn verify_output_in_windows(
             load_ids(store, schema, manifest.parameters.format)?,
         )),
         _ => None,
-    };
-    let checks = Checks {
-        row_check,
-        rows_done: &part_done,
-        window_bytes,
     };
     let tallies: Vec<Tally> = manifest
         .parts
@@ -170,7 +197,7 @@ pub fn verify_output_in_windows(
                 checked.as_ref().map(|c| (c.1, &c.3)),
             )?;
             let Some((store, schema, context, ids)) = &checked else {
-                part_done(part.tally.rows);
+                (checks.rows_done)(part.tally.rows);
                 return Ok(part.tally);
             };
             let job = PartJob {
@@ -181,7 +208,7 @@ pub fn verify_output_in_windows(
                 ids,
             };
             let mut reader = reader.expect("read with a schema");
-            check_part(&paths.finished, &job, part, &mut reader, &checks)
+            check_part(&paths.finished, &job, part, &mut reader, checks)
         })
         .collect::<Result<_, EngineError>>()?;
     let mut total = Tally::default();
@@ -228,7 +255,9 @@ pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartDat
     .expect("read with a schema");
     let mut whole = reader.empty_window();
     reader.read(0..record.tally.rows as usize, &mut whole)?;
-    reader.finish()?;
+    let mut checksums = reader.checksums();
+    whole.add_to(&mut checksums);
+    reader.finish(checksums)?;
     let mut held = Rows::new(&schema);
     whole.read_rows(&schema, 0..whole.users().len(), &mut held);
     let mut expanded = PartData::default();
@@ -236,14 +265,14 @@ pub fn read_part_data(dir: &Path, store: &Store, index: usize) -> Result<PartDat
     Ok(data.to_part_data())
 }
 
-/// Checks a part's rows against the store, a window of rows at a time — the next read
-/// while this one is checked — and each window chunk by chunk in parallel (the
+/// Checks a part's rows against the store, a window of rows at a time — the next ones
+/// read while this one is checked — and each window chunk by chunk in parallel (the
 /// sampler's own unit, so a dataset of one part still uses every core): the recorded
 /// column checksums, then per chunk a fresh sample of the chunk's users, its draws held
 /// to the law (an independent statement of it), the carried values and histories, and
 /// the rows compared with it byte for byte — walked against the whole contract where
 /// they differ (the messages say which row breaks what) or `row_check` asks. Last, the
-/// files' checksums, taken as the windows were read; a checksum error is the one
+/// files' checksums, taken alongside the windows' checks; a checksum error is the one
 /// reported if there is one, as it explains any other. Returns the counts the rows hold.
 fn check_part(
     at: &Path,
@@ -252,8 +281,9 @@ fn check_part(
     reader: &mut PartReader,
     checks: &Checks<'_>,
 ) -> Result<Tally, EngineError> {
-    let checked = check_windows(at, job, record, reader, checks);
-    reader.finish()?;
+    let mut checksums = reader.checksums();
+    let checked = check_windows(at, job, record, reader, checks, &mut checksums);
+    reader.finish(checksums)?;
     checked
 }
 
@@ -264,6 +294,7 @@ fn check_windows(
     record: &PartRecord,
     reader: &mut PartReader,
     checks: &Checks<'_>,
+    checksums: &mut PartChecksums,
 ) -> Result<Tally, EngineError> {
     let Checks {
         row_check,
@@ -271,47 +302,34 @@ fn check_windows(
         window_bytes,
     } = *checks;
     let schema = job.schema;
-    let users = record.users[0]..record.users[1];
-    let total = record.tally.rows as usize;
-    let mut window_rows = reader.window_rows(window_bytes);
-    let (mut current, mut next) = (reader.empty_window(), reader.empty_window());
-    reader.read(0..window_rows.min(total), &mut current)?;
-    check_column_hashes(at, schema, record, &current)?;
     let scratch = ScratchPool::new(schema, job.store.n_items());
     let (mut held, mut sampled) = (Tally::default(), Tally::default());
-    let mut from_user = users.start;
-    loop {
-        let first = current.first();
-        let Some((to_user, whole)) = whole_users(at, &current, total, &users, from_user)? else {
-            // One user's rows fill the window: read it again, larger.
-            window_rows = window_rows.saturating_mul(2);
-            let rows = first..first.saturating_add(window_rows).min(total);
-            reader.read(rows, &mut current)?;
-            continue;
-        };
-        let rest = first + whole..(first + whole).saturating_add(window_rows).min(total);
-        let (read, checked) = std::thread::scope(|threads| {
-            // A thread of its own, not the pool's: a direct read waits for the device,
-            // and the pool's threads all check meanwhile.
-            let reading = (!rest.is_empty()).then(|| {
-                let (reader, next, rest) = (&mut *reader, &mut next, rest.clone());
-                threads.spawn(move || reader.read(rest, next))
-            });
-            let users = from_user..to_user;
-            let checked = check_users(at, job, &current, users, &scratch, row_check, rows_done);
-            let read = reading.map_or(Ok(()), |r| r.join().expect("the reading thread panicked"));
-            (read, checked)
-        });
-        let (h, s) = checked?;
-        held.add(&h);
-        sampled.add(&s);
-        if rest.is_empty() {
-            break;
+    std::thread::scope(|threads| {
+        let (windows, free) = read_ahead(threads, at, record, reader, window_bytes);
+        let mut hashes_checked = false;
+        // Ends when the reader has sent its last window (or an error): it then drops
+        // its end of the channel.
+        for window in windows {
+            let Window { rows, users } = window?;
+            if !hashes_checked {
+                check_column_hashes(at, schema, record, &rows)?;
+                hashes_checked = true;
+            }
+            let users = users?;
+            // The checksums are taken here, not as the window is read, so that the
+            // reader goes on to the next window as soon as the device has delivered.
+            let ((), checked) = rayon::join(
+                || rows.add_to(checksums),
+                || check_users(at, job, &rows, users, &scratch, row_check, rows_done),
+            );
+            let (h, s) = checked?;
+            held.add(&h);
+            sampled.add(&s);
+            // The reader may have ended: the buffer is then not needed.
+            let _ = free.send(rows);
         }
-        read?;
-        std::mem::swap(&mut current, &mut next);
-        from_user = to_user;
-    }
+        Ok::<_, EngineError>(())
+    })?;
     if sampled != record.tally {
         return Err(EngineError::invalid(
             at,
@@ -322,6 +340,77 @@ fn check_windows(
         ));
     }
     Ok(held)
+}
+
+/// Windows of a part's rows read ahead of their checks: as many buffers as
+/// [`WINDOWS_IN_FLIGHT`], the checks handing each back on the second channel once done.
+/// The next window starts at the last one's first row of a user it does not hold whole
+/// — which only the last window's `user` column tells —, so it is the reader, not the
+/// checks, that finds where: the device then reads while the pool's threads check, with
+/// no pause at each window for the checks to say where to go on.
+const WINDOWS_IN_FLIGHT: usize = 3;
+
+/// A window as the reader hands it over: its rows, and the users it holds whole — or
+/// where its `user` column breaks the part's order (reported after the checksums the
+/// first window is held to, which explain any other error).
+struct Window {
+    rows: PartRows,
+    users: Result<Range<u32>, EngineError>,
+}
+
+/// Starts a thread of `scope` reading `record`'s rows through `reader` as [`Window`]s
+/// of about `window_bytes` (or one user's rows, if more) in order, the part's users
+/// each held whole by one window: the channel of windows read (an error ends it) and
+/// the one to hand buffers back on.
+fn read_ahead<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    at: &'scope Path,
+    record: &PartRecord,
+    reader: &'scope mut PartReader,
+    window_bytes: usize,
+) -> (
+    std::sync::mpsc::Receiver<Result<Window, EngineError>>,
+    std::sync::mpsc::Sender<PartRows>,
+) {
+    let (full_tx, full) = std::sync::mpsc::sync_channel(WINDOWS_IN_FLIGHT);
+    let (free, free_rx) = std::sync::mpsc::channel();
+    for _ in 0..WINDOWS_IN_FLIGHT {
+        free.send(reader.empty_window())
+            .expect("the receiver is here");
+    }
+    let users = record.users[0]..record.users[1];
+    let total = record.tally.rows as usize;
+    // A thread of its own, not the pool's: a direct read waits for the device, and
+    // the pool's threads all check meanwhile.
+    scope.spawn(move || {
+        let mut window_rows = reader.window_rows(window_bytes);
+        let (mut first, mut from_user) = (0usize, users.start);
+        // Stops when the checks have ended (an error) and dropped their ends.
+        while let Ok(mut rows) = free_rx.recv() {
+            let held = loop {
+                let range = first..first.saturating_add(window_rows).min(total);
+                if let Err(e) = reader.read(range, &mut rows) {
+                    let _ = full_tx.send(Err(e));
+                    return;
+                }
+                match whole_users(at, &rows, total, &users, from_user) {
+                    // One user's rows fill the window: read it again, larger.
+                    Ok(None) => window_rows = window_rows.saturating_mul(2),
+                    Ok(Some((to_user, whole))) => {
+                        let held = from_user..to_user;
+                        (first, from_user) = (first + whole, to_user);
+                        break Ok(held);
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
+            let last = held.is_err() || first == total;
+            if full_tx.send(Ok(Window { rows, users: held })).is_err() || last {
+                return;
+            }
+        }
+    });
+    (full, free)
 }
 
 /// The users whose rows `window` holds whole, from `from_user` (the first whose rows

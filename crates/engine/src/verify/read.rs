@@ -1,14 +1,15 @@
 //! Reading a part back: its files against their records (names, sizes, `.npy`
 //! headers, checksums), then its rows for the checks — a `.npy` part a window of rows
-//! at a time (two windows per part in memory at most, whatever its size; the rows
+//! at a time (three windows per part in memory at most, whatever its size; the rows
 //! compared with a fresh sample where they lie in the window's buffers), a Parquet
 //! part decoded whole.
 //!
 //! The files are read past the page cache ([`negsamp_store::input`]): parts are
 //! written past it, so verify reads them cold, and fresh page-cache pages — which a
 //! `read` or a map's faults need — cost more than the reading on the machines this is
-//! measured on (`docs/benchmarks.md`). A file's checksum is taken as its windows are
-//! read, so every byte is read once.
+//! measured on (`docs/benchmarks.md`). A file's checksum is taken from the windows as
+//! they are checked ([`PartChecksums`]), so every byte is read once, and the thread
+//! reading the next window waits for the device only, not for the hashing.
 
 use crate::config::Format;
 use crate::manifest::{ColumnSpec, FileRecord, PartRecord};
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 /// Bytes of a `.npy` part read at a time: several MB per column file, so that a direct
-/// read streams at the device's speed, and two windows per part in memory at most.
+/// read streams at the device's speed, and a few windows per part in memory at most.
 pub(crate) const WINDOW_BYTES: usize = 16 << 20;
 
 /// Rows `first()..first() + users().len()` of a part, as read: the whole of a Parquet
@@ -91,6 +92,19 @@ impl PartRows {
                 .all(|c| self.column_rows(schema, c, range.clone()) == rows.columns[c].bytes())
     }
 
+    /// Adds the bytes of this window that no earlier one held to `checksums` (a
+    /// decoded part's are checked whole, by [`check_column_hashes`]): the windows of a
+    /// part are added in the order they were read, each column on a thread of the pool.
+    pub(crate) fn add_to(&self, checksums: &mut PartChecksums) {
+        if let PartRows::Columns(window) = self {
+            checksums
+                .columns
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(c, checksum)| checksum.add(window.first, window.column(c)));
+        }
+    }
+
     /// Rows `range` (counted from [`PartRows::first`]) into `into`, which is resized
     /// to hold them.
     pub(crate) fn read_rows(&self, schema: &Schema, range: Range<usize>, into: &mut Rows) {
@@ -109,8 +123,8 @@ impl PartRows {
 }
 
 /// A part whose files were checked against its record, read a window of rows at a
-/// time; the checksums of a `.npy` part's files are taken as its windows are read and
-/// held to the record by [`PartReader::finish`].
+/// time; the checksums of a `.npy` part's files are taken from its windows
+/// ([`PartRows::add_to`]) and held to the record by [`PartReader::finish`].
 pub(crate) enum PartReader {
     /// A Parquet part, decoded whole: its one window, until it is read.
     Decoded(Option<Rows>),
@@ -176,12 +190,25 @@ impl PartReader {
         }
     }
 
-    /// Holds the files' checksums to their records, reading what no window has (a
-    /// Parquet part's were checked as it was read).
-    pub(crate) fn finish(&mut self) -> Result<(), EngineError> {
+    /// The checksums of the part's `.npy` files, none of their bytes taken yet.
+    pub(crate) fn checksums(&self) -> PartChecksums {
+        let columns = match self {
+            PartReader::Decoded(_) => Vec::new(),
+            PartReader::Columns(columns) => columns.files.iter().map(NpyFile::checksum).collect(),
+        };
+        PartChecksums { columns }
+    }
+
+    /// Holds the files' `checksums` to their records, reading what no window added to
+    /// them (a Parquet part's were checked as it was read).
+    pub(crate) fn finish(&mut self, checksums: PartChecksums) -> Result<(), EngineError> {
         match self {
             PartReader::Decoded(_) => Ok(()),
-            PartReader::Columns(columns) => columns.files.iter_mut().try_for_each(NpyFile::finish),
+            PartReader::Columns(columns) => columns
+                .files
+                .iter_mut()
+                .zip(checksums.columns)
+                .try_for_each(|(file, checksum)| file.finish(checksum)),
         }
     }
 }
@@ -219,23 +246,44 @@ impl NpyColumns {
     }
 }
 
-/// A `.npy` column file of a part, read past the page cache; its checksum taken as it
-/// is read.
+/// A `.npy` column file of a part, read past the page cache.
 struct NpyFile {
     path: PathBuf,
     input: InputFile,
     data_offset: u64,
     row_bytes: usize,
     record: FileRecord,
-    /// The data's checksum so far: of its first `hashed` bytes.
+}
+
+/// The checksums of a `.npy` part's column files' data, in the schema's order, taken
+/// as far as its windows have been added ([`PartRows::add_to`]).
+pub(crate) struct PartChecksums {
+    columns: Vec<ColumnChecksum>,
+}
+
+/// One column file's data checksum so far: of its first `hashed` bytes.
+struct ColumnChecksum {
+    row_bytes: usize,
     hasher: Xxh3,
     hashed: u64,
 }
 
+impl ColumnChecksum {
+    /// Adds `bytes`, the column's rows from row `first`, where they reach past what
+    /// it holds (windows come in order; one may start within the last).
+    fn add(&mut self, first: usize, bytes: &[u8]) {
+        let start = first as u64 * self.row_bytes as u64;
+        let end = start + bytes.len() as u64;
+        debug_assert!(self.hashed >= start, "windows are added in order");
+        if end > self.hashed {
+            self.hasher.update(&bytes[(self.hashed - start) as usize..]);
+            self.hashed = end;
+        }
+    }
+}
+
 impl NpyFile {
-    /// Rows `range` of this column into `buffer`: where they landed in it. The bytes
-    /// no earlier read reached go into the checksum (windows are read in order; one
-    /// may start within the last).
+    /// Rows `range` of this column into `buffer`: where they landed in it.
     fn read_rows(
         &mut self,
         range: Range<usize>,
@@ -243,38 +291,38 @@ impl NpyFile {
     ) -> Result<Range<usize>, EngineError> {
         let row_bytes = self.row_bytes as u64;
         let data = range.start as u64 * row_bytes..range.end as u64 * row_bytes;
-        let span = self
-            .input
+        self.input
             .read(
                 self.data_offset + data.start..self.data_offset + data.end,
                 buffer,
             )
-            .map_err(|e| EngineError::io(&self.path, e))?;
-        debug_assert!(self.hashed >= data.start, "windows are read in order");
-        if data.end > self.hashed {
-            let new = (self.hashed - data.start) as usize;
-            self.hasher
-                .update(&buffer.bytes()[span.start + new..span.end]);
-            self.hashed = data.end;
-        }
-        Ok(span)
+            .map_err(|e| EngineError::io(&self.path, e))
     }
 
-    /// The data's checksum against the record, reading what is left of it.
-    fn finish(&mut self) -> Result<(), EngineError> {
+    /// A checksum of this file's data, none of it taken yet.
+    fn checksum(&self) -> ColumnChecksum {
+        ColumnChecksum {
+            row_bytes: self.row_bytes,
+            hasher: Xxh3::new(),
+            hashed: 0,
+        }
+    }
+
+    /// The data's checksum against the record, reading what `checksum` lacks of it.
+    fn finish(&mut self, mut checksum: ColumnChecksum) -> Result<(), EngineError> {
         let end = self.input.len() - self.data_offset;
         let mut buffer = AlignedBuffer::default();
-        while self.hashed < end {
-            let piece = self.hashed..end.min(self.hashed + WINDOW_BYTES as u64);
+        while checksum.hashed < end {
+            let piece = checksum.hashed..end.min(checksum.hashed + WINDOW_BYTES as u64);
             let at = self.data_offset;
             let span = self
                 .input
                 .read(at + piece.start..at + piece.end, &mut buffer)
                 .map_err(|e| EngineError::io(&self.path, e))?;
-            self.hasher.update(&buffer.bytes()[span]);
-            self.hashed = piece.end;
+            checksum.hasher.update(&buffer.bytes()[span]);
+            checksum.hashed = piece.end;
         }
-        check_digest(&self.path, &self.record, self.hasher.digest())
+        check_digest(&self.path, &self.record, checksum.hasher.digest())
     }
 }
 
@@ -350,7 +398,10 @@ pub(crate) fn read_part(
     };
     if schema.is_none() {
         if let PartReader::Columns(columns) = &mut reader {
-            columns.files.par_iter_mut().try_for_each(NpyFile::finish)?;
+            columns
+                .files
+                .par_iter_mut()
+                .try_for_each(|file| file.finish(file.checksum()))?;
         }
         return Ok(None);
     }
@@ -419,8 +470,6 @@ fn check_npy_column(
         data_offset: info.data_offset as u64,
         row_bytes: spec.width * spec.dtype.size(),
         record: file.clone(),
-        hasher: Xxh3::new(),
-        hashed: 0,
     })
 }
 

@@ -183,3 +183,22 @@ pub fn tamper<T: bytemuck::Pod>(out: &Path, column: &str, row: usize, value: T) 
     )
     .unwrap();
 }
+
+/// Flips a bit in the middle of each section of the store at `store_dir`, one section
+/// at a time, and calls `each` with the section's name, the store opened damaged
+/// (`Store::open` checks structure, not checksums) and a way to repair the file (drop
+/// the damaged store first: its map sees the rewrite); the file is pristine again after.
+pub fn with_each_section_damaged(store_dir: &Path, mut each: impl FnMut(&str, Store, &dyn Fn())) {
+    let file = store_dir.join("store.bin");
+    let pristine = std::fs::read(&file).unwrap();
+    let repair = || std::fs::write(&file, &pristine).unwrap();
+    let sections = Store::open(store_dir).unwrap().header().sections.clone();
+    assert!(sections.len() >= 5);
+    for s in sections {
+        let mut bytes = pristine.clone();
+        bytes[s.offset as usize + (s.length as usize) / 2] ^= 0x04;
+        std::fs::write(&file, &bytes).unwrap();
+        each(s.kind.name(), Store::open(store_dir).unwrap(), &repair);
+        repair();
+    }
+}
