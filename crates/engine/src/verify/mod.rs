@@ -515,10 +515,33 @@ fn check_user_order(
     users: &Range<u32>,
 ) -> Result<(), EngineError> {
     let (column, first) = (window.users(), rows.start);
-    let misplaced = column[rows]
-        .iter()
-        .enumerate()
-        .find(|&(r, u)| !users.contains(u) || r > 0 && column[first + r - 1] > *u);
+    let in_order = |r: usize, u: u32| users.contains(&u) && (r == 0 || column[first + r - 1] <= u);
+    // Blocks of rows tested without stopping, so the test vectorises (it reads the
+    // window's user column first, from memory: one row at a time, it was a fifth of the
+    // chunk checks' time); the block that fails is searched for its row.
+    const BLOCK: usize = 256;
+    let ours = &column[rows];
+    let misplaced = (0..ours.len()).step_by(BLOCK).find_map(|start| {
+        let block = start..(start + BLOCK).min(ours.len());
+        let previous = if start == 0 {
+            users.start
+        } else {
+            ours[start - 1]
+        };
+        let values = &ours[block.clone()];
+        let ascending = values
+            .iter()
+            .zip(&values[1..])
+            .fold(true, |s, (a, b)| s & (a <= b));
+        let inside = values.iter().fold(true, |s, &u| s & (u < users.end));
+        let sound = ascending & inside & (previous <= values[0]);
+        (!sound).then(|| {
+            block
+                .map(|r| (r, ours[r]))
+                .find(|&(r, u)| !in_order(r, u))
+                .expect("a block found unsound holds a row out of place")
+        })
+    });
     match misplaced {
         Some((r, u)) => Err(EngineError::invalid(
             at,
