@@ -1,6 +1,6 @@
 //! Reading a part back: its files against their records (names, sizes, `.npy`
 //! headers, checksums), then its rows for the checks — a `.npy` part a window of rows
-//! at a time (three windows per part in memory at most, whatever its size; the rows
+//! at a time (two windows per part in memory at most, whatever its size; the rows
 //! compared with a fresh sample where they lie in the window's buffers), a Parquet
 //! part decoded whole.
 //!
@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 /// Bytes of a `.npy` part read at a time: several MB per column file, so that a direct
-/// read streams at the device's speed, and a few windows per part in memory at most.
+/// read streams at the device's speed, and two windows per part in memory at most.
 pub(crate) const WINDOW_BYTES: usize = 16 << 20;
 
 /// Rows `first()..first() + users().len()` of a part, as read: the whole of a Parquet
