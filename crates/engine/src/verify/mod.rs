@@ -317,11 +317,15 @@ fn check_windows(
             }
             let users = users?;
             // The checksums are taken here, not as the window is read, so that the
-            // reader goes on to the next window as soon as the device has delivered.
-            let ((), checked) = rayon::join(
-                || rows.add_to(checksums),
-                || check_users(at, job, &rows, users, &scratch, row_check, rows_done),
-            );
+            // reader goes on to the next window as soon as the device has delivered; on
+            // a thread of their own, not the pool's, as the reading threads took them
+            // (one pool thread checks while another core hashes).
+            let checked = std::thread::scope(|threads| {
+                let hashing = threads.spawn(|| rows.add_to(checksums));
+                let checked = check_users(at, job, &rows, users, &scratch, row_check, rows_done);
+                hashing.join().expect("the hashing thread panicked");
+                checked
+            });
             let (h, s) = checked?;
             held.add(&h);
             sampled.add(&s);

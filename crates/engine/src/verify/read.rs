@@ -94,14 +94,12 @@ impl PartRows {
 
     /// Adds the bytes of this window that no earlier one held to `checksums` (a
     /// decoded part's are checked whole, by [`check_column_hashes`]): the windows of a
-    /// part are added in the order they were read, each column on a thread of the pool.
+    /// part are added in the order they were read.
     pub(crate) fn add_to(&self, checksums: &mut PartChecksums) {
         if let PartRows::Columns(window) = self {
-            checksums
-                .columns
-                .par_iter_mut()
-                .enumerate()
-                .for_each(|(c, checksum)| checksum.add(window.first, window.column(c)));
+            for (c, checksum) in checksums.columns.iter_mut().enumerate() {
+                checksum.add(window.first, window.column(c));
+            }
         }
     }
 
