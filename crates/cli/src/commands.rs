@@ -69,9 +69,10 @@ fn ingest_cmd(a: &IngestArgs) -> Result<()> {
             .with_context(|| format!("reading {}", a.csv.display()))?
             .len()
     };
-    let bar = progress::byte_bar(size);
-    let summary = ingest(&a.csv, &a.out, &options, &|done| bar.set_position(done))?;
-    bar.finish_and_clear();
+    let display = progress::IngestDisplay::new(size);
+    let summary = ingest(&a.csv, &a.out, &options, &|step| display.show(step));
+    display.finish();
+    let summary = summary?;
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
     say!("ingested {} → {}", a.csv.display(), a.out.display());
     say!(

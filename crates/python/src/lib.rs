@@ -266,7 +266,7 @@ fn sample_csr(
     let pool = pool(threads)?;
     interruptible(py, || {
         pool.install(|| {
-            write_csr_store(&store, &csr, PublishOptions::default()).map_err(to_py)?;
+            write_csr_store(&store, &csr, PublishOptions::default(), &|_, _| {}).map_err(to_py)?;
             run_sample(&store, &args)
         })
     })

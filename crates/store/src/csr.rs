@@ -82,11 +82,13 @@ impl Csr<'_> {
 }
 
 /// Writes the store of `csr` at `dest` (published atomically, like an ingest); returns
-/// the store's fingerprint.
+/// the store's fingerprint. `written` follows the store file's bytes
+/// ([`crate::write::encode`]).
 pub fn write_csr_store(
     dest: &Path,
     csr: &Csr<'_>,
     options: PublishOptions,
+    written: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<u64, IngestError> {
     let users = csr.check()?;
     let names = |ids: Option<&[String]>, n: u32, what: &str| -> Result<Interner, IngestError> {
@@ -134,6 +136,7 @@ pub fn write_csr_store(
         user_names.ids(),
         item_names.ids(),
         options,
+        written,
     )?)
 }
 
@@ -153,7 +156,13 @@ mod tests {
             item_ids: None,
             rows: None,
         };
-        write_csr_store(&dir.path().join("s"), &csr, PublishOptions::default()).unwrap();
+        write_csr_store(
+            &dir.path().join("s"),
+            &csr,
+            PublishOptions::default(),
+            &|_, _| {},
+        )
+        .unwrap();
         let store = Store::open(&dir.path().join("s")).unwrap();
         store.verify().unwrap();
         assert_eq!(
@@ -201,6 +210,7 @@ mod tests {
                 ..csr
             },
             PublishOptions::default(),
+            &|_, _| {},
         );
         assert!(matches!(err, Err(IngestError::BadMatrix { .. })));
     }

@@ -146,6 +146,23 @@ impl Default for IngestOptions {
     }
 }
 
+/// What an ingest reports as it runs, in this order: bytes read, then the build, then
+/// the write. Reading is 55–65% of an ingest; without the later steps a display sat
+/// at 100% through the rest (0.7 s of a 20M-row Parquet ingest, seconds at 100M).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestProgress {
+    /// Bytes of the input read and numbered so far: what its size on disk measures
+    /// (compressed bytes for gzip, zstd and Parquet; a Parquet file counts each row
+    /// group's bytes as the group is numbered).
+    Read(u64),
+    /// Every row is read; they are being placed per user, sorted, and cleared of
+    /// duplicates.
+    Building,
+    /// `written` of the store file's `total` bytes are written (the time order is
+    /// computed meanwhile).
+    Writing { written: u64, total: u64 },
+}
+
 /// What an ingest did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IngestSummary {
@@ -245,7 +262,7 @@ pub fn ingest(
     csv: &Path,
     dest: &Path,
     options: &IngestOptions,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &(dyn Fn(IngestProgress) + Sync),
 ) -> Result<IngestSummary, IngestError> {
     let start = Instant::now();
     let mut inputs = vec![csv];
@@ -259,13 +276,15 @@ pub fn ingest(
         .into());
     }
     if crate::npz::is_npz(csv) {
-        return crate::npz::ingest(csv, dest, options);
+        return crate::npz::ingest(csv, dest, options, progress);
     }
+    let read = |bytes| progress(IngestProgress::Read(bytes));
     let mut parsed = if crate::parquet_input::is_parquet(csv) {
-        crate::parquet_input::read(csv, options, progress)?
+        crate::parquet_input::read(csv, options, &read)?
     } else {
-        Parser::new(csv, options)?.run(progress)?
+        Parser::new(csv, options)?.run(&read)?
     };
+    progress(IngestProgress::Building);
     let types = parsed
         .kept
         .iter()
@@ -320,7 +339,8 @@ pub fn ingest(
         fsync: options.fsync,
         write_mode: options.write_mode,
     };
-    let fingerprint = write_store_dir(dest, &columns, &users, &items, publish)?;
+    let written = |written, total| progress(IngestProgress::Writing { written, total });
+    let fingerprint = write_store_dir(dest, &columns, &users, &items, publish, &written)?;
     Ok(IngestSummary {
         rows: parsed.records,
         bad_rows: parsed.bad_rows,
@@ -1893,4 +1913,4 @@ fn sort_user_tuples(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

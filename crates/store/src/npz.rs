@@ -14,7 +14,7 @@
 //!   interacted. Time needs a table (CSV or Parquet) with a time column.
 
 use crate::csr::{write_csr_store, Csr};
-use crate::ingest::{IngestOptions, IngestSummary, TimeColumn};
+use crate::ingest::{IngestOptions, IngestProgress, IngestSummary, TimeColumn};
 use crate::npy::{decode, parse_header};
 use crate::write::PublishOptions;
 use crate::IngestError;
@@ -37,6 +37,7 @@ pub(crate) fn ingest(
     path: &Path,
     dest: &Path,
     options: &IngestOptions,
+    progress: &(dyn Fn(IngestProgress) + Sync),
 ) -> Result<IngestSummary, IngestError> {
     let start = Instant::now();
     refuse_table_options(path, options)?;
@@ -130,6 +131,8 @@ pub(crate) fn ingest(
             entry_columns.len()
         )));
     }
+    progress(IngestProgress::Read(bytes));
+    progress(IngestProgress::Building);
     let canonical = canonical(&entry_rows, &entry_columns, &zeros, users, items).map_err(bad)?;
     let csr = Csr {
         indptr: &canonical.indptr,
@@ -147,6 +150,7 @@ pub(crate) fn ingest(
             fsync: options.fsync,
             write_mode: options.write_mode,
         },
+        &|written, total| progress(IngestProgress::Writing { written, total }),
     )?;
     let dropped = zeros.iter().filter(|&&z| z).count();
     let mut notes = vec![format!(
@@ -412,6 +416,7 @@ mod tests {
             let dest = dir.path().join(name);
             let summary =
                 crate::ingest::ingest(input, &dest, &IngestOptions::default(), &|_| {}).unwrap();
+            crate::ingest::tests::progress_of(input, &IngestOptions::default());
             assert_eq!(
                 (summary.users, summary.items, summary.interactions),
                 (3, 4, 4)

@@ -93,8 +93,10 @@ pub(crate) fn read(
     for file in &files {
         // The parquet crate panics on some malformed metadata (see the engine's
         // fuzz regressions): a damaged file is an error naming it, never a crash.
+        let before = parsed.bytes;
+        let read_in_file = |bytes| progress(before + bytes);
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read_file(file, options, catalog, &mut parsed)
+            read_file(file, options, catalog, &mut parsed, &read_in_file)
         }))
         .unwrap_or_else(|_| {
             Err(IngestError::BadParquet {
@@ -116,11 +118,14 @@ pub(crate) fn read(
     Ok(parsed)
 }
 
+/// Reads one file into `parsed`, telling `progress` the bytes of the row groups
+/// numbered so far.
 fn read_file(
     file: &Path,
     options: &IngestOptions,
     catalog: Catalog,
     parsed: &mut Parsed,
+    progress: &dyn Fn(u64),
 ) -> Result<(), IngestError> {
     let bad = |problem: String| IngestError::BadParquet {
         path: file.into(),
@@ -175,11 +180,11 @@ fn read_file(
     wanted.sort_unstable();
     wanted.dedup();
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
-    let group_rows: Vec<i64> = builder
+    let group_bytes: Vec<u64> = builder
         .metadata()
         .row_groups()
         .iter()
-        .map(|g| g.num_rows())
+        .map(|g| g.compressed_size().max(0) as u64)
         .collect();
     let columns = Columns {
         file,
@@ -239,7 +244,8 @@ fn read_file(
     let wave_len = rayon::current_num_threads().max(1);
     let mut ints: Vec<GroupLookups> = (0..wave_len).map(|_| GroupLookups::default()).collect();
     let mut outs: Vec<RangeOut> = (0..wave_len).map(|_| RangeOut::default()).collect();
-    let all_groups: Vec<usize> = (0..group_rows.len()).collect();
+    let all_groups: Vec<usize> = (0..group_bytes.len()).collect();
+    let mut bytes_read = 0;
     for wave in all_groups.chunks(wave_len) {
         if crate::interrupt::requested() {
             return Err(IngestError::Interrupted);
@@ -251,6 +257,8 @@ fn read_file(
         };
         number_wave(wave, outs, &mut ints, &known)?;
         columns.merge(wave, outs, catalog, parsed)?;
+        bytes_read += wave.iter().map(|&g| group_bytes[g]).sum::<u64>();
+        progress(bytes_read);
     }
     parsed.time_unit = time_unit.into_inner().expect("no panic while numbering");
     Ok(())

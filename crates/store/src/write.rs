@@ -117,7 +117,14 @@ pub struct EncodedStore {
 /// written: the CSR's while the `time_order` section — a sort of each user's
 /// interactions, the one section computed here — is computed beside them, so that the
 /// sort and the device's writes overlap instead of following each other.
-pub fn encode<W: Write + Send>(columns: &Columns<'_>, mut out: W) -> std::io::Result<EncodedStore> {
+///
+/// `written` is told the bytes written so far and the file's size, once the layout is
+/// known and after each section.
+pub fn encode<W: Write + Send>(
+    columns: &Columns<'_>,
+    mut out: W,
+    written: &(dyn Fn(u64, u64) + Sync),
+) -> std::io::Result<EncodedStore> {
     assert_eq!(
         columns.indptr.len(),
         columns.user_keys.len() + 1,
@@ -136,7 +143,7 @@ pub fn encode<W: Write + Send>(columns: &Columns<'_>, mut out: W) -> std::io::Re
                 .iter()
                 .map(|(kind, tag, bytes)| (*kind, *tag, bytes.len())),
         );
-    let mut file = SectionWriter::new(layout.collect(), &mut out)?;
+    let mut file = SectionWriter::new(layout.collect(), &mut out, written)?;
     // The leading sections go out from a thread outside the pool: its waits on the
     // device then leave every pool thread to the sort.
     let order = std::thread::scope(|scope| {
@@ -168,20 +175,25 @@ pub fn encode<W: Write + Send>(columns: &Columns<'_>, mut out: W) -> std::io::Re
 }
 
 /// Writes sections one after another at their places in the table, each hashed into
-/// its entry.
-struct SectionWriter<W: Write> {
+/// its entry, telling `written` how far it is.
+struct SectionWriter<'p, W: Write> {
     table: Vec<Section>,
     /// Sections written so far.
     done: usize,
     /// Bytes written so far.
     at: u64,
     out: W,
+    written: &'p (dyn Fn(u64, u64) + Sync),
 }
 
-impl<W: Write> SectionWriter<W> {
+impl<'p, W: Write> SectionWriter<'p, W> {
     /// Lays out sections of these kinds, tags and lengths after the header, and writes
     /// the header's place as zeros.
-    fn new(layout: Vec<(SectionKind, u32, usize)>, mut out: W) -> std::io::Result<Self> {
+    fn new(
+        layout: Vec<(SectionKind, u32, usize)>,
+        mut out: W,
+        written: &'p (dyn Fn(u64, u64) + Sync),
+    ) -> std::io::Result<Self> {
         let header_len = Header::encoded_len(layout.len());
         let mut offset = align_up(header_len as u64);
         let mut table = Vec::with_capacity(layout.len());
@@ -196,12 +208,26 @@ impl<W: Write> SectionWriter<W> {
             offset = align_up(offset + length as u64);
         }
         out.write_all(&vec![0u8; header_len])?;
-        Ok(SectionWriter {
+        let writer = SectionWriter {
             table,
             done: 0,
             at: header_len as u64,
             out,
-        })
+            written,
+        };
+        writer.report();
+        Ok(writer)
+    }
+
+    /// The file's size: where its last section ends.
+    fn total(&self) -> u64 {
+        self.table
+            .last()
+            .map_or(self.at, |last| last.offset + last.length)
+    }
+
+    fn report(&self) {
+        (self.written)(self.at, self.total());
     }
 
     /// Writes the next section's bytes (as long as the layout said) after its padding.
@@ -218,6 +244,7 @@ impl<W: Write> SectionWriter<W> {
         self.out.write_all(bytes)?;
         self.at = section.offset + section.length;
         self.done += 1;
+        self.report();
         Ok(())
     }
 
@@ -232,7 +259,7 @@ impl<W: Write> SectionWriter<W> {
 /// The store file as bytes (for tests and in-memory use).
 pub fn to_bytes(columns: &Columns<'_>) -> Vec<u8> {
     let mut out = Vec::new();
-    let encoded = encode(columns, &mut out).expect("writing to a Vec cannot fail");
+    let encoded = encode(columns, &mut out, &|_, _| {}).expect("writing to a Vec cannot fail");
     out[..encoded.header.len()].copy_from_slice(&encoded.header);
     out
 }
@@ -250,13 +277,15 @@ pub struct PublishOptions {
 }
 
 /// Writes a complete store directory at `dest` — `store.bin`, `users.txt`,
-/// `items.txt` — under a staging name, then publishes it.
+/// `items.txt` — under a staging name, then publishes it. `written` follows
+/// `store.bin`'s bytes as [`encode`] reports them.
 pub fn write_store_dir(
     dest: &Path,
     columns: &Columns<'_>,
     users: &IdList,
     items: &IdList,
     options: PublishOptions,
+    written: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<u64, StoreError> {
     let overwrite = options.overwrite;
     if dest.exists() && !overwrite {
@@ -275,7 +304,7 @@ pub fn write_store_dir(
         let (fingerprint, ids) = rayon::join(
             || {
                 write_file(&staging.join(STORE_FILE), options, |w| {
-                    encode(columns, w).map(|e| (e.fingerprint, e.header))
+                    encode(columns, w, written).map(|e| (e.fingerprint, e.header))
                 })
             },
             || {

@@ -92,6 +92,7 @@ fn memory_and_mapped_opening_agree() {
         users.ids(),
         items.ids(),
         Default::default(),
+        &|_, _| {},
     )
     .unwrap();
     let mapped = Store::open(&dest).unwrap();
@@ -159,10 +160,29 @@ fn a_store_on_disk_is_the_bytes_encoded_with_its_header_at_the_start() {
             write_mode,
             ..Default::default()
         };
-        let fingerprint =
-            write_store_dir(&dest, &columns, ids[0].ids(), ids[1].ids(), options).unwrap();
+        let reports = std::sync::Mutex::new(Vec::new());
+        let report = |written, total| reports.lock().unwrap().push((written, total));
+        let fingerprint = write_store_dir(
+            &dest,
+            &columns,
+            ids[0].ids(),
+            ids[1].ids(),
+            options,
+            &report,
+        )
+        .unwrap();
         let written = std::fs::read(dest.join("store.bin")).unwrap();
         assert!(written == expected, "{write_mode:?}: the bytes differ");
+        // The writer's reports climb, one per section after the header's, to the size.
+        let reports = reports.into_inner().unwrap();
+        let size = written.len() as u64;
+        assert!(
+            reports.iter().all(|&(_, total)| total == size),
+            "{reports:?}"
+        );
+        assert!(reports.windows(2).all(|w| w[0].0 < w[1].0), "{reports:?}");
+        assert_eq!(reports.last(), Some(&(size, size)));
+        assert!(reports.len() >= 5, "one report per section: {reports:?}");
         let store = Store::open(&dest).unwrap();
         store.verify_checksums().unwrap();
         assert_eq!(store.fingerprint(), fingerprint);
@@ -201,6 +221,7 @@ fn verify_checks_the_id_maps_against_the_keys_and_the_counts() {
             user_ids.ids(),
             item_ids.ids(),
             Default::default(),
+            &|_, _| {},
         )
         .unwrap();
         std::fs::write(dest.join("users.txt"), users).unwrap();

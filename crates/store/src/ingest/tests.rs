@@ -785,6 +785,83 @@ fn every_text_form_gives_the_same_store() {
     }
 }
 
+/// Ingests `input` into a store, returning every progress step it reported.
+pub(crate) fn progress_of(input: &Path, options: &IngestOptions) -> Vec<IngestProgress> {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("s.store");
+    let steps = std::sync::Mutex::new(Vec::new());
+    ingest(input, &dest, options, &|step| {
+        steps.lock().unwrap().push(step)
+    })
+    .unwrap();
+    let store_size = std::fs::metadata(dest.join(crate::STORE_FILE))
+        .unwrap()
+        .len();
+    let steps = steps.into_inner().unwrap();
+    assert_progress_in_order(&steps, std::fs::metadata(input).unwrap().len(), store_size);
+    steps
+}
+
+/// The steps are reads that climb to the input's size, the build, then writes that
+/// climb to the store's size: a display of them never sits still at 100%.
+fn assert_progress_in_order(steps: &[IngestProgress], input_size: u64, store_size: u64) {
+    let reads: Vec<u64> = steps
+        .iter()
+        .map_while(|s| match s {
+            IngestProgress::Read(bytes) => Some(*bytes),
+            _ => None,
+        })
+        .collect();
+    assert!(reads.windows(2).all(|w| w[0] <= w[1]), "{steps:?}");
+    assert_eq!(reads.last(), Some(&input_size), "{steps:?}");
+    assert_eq!(
+        steps.get(reads.len()),
+        Some(&IngestProgress::Building),
+        "{steps:?}"
+    );
+    let writes: Vec<(u64, u64)> = steps[reads.len() + 1..]
+        .iter()
+        .map(|s| match *s {
+            IngestProgress::Writing { written, total } => (written, total),
+            other => panic!("{other:?} after the write began: {steps:?}"),
+        })
+        .collect();
+    assert!(
+        writes.iter().all(|&(_, total)| total == store_size),
+        "{steps:?}"
+    );
+    assert!(writes.windows(2).all(|w| w[0].0 < w[1].0), "{steps:?}");
+    assert_eq!(writes.last(), Some(&(store_size, store_size)), "{steps:?}");
+}
+
+/// A CSV read in several blocks, and its gzip form, report their bytes as they are
+/// read (the compressed ones for gzip), then the build, then the write.
+#[test]
+fn an_ingest_reports_its_reading_then_its_build_then_its_write() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("events.csv");
+    let text: String = std::iter::once("user,item,timestamp\n".to_string())
+        .chain((0..2000).map(|r| format!("u{},i{},{r}\n", r % 97, r % 13)))
+        .collect();
+    std::fs::write(&csv, &text).unwrap();
+    let small_blocks = IngestOptions {
+        block_size: 4096,
+        ..Default::default()
+    };
+    let steps = progress_of(&csv, &small_blocks);
+    let reads = steps
+        .iter()
+        .filter(|s| matches!(s, IngestProgress::Read(_)))
+        .count();
+    assert!(reads >= 5, "a report per block: {steps:?}");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    let gzipped = dir.path().join("events.csv.gz");
+    std::fs::write(&gzipped, gz.finish().unwrap()).unwrap();
+    progress_of(&gzipped, &small_blocks);
+}
+
 /// A binary file never reaches the text parser: its error names what it looks like
 /// and prints none of its bytes.
 #[test]
@@ -952,6 +1029,47 @@ mod parquet_inputs {
         let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
         writer.write(&batch).unwrap();
         writer.close().unwrap();
+    }
+
+    /// A Parquet file reports its bytes row group by row group as they are numbered,
+    /// not all at once at its end.
+    #[test]
+    fn a_parquet_ingest_reports_each_row_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("e.parquet");
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "user",
+                Arc::new(Int64Array::from_iter_values((0..900).map(|r| r % 41))) as ArrayRef,
+            ),
+            (
+                "item",
+                Arc::new(Int64Array::from_iter_values((0..900).map(|r| r % 17))),
+            ),
+        ])
+        .unwrap();
+        let properties = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(100))
+            .build();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&file).unwrap(),
+            batch.schema(),
+            Some(properties),
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let steps = pool.install(|| progress_of(&file, &IngestOptions::default()));
+        let reads: Vec<&IngestProgress> = steps
+            .iter()
+            .filter(|s| matches!(s, IngestProgress::Read(_)))
+            .collect();
+        // Nine groups in waves of two, then the file's footer: six reports.
+        assert_eq!(reads.len(), 6, "{steps:?}");
     }
 
     /// Integer ids of any width, across many row groups decoded in parallel waves,
