@@ -408,18 +408,30 @@ impl Columns<'_> {
         } = ints;
         users.find_all(known.users, batch.num_rows(), known_users, true);
         items.find_all(known.items, batch.num_rows(), known_items, false);
+        // Most batches hold no null: their rows skip the checks (two or three calls
+        // through `dyn Array` a row).
+        let nullable = user_array.null_count() > 0
+            || item_array.null_count() > 0
+            || times.as_ref().is_some_and(|t| t.null_count() > 0);
+        let mut last_user: Option<(i64, u32)> = None;
         for r in 0..batch.num_rows() {
             let row = out.rows() as u64;
-            let null_column = if user_array.is_null(r) {
+            let time_value = times.as_ref().map(|t| {
+                if nullable && t.is_null(r) {
+                    None
+                } else {
+                    Some(t.value(r))
+                }
+            });
+            let null_column = if !nullable {
+                None
+            } else if user_array.is_null(r) {
                 Some(&options.user_col)
             } else if item_array.is_null(r) {
                 Some(&options.item_col)
             } else {
                 None
             };
-            let time_value = times
-                .as_ref()
-                .map(|t| if t.is_null(r) { None } else { Some(t.value(r)) });
             if null_column.is_some() || matches!(time_value, Some(None)) {
                 if !options.skip_bad_rows {
                     let column = null_column
@@ -435,9 +447,19 @@ impl Columns<'_> {
             if r + LOOKAHEAD < batch.num_rows() {
                 items.prefetch(r + LOOKAHEAD, known.items, item_ints);
             }
-            let user = match known_users.get(r) {
-                Some(&found) => out.users.found(found, users.text(r, text), row),
-                None => users.code(r, row, user_ints, &mut out.users, known.users, text, true),
+            let user = match (known_users.get(r), users.int(r)) {
+                (Some(&found), _) => out.users.found(found, users.text(r, text), row),
+                // A file grouped by user repeats an id over a run of rows: one lookup a
+                // run (the code of an integer id is the same on every row of a group).
+                (None, Some(v)) if last_user.is_some_and(|(last, _)| last == v) => {
+                    last_user.expect("matched").1
+                }
+                (None, value) => {
+                    let code =
+                        users.code(r, row, user_ints, &mut out.users, known.users, text, true);
+                    last_user = value.map(|v| (v, code));
+                    code
+                }
             };
             let item = match known_items.get(r) {
                 Some(&found) => out.items.found(found, items.text(r, text), row),

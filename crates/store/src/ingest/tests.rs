@@ -1072,6 +1072,63 @@ mod parquet_inputs {
         assert_eq!(reads.len(), 6, "{steps:?}");
     }
 
+    /// Integer users in runs (a file grouped by user), runs crossing row groups and
+    /// ids met again in later groups, give the store of the same rows as CSV.
+    #[test]
+    fn integer_users_in_runs_give_the_csvs_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows: Vec<(i64, i64)> = Vec::new();
+        for run in 0..120i64 {
+            // users 0..40 in runs of 1 to 5 rows, each met three times over the file
+            let user = run % 40;
+            rows.extend((0..run % 5 + 1).map(|k| (user, (run * 13 + k * 3) % 29)));
+        }
+        let csv = dir.path().join("runs.csv");
+        let text: String = std::iter::once("user,item\n".to_string())
+            .chain(rows.iter().map(|(u, i)| format!("{u},{i}\n")))
+            .collect();
+        std::fs::write(&csv, text).unwrap();
+        let (reference, _, _d) = run(&csv, &IngestOptions::default()).unwrap();
+        let file = dir.path().join("runs.parquet");
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "user",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))) as ArrayRef,
+            ),
+            (
+                "item",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            ),
+        ])
+        .unwrap();
+        let properties = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(11))
+            .build();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&file).unwrap(),
+            batch.schema(),
+            Some(properties),
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (store, _, _d) = pool
+                .install(|| run(&file, &IngestOptions::default()))
+                .unwrap();
+            assert_eq!(
+                store.fingerprint(),
+                reference.fingerprint(),
+                "{threads} threads"
+            );
+            assert_eq!(store.user_ids().unwrap(), reference.user_ids().unwrap());
+        }
+    }
+
     /// Integer ids of any width, across many row groups decoded in parallel waves,
     /// are numbered as the CSV of the same rows numbers them: the same store.
     #[test]
@@ -1369,6 +1426,35 @@ mod parquet_inputs {
         };
         assert_eq!(price[0], 3.0);
         assert!(price[1].is_nan());
+        // A null user, or a null timestamp, alone in its batch is found as well.
+        let users = Int64Array::from(vec![Some(7), None, Some(9)]);
+        let times = Int64Array::from(vec![Some(10), Some(11), Some(12)]);
+        let null_time = Int64Array::from(vec![Some(10), Some(11), None]);
+        for (users, times, column, row) in [
+            (&users, &times, "user", 1),
+            (&Int64Array::from(vec![7, 8, 9]), &null_time, "timestamp", 2),
+        ] {
+            write_parquet(
+                &file,
+                vec![
+                    ("user", Arc::new(users.clone()) as ArrayRef),
+                    (
+                        "item",
+                        Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef,
+                    ),
+                    ("timestamp", Arc::new(times.clone()) as ArrayRef),
+                ],
+            );
+            let err = run(&file, &IngestOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!(
+                    "row group 0, row {row}: column \"{column}\" is null"
+                )),
+                "{err}"
+            );
+        }
     }
 }
 
