@@ -1048,17 +1048,7 @@ mod parquet_inputs {
             ),
         ])
         .unwrap();
-        let properties = parquet::file::properties::WriterProperties::builder()
-            .set_max_row_group_row_count(Some(100))
-            .build();
-        let mut writer = parquet::arrow::ArrowWriter::try_new(
-            std::fs::File::create(&file).unwrap(),
-            batch.schema(),
-            Some(properties),
-        )
-        .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_in_groups(&file, &batch, 100);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
@@ -1101,17 +1091,7 @@ mod parquet_inputs {
             ),
         ])
         .unwrap();
-        let properties = parquet::file::properties::WriterProperties::builder()
-            .set_max_row_group_row_count(Some(11))
-            .build();
-        let mut writer = parquet::arrow::ArrowWriter::try_new(
-            std::fs::File::create(&file).unwrap(),
-            batch.schema(),
-            Some(properties),
-        )
-        .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_in_groups(&file, &batch, 11);
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -1127,6 +1107,21 @@ mod parquet_inputs {
             );
             assert_eq!(store.user_ids().unwrap(), reference.user_ids().unwrap());
         }
+    }
+
+    /// Writes `batch` as a Parquet file of row groups of `rows` rows.
+    fn write_in_groups(path: &Path, batch: &RecordBatch, rows: usize) {
+        let properties = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(rows))
+            .build();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(path).unwrap(),
+            batch.schema(),
+            Some(properties),
+        )
+        .unwrap();
+        writer.write(batch).unwrap();
+        writer.close().unwrap();
     }
 
     /// Integer ids of any width, across many row groups decoded in parallel waves,
@@ -1190,17 +1185,7 @@ mod parquet_inputs {
         .unwrap();
         let text_file = dir.path().join("text.parquet");
         for (path, batch) in [(&file, &batch), (&text_file, &text_batch)] {
-            let properties = parquet::file::properties::WriterProperties::builder()
-                .set_max_row_group_row_count(Some(7))
-                .build();
-            let mut writer = parquet::arrow::ArrowWriter::try_new(
-                std::fs::File::create(path).unwrap(),
-                batch.schema(),
-                Some(properties),
-            )
-            .unwrap();
-            writer.write(batch).unwrap();
-            writer.close().unwrap();
+            write_in_groups(path, batch, 7);
         }
         for threads in [1, 3] {
             let pool = rayon::ThreadPoolBuilder::new()
