@@ -53,24 +53,33 @@ fn sorted_keys(times: Option<&[i64]>, rows: &[u64], keys: &mut Vec<u64>) -> Opti
     if k == 0 {
         return Some(0);
     }
-    // The primary key as an unsigned offset from its least value: the timestamp's
-    // (sign flipped, so negative times come first), or the row's.
-    let primary = |j: usize| match times {
-        Some(t) => (t[j] as u64) ^ (1 << 63),
-        None => rows[j],
-    };
     let position_bits = usize::BITS - k.leading_zeros();
-    let least = (0..k).map(primary).min().unwrap_or(0);
-    let span = (0..k).map(primary).max().unwrap_or(0) - least;
-    if position_bits >= 64 || span >> (64 - position_bits) != 0 {
+    if position_bits >= 64 {
         return None;
     }
-    keys.extend((0..k).map(|j| ((primary(j) - least) << position_bits) | j as u64));
+    // The primary keys first, in passes over plain slices (one closure matching on
+    // `times` per element, called three times, was half of an ingest's time order):
+    // the timestamp (sign flipped, so negative times come first), or the row.
+    match times {
+        Some(t) => keys.extend(t.iter().map(|&time| (time as u64) ^ (1 << 63))),
+        None => keys.extend_from_slice(rows),
+    }
+    let (least, most) = keys.iter().fold((u64::MAX, 0), |(least, most), &p| {
+        (least.min(p), most.max(p))
+    });
+    if (most - least) >> (64 - position_bits) != 0 {
+        return None;
+    }
+    // Each as an offset from the least, above its position's bits.
+    for (j, key) in keys.iter_mut().enumerate() {
+        *key = ((*key - least) << position_bits) | j as u64;
+    }
     keys.sort_unstable();
     let mask = (1u64 << position_bits) - 1;
-    if times.is_some() {
+    let same_primary = |a: &u64, b: &u64| (a ^ b) >> position_bits == 0;
+    if times.is_some() && keys.windows(2).any(|w| same_primary(&w[0], &w[1])) {
         // Equal timestamps came out in position order; their order is by row.
-        for tie in keys.chunk_by_mut(|a, b| a >> position_bits == b >> position_bits) {
+        for tie in keys.chunk_by_mut(same_primary) {
             if tie.len() > 1 {
                 tie.sort_unstable_by_key(|&key| rows[(key & mask) as usize]);
             }
